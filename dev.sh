@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The project's two entry points, usable on a fresh Debian machine:
+#   ./dev.sh demo   set up, then run one full simulated vMotion cycle and print its timeline
+#   ./dev.sh test   set up (Debian and Python packages, the vCenter simulator), then run every check
+# Extra arguments after "test" go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+here=$PWD
+venv=${VMOTION_VENV:-$here/.venv}
+python=${PYTHON:-python3}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ensure_debian_packages() {
+    local missing=()
+    command -v go >/dev/null 2>&1 || missing+=(golang-go)
+    [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || missing+=(golang-github-vmware-govmomi-dev)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        log "missing Debian packages: ${missing[*]} (run as root, or install them)"; return 1
+    fi
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_venv() {
+    local extras=$1 stamp="$venv/.installed-$1"
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating $venv"
+        "$python" -m venv "$venv"
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        log "installing the project and its [$extras] extras"
+        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+        "$venv/bin/python" -m pip install -q -e ".[$extras]"
+        touch "$stamp"
+    fi
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+demo)
+    ensure_venv helper
+    exec "$venv/bin/vmotion-sim" demo "$@"
+    ;;
+test)
+    ensure_debian_packages
+    ensure_venv "helper,test"
+    export PATH="$venv/bin:$PATH"
+    log "lint: ruff"; ruff check .
+    log "types: mypy"; mypy
+    log "vcsim: build"; vcsim/build >/dev/null
+    log "tests: pytest"
+    set +e
+    python -m pytest -p no:cacheprovider "$@"
+    rc=$?
+    set -e
+    # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+    if [ $rc -eq 5 ]; then log "pytest collected no tests"; exit 1; fi
+    [ $rc -eq 0 ] || exit $rc
+    log "benchmarks: quick mode (asserts nothing about time)"
+    python -m benchmarks --quick --output "${TMPDIR:-/tmp}/vmotion-bench-quick.json"
+    ;;
+*)
+    echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac
