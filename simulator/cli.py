@@ -1,0 +1,298 @@
+"""``vmotion-sim``: run the simulated VM, drive it, and look inside.
+
+Exit codes: 0 done; 1 the simulator refused the request (the message says why); 2 bad usage;
+3 no simulator answers on the socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
+
+from simulator.client import SimulatorClient, SimulatorUnreachable
+from simulator.clock import Clock, ManualClock, SystemClock
+from simulator.inprocess import Simulator, SimulatorError
+from simulator.knobs import Knobs, knob_docs, parse_knob
+from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
+from simulator.shim import write_shims
+from simulator.timeline import render
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+DEFAULT_SOCKET = "/tmp/vmotion-sim.sock"
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"vmotion-sim: {message}\n")
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("seconds must be >= 0")
+    return value
+
+
+def _vm_seconds(text: str) -> int:
+    """The VM timeout also takes -1 (vSphere's "unset")."""
+    if text.strip() == "-1":
+        return -1
+    return _seconds(text)
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("seconds must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
+    parser.add_argument(
+        "--socket", default=None, help=f"control socket (default: ${SOCKET_ENV} or {DEFAULT_SOCKET})"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run one simulated VM behind the control socket (foreground)")
+    serve.add_argument("--host-timeout", type=_seconds, default=120, help="VmOpNotificationToApp.Timeout (120)")
+    serve.add_argument("--vm-timeout", type=_vm_seconds, default=-1, help="vmOpNotificationTimeout (-1: unset)")
+    serve.add_argument("--dest-host-timeout", type=_seconds, default=None, help="destination host's option")
+    serve.add_argument("--disabled", action="store_true", help="vmOpNotificationToAppEnabled = false")
+    serve.add_argument("--clock", choices=("real", "manual"), default="real")
+    serve.add_argument("--start-time", type=float, default=None, help="manual clock start (epoch seconds)")
+    serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
+    serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
+    serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")
+
+    vmotion = sub.add_parser("vmotion", help="request a migration; prints its operationId")
+    vmotion.add_argument("--outcome", choices=("success", "failure"), default="success")
+    vmotion.add_argument("--migration-seconds", type=_duration, default=None)
+
+    advance = sub.add_parser("advance", help="move the manual clock forward")
+    advance.add_argument("seconds", type=_duration)
+
+    set_ = sub.add_parser("set", help="change the settings (as vCenter would)")
+    set_.add_argument("--host-timeout", type=_seconds)
+    set_.add_argument("--vm-timeout", type=_vm_seconds, help="-1 unsets")
+    set_.add_argument("--dest-host-timeout", type=_seconds)
+    flag = set_.add_mutually_exclusive_group()
+    flag.add_argument("--enable", action="store_true")
+    flag.add_argument("--disable", action="store_true")
+
+    knobs = sub.add_parser("knobs", help="list the knobs, or set some: knobs NAME=VALUE ...")
+    knobs.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+
+    fault = sub.add_parser("fault", help="switch channel faults on (or --clear them)")
+    fault.add_argument("--latency", type=_duration, default=0.0, help="seconds added to every RPC")
+    fault.add_argument("--channel-down", action="store_true", help="answer as outside a VM")
+    fault.add_argument("--garble", action="store_true", help="replies become non-JSON bytes")
+    fault.add_argument("--truncate", action="store_true", help="replies are cut in half")
+    fault.add_argument("--unsupported", action="store_true", help="answer as an ESXi without the feature")
+    fault.add_argument("--count", type=int, default=None, help="only for the next N RPCs")
+    fault.add_argument("--clear", action="store_true")
+
+    sub.add_parser("reboot", help="reboot the VM: every registration is dropped")
+    sub.add_parser("reset", help="back to the start: no registrations, operations, faults or journal")
+    for name, what in (("status", "registrations, queues and operations"), ("journal", "every RPC, in time order")):
+        p = sub.add_parser(name, help=f"show {what}")
+        p.add_argument("--json", action="store_true")
+
+    call = sub.add_parser("call", help="send one guest RPC, as `vmtoolsd --cmd STRING` would")
+    call.add_argument("rpc", metavar="STRING")
+
+    shim = sub.add_parser("shim", help="write fake vmtoolsd and vmware-rpctool into DIR, bound to the socket")
+    shim.add_argument("directory", metavar="DIR")
+
+    probe = sub.add_parser("probe", help="record that a hook ran (for hook probes)")
+    probe.add_argument("name")
+    probe.add_argument("phase")
+    probe.add_argument("--exit-code", type=int, default=None)
+
+    demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
+    demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    return parser
+
+
+def _socket_path(args: argparse.Namespace) -> str:
+    return str(args.socket or os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    knob_values: Dict[str, Any] = {}
+    for assignment in args.knob:
+        name, sep, text = assignment.partition("=")
+        if not sep:
+            raise UsageError(f"--knob takes NAME=VALUE, not {assignment!r}")
+        try:
+            key, value = parse_knob(name, text)
+        except ValueError as bad:
+            raise UsageError(str(bad)) from None
+        knob_values[key] = value
+    try:
+        knobs = Knobs(**knob_values)
+    except ValueError as bad:
+        raise UsageError(str(bad)) from None
+    clock: Clock = SystemClock()
+    if args.clock == "manual":
+        clock = ManualClock(args.start_time) if args.start_time is not None else ManualClock()
+    sim = Simulator(
+        clock,
+        host_timeout=args.host_timeout,
+        vm_timeout=None if args.vm_timeout < 0 else args.vm_timeout,
+        dest_host_timeout=args.dest_host_timeout,
+        enabled=not args.disabled,
+        migration_seconds=args.migration_seconds,
+        knobs=knobs,
+        seed=args.seed,
+    )
+    path = _socket_path(args)
+    try:
+        server = SimulatorServer(sim, path)
+    except (AlreadyServing, OSError) as err:
+        print(f"vmotion-sim: cannot serve on {path}: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with server:
+        print(f"vmotion-sim: serving on {path} (clock {args.clock}, pid {os.getpid()})", flush=True)
+        stop.wait()
+    return 0
+
+
+def _status_lines(status: Dict[str, Any]) -> List[str]:
+    cfg = status["config"]
+    lines = [
+        f"VM flag: {'enabled' if cfg['enabled'] else 'disabled'}; host timeout {cfg['host_timeout']} s; "
+        f"VM timeout {cfg['vm_timeout'] if cfg['vm_timeout'] is not None else 'unset'}; "
+        f"effective {status['effective_timeout']} s",
+        f"registrations: {len(status['registrations'])}",
+    ]
+    for reg in status["registrations"]:
+        lines.append(f"  {reg['app_name']}: {reg['queue_depth']} queued {reg['queued']}")
+    lines.append(f"operations: {len(status['operations'])}")
+    for op in status["operations"]:
+        how = "forced" if op["forced"] else ("acked" if op["acked"] else "-")
+        lines.append(f"  {op['operation_id']}: {op['phase']} ({how}), outcome {op['outcome']}")
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "shim":
+        written = write_shims(args.directory, _socket_path(args))
+        for path in written.values():
+            print(path)
+        return 0
+    if args.command == "knobs" and not args.assignments:
+        for name, default, why in knob_docs():
+            print(f"{name} = {default}\n    {why}")
+        return 0
+    if args.command == "demo":
+        from simulator.demo import run_demo
+
+        return run_demo(timeout=args.timeout)
+    client = SimulatorClient(_socket_path(args))
+    if args.command == "vmotion":
+        print(client.vmotion(args.outcome, args.migration_seconds))
+    elif args.command == "advance":
+        print(client.advance(args.seconds))
+    elif args.command == "set":
+        changes: Dict[str, Any] = {}
+        for key in ("host_timeout", "vm_timeout", "dest_host_timeout"):
+            if getattr(args, key) is not None:
+                changes[key] = getattr(args, key)
+        if args.enable or args.disable:
+            changes["enabled"] = bool(args.enable)
+        if not changes:
+            raise UsageError("set: name at least one of --host-timeout, --vm-timeout, --dest-host-timeout, --enable")
+        client.set_config(**changes)
+    elif args.command == "knobs":
+        values = {}
+        for assignment in args.assignments:
+            name, sep, text = assignment.partition("=")
+            if not sep:
+                raise UsageError(f"knobs takes NAME=VALUE, not {assignment!r}")
+            try:
+                key, value = parse_knob(name, text)
+            except ValueError as bad:
+                raise UsageError(str(bad)) from None
+            values[key] = value
+        _print_json(client.set_knobs(**values))
+    elif args.command == "fault":
+        if args.clear:
+            client.set_faults()
+        else:
+            client.set_faults(
+                latency=args.latency,
+                channel_down=args.channel_down,
+                garble=args.garble,
+                truncate=args.truncate,
+                unsupported=args.unsupported,
+                remaining=args.count,
+            )
+    elif args.command == "reboot":
+        client.reboot()
+    elif args.command == "reset":
+        client.reset()
+    elif args.command == "status":
+        status = client.status()
+        if args.json:
+            _print_json(status)
+        else:
+            print("\n".join(_status_lines(status)))
+    elif args.command == "journal":
+        journal = client.journal()
+        if args.json:
+            _print_json(journal)
+        else:
+            print("\n".join(render(journal)))
+    elif args.command == "call":
+        result = client.call(args.rpc)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        return result.exit_code
+    elif args.command == "probe":
+        env = {k: v for k, v in os.environ.items() if k.startswith("VMOTION_")}
+        client.record_probe(args.name, args.phase, env, exit_code=args.exit_code)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as bad:
+        print(f"vmotion-sim: {bad}", file=sys.stderr)
+        return EXIT_USAGE
+    except SimulatorUnreachable as err:
+        print(f"vmotion-sim: {err} (start one with `vmotion-sim serve`)", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (SimulatorError, ValueError, OSError) as refused:
+        print(f"vmotion-sim: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
