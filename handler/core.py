@@ -1,0 +1,620 @@
+"""The handler's policy: register, poll and drain, quiesce within the deadline, ack, unquiesce, unregister.
+
+Synchronous and free of process concerns: the transport, the clock, the hook runner and the state store
+are injected, and a ``stop_requested`` callable is polled at every point where stopping is safe. The
+process shell (``handler.daemon``) wires real ones; tests wire the simulator and a manual clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Deque, Dict, Mapping, Optional
+
+from handler.clock import Clock
+from handler.hooks import HookResult, HookRunner
+from handler.metrics import Metrics
+from handler.protocol import (
+    EndEvent,
+    Event,
+    RpcRejected,
+    StartEvent,
+    TimeoutChangeEvent,
+    TransportError,
+    UnknownEvent,
+    ack_event_request,
+    check_for_event_request,
+    interpret,
+    parse_ack,
+    parse_event,
+    parse_register,
+    register_request,
+    unregister_request,
+    verb_of,
+)
+from handler.state import (
+    ACKED,
+    QUIESCED,
+    QUIESCING,
+    UNQUIESCING,
+    HandlerState,
+    OperationRecord,
+    StateError,
+    StateStore,
+)
+from handler.transport import Transport
+
+ACK_ANYWAY = "ack-anyway"
+NO_ACK = "no-ack"
+QUIESCE_FAILURE_POLICIES = (ACK_ANYWAY, NO_ACK)
+
+# The quiesce is over and the policy said not to ack: the hypervisor will force the migration at its timeout.
+NOT_ACKED = "not-acked"
+
+# Hook environment variable names (the only way event data reaches a hook).
+ENV_HOOK = "VMOTION_HOOK"
+ENV_APP_NAME = "VMOTION_APP_NAME"
+ENV_EVENT_TYPE = "VMOTION_EVENT_TYPE"
+ENV_OPERATION_ID = "VMOTION_OPERATION_ID"
+ENV_OP_TYPE = "VMOTION_OP_TYPE"
+ENV_OP_STATUS = "VMOTION_OP_STATUS"
+ENV_TIMEOUT = "VMOTION_TIMEOUT"
+ENV_DEADLINE = "VMOTION_DEADLINE"
+ENV_EVENT_GEN_TIME = "VMOTION_EVENT_GEN_TIME"
+ENV_REASON = "VMOTION_REASON"
+
+MAX_DRAIN_WHILE_BUSY = 100  # events fetched in one go while a hook runs; a runaway queue cannot starve the hook
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    app_name: str
+    interval: float = 1.0
+    quiesce: Optional[str] = None
+    unquiesce: Optional[str] = None
+    safety_margin: float = 2.0
+    on_quiesce_failure: str = ACK_ANYWAY
+    ack_timeout_change: bool = True
+    unquiesce_timeout: float = 300.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    dry_run: bool = False
+    shutdown_rpc_attempts: int = 3
+
+
+class _Stopped(Exception):
+    """Stopping was requested while waiting to retry."""
+
+
+def format_epoch(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+class Handler:
+    def __init__(
+        self,
+        settings: CoreSettings,
+        transport: Transport,
+        clock: Clock,
+        hooks: HookRunner,
+        state_store: StateStore,
+        metrics: Optional[Metrics] = None,
+        logger: Optional[logging.Logger] = None,
+        stop_requested: Optional[Callable[[], bool]] = None,
+    ) -> None:
+        if settings.on_quiesce_failure not in QUIESCE_FAILURE_POLICIES:
+            raise ValueError(f"on_quiesce_failure must be one of {QUIESCE_FAILURE_POLICIES}")
+        self.settings = settings
+        self.transport = transport
+        self.clock = clock
+        self.hooks = hooks
+        self.store = state_store
+        self.metrics = metrics or Metrics()
+        self.log = logger or logging.getLogger("vmotion_handler")
+        self._external_stop = stop_requested or (lambda: False)
+        self._stop = False
+        self._state = HandlerState()
+        self._pending: Deque[Event] = deque()
+        self._backoff = settings.backoff_initial
+
+    # ------------------------------------------------------------------------------------------ public
+
+    def request_stop(self) -> None:
+        self._stop = True
+
+    @property
+    def registered(self) -> bool:
+        return self._state.token is not None
+
+    def run(self) -> int:
+        """Register, poll until asked to stop, then clean up. Returns the process exit status (0)."""
+        if self.start():
+            while not self._stopping():
+                try:
+                    handled = self.step()
+                except Exception:  # a bug must not kill the daemon and leave the application quiesced
+                    self.log.exception("unexpected error in the event loop; continuing")
+                    self.metrics.inc("vmotion_handler_errors_total", kind="internal")
+                    handled = False
+                    self._sleep_backoff()
+                self.metrics.flush()
+                if not handled and not self._stopping():
+                    self.clock.sleep(self.settings.interval)
+        self.shutdown()
+        return 0
+
+    def start(self) -> bool:
+        """Recover from a previous run, then hold a registration. False if stopped before registering."""
+        try:
+            self._state = self.store.load()
+        except StateError as exc:
+            self.log.warning("%s; starting without it", exc)
+            self._state = HandlerState()
+        mode = " (dry run: no hooks, no acks)" if self.settings.dry_run else ""
+        self._info(f"starting as app {self.settings.app_name!r}{mode}")
+        reused = False
+        old = self._state.token
+        if old is not None:
+            if self._state.app_name != self.settings.app_name:
+                self._info(f"unregistering the previous run's registration of app {self._state.app_name!r}")
+                self._unregister_quietly(old)
+                self._state.token = None
+            else:
+                try:
+                    reused = self._probe(old)
+                except _Stopped:
+                    return False
+                if reused:
+                    self._info("the previous run's registration is still valid: reusing it")
+                else:
+                    self._info("the previous run's registration is gone; unregistering it to be sure")
+                    self._unregister_quietly(old)
+                    self._state.token = None
+            self._save()
+        if not reused and not self._register():
+            return False
+        self._recover_operations(reused)
+        self.metrics.flush()
+        return True
+
+    def step(self) -> bool:
+        """Handle one event (a buffered one first). True if there was one: the caller asks again at once."""
+        if self._stopping():
+            return False
+        event = self._pending.popleft() if self._pending else self._fetch()
+        if event is None:
+            return False
+        self._handle(event)
+        return True
+
+    def shutdown(self) -> None:
+        self._info("shutting down")
+        for op in list(self._state.operations):
+            self._unquiesce(op, reason="shutdown")
+        if self._state.token is not None:
+            if self._unregister(self._state.token):
+                self._state.token = None
+            else:
+                self.log.error("could not unregister; the token stays in the state file for the next run")
+        if self._state.token is None and not self._state.operations:
+            self.store.clear()
+        else:
+            self._save()
+        self.metrics.set("vmotion_handler_registered", 0)
+        self.metrics.flush(force=True)
+        self._info("stopped")
+
+    # ---------------------------------------------------------------------------------------- plumbing
+
+    def _stopping(self) -> bool:
+        return self._stop or self._external_stop()
+
+    def _info(self, message: str, **fields: Any) -> None:
+        self.log.info(message, extra={"fields": fields} if fields else None)
+
+    def _save(self) -> None:
+        if self._state.token is not None:
+            self._state.app_name = self.settings.app_name
+        self.store.save(self._state)
+
+    def _sleep_backoff(self) -> None:
+        self.clock.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, self.settings.backoff_max)
+
+    def _call(
+        self, request: str, retry_until: Optional[float] = None, attempts: Optional[int] = None
+    ) -> Dict[str, Any]:
+        """One RPC with capped exponential backoff on transport errors.
+
+        Retries until it succeeds, ``attempts`` are used up, the next try would start after ``retry_until``
+        (epoch seconds), or stopping is requested. A rejection is never retried: the same request would be
+        rejected again.
+        """
+        verb = verb_of(request)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                try:
+                    outcome = self.transport(request)
+                except TransportError:
+                    raise
+                except Exception as exc:  # an in-process transport may raise anything
+                    raise TransportError("os-error", repr(exc)) from exc
+                self.log.debug("rpc %s -> exit %s, stdout %r, stderr %r", request, outcome.exit_code,
+                               outcome.stdout, outcome.stderr)
+                obj = interpret(outcome.stdout, outcome.stderr, outcome.exit_code)
+            except RpcRejected:
+                self.metrics.inc("vmotion_handler_errors_total", kind="rejected")
+                self._backoff = self.settings.backoff_initial
+                raise
+            except TransportError as exc:
+                self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
+                self.log.warning("%s failed (attempt %d): %s", verb, attempt, exc,
+                                 extra={"fields": {"rpc": verb, "error": exc.kind}})
+                if attempts is not None:
+                    # Bounded retries (unregister at shutdown) go on even while stopping.
+                    if attempt >= attempts:
+                        raise
+                elif self._stopping():
+                    raise _Stopped() from exc
+                elif retry_until is not None and self.clock.now() + self._backoff > retry_until:
+                    raise
+                self._sleep_backoff()
+                continue
+            self._backoff = self.settings.backoff_initial
+            return obj
+
+    # ----------------------------------------------------------------------------------- registration
+
+    def _register(self) -> bool:
+        while not self._stopping():
+            try:
+                reply = parse_register(self._call(register_request(self.settings.app_name)))
+            except _Stopped:
+                return False
+            except TransportError:
+                continue  # malformed reply: _call logged it; ask again
+            except RpcRejected as exc:
+                self.log.error("register rejected: %s%s", exc.message, _REGISTER_ADVICE.get(exc.reason, ""))
+                self._sleep_backoff()
+                continue
+            self._state.token = reply.unique_token
+            self._state.app_name = self.settings.app_name
+            self._save()  # before anything else: a crash from here on must not leak the registration
+            self.metrics.set("vmotion_handler_registered", 1)
+            timeout = reply.notification_timeout
+            self._info(
+                f"registered app {self.settings.app_name!r}; notificationTimeoutInSec={timeout}; "
+                f"polling every {self.settings.interval:g} s",
+                notification_timeout=timeout,
+            )
+            return True
+        return False
+
+    def _probe(self, token: str) -> bool:
+        """Is a token from the previous run still registered? A check-for-event tells; its event is kept."""
+        try:
+            obj = self._call(check_for_event_request(token))
+        except RpcRejected:
+            return False
+        self._state.token = token
+        self.metrics.set("vmotion_handler_registered", 1)
+        self._buffer_reply(obj)
+        return True
+
+    def _unregister(self, token: str) -> bool:
+        try:
+            self._call(unregister_request(token), attempts=self.settings.shutdown_rpc_attempts)
+        except RpcRejected as exc:
+            if exc.reason == "unknown-token":
+                self._info("the registration was already gone")
+                return True
+            self.log.error("unregister rejected: %s", exc.message)
+            return False
+        except (TransportError, _Stopped):
+            return False
+        self._info(f"unregistered app {self.settings.app_name!r}")
+        return True
+
+    def _unregister_quietly(self, token: str) -> None:
+        with contextlib.suppress(RpcRejected, TransportError, _Stopped):
+            self._call(unregister_request(token), attempts=1)
+
+    def _registration_lost(self, why: str) -> None:
+        self.log.warning("the registration is gone (%s); registering again", why)
+        self._state.token = None
+        self.metrics.set("vmotion_handler_registered", 0)
+        # No end event will reach a new registration for an operation of the old one.
+        for op in list(self._state.operations):
+            self._unquiesce(op, reason="registration-lost")
+        self._save()
+        self._register()
+
+    def _recover_operations(self, reused: bool) -> None:
+        for op in list(self._state.operations):
+            self._info(f"operation {op.operation_id} was left in phase {op.phase!r} by the previous run",
+                       operation_id=op.operation_id, phase=op.phase)
+            if not reused or op.phase == UNQUIESCING:
+                # Without the old registration its end event will never come: unquiesce now.
+                self._unquiesce(op, reason="recovery")
+                continue
+            if op.phase in (QUIESCING, QUIESCED) and self.clock.now() < op.hard_deadline:
+                interrupted = op.phase == QUIESCING
+                if interrupted and self.settings.on_quiesce_failure == NO_ACK:
+                    op.phase = NOT_ACKED
+                    self._save()
+                    continue
+                if self._ack(op.operation_id, retry_until=op.hard_deadline, what="start"):
+                    op.phase = ACKED
+                    self._save()
+            # Kept: its end event (still queued for this registration) triggers the unquiesce.
+
+    # ---------------------------------------------------------------------------------------- polling
+
+    def _fetch(self) -> Optional[Event]:
+        token = self._state.token
+        if token is None:
+            if not self._register():
+                return None
+            token = self._state.token
+            assert token is not None
+        self.metrics.set("vmotion_handler_last_poll_timestamp_seconds", self.clock.now())
+        try:
+            obj = self._call(check_for_event_request(token))
+        except _Stopped:
+            return None
+        except TransportError:
+            return None  # a malformed event: already logged and counted
+        except RpcRejected as exc:
+            if exc.reason == "unknown-token":
+                self._registration_lost(exc.message)
+            else:
+                self.log.error("check-for-event rejected: %s", exc.message)
+                self._sleep_backoff()
+            return None
+        self._buffer_reply(obj)
+        return self._pending.popleft() if self._pending else None
+
+    def _buffer_reply(self, obj: Dict[str, Any]) -> None:
+        try:
+            event = parse_event(obj)
+        except TransportError as exc:
+            self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
+            self.log.error("check-for-event returned an event that cannot be used: %s", exc)
+            return
+        if event is not None:
+            self._pending.append(event)
+
+    def _poll_while_busy(self, running: OperationRecord) -> None:
+        """While the quiesce runs, keep reading events: a timeout-change must re-plan its deadline now."""
+        token = self._state.token
+        if token is None:
+            return
+        for _ in range(MAX_DRAIN_WHILE_BUSY):
+            try:
+                obj = self._call(check_for_event_request(token), attempts=1)
+            except (TransportError, RpcRejected, _Stopped):
+                return  # logged; the main loop deals with it after the hook
+            before = len(self._pending)
+            self._buffer_reply(obj)
+            if len(self._pending) == before:
+                return  # nothing pending
+            event = self._pending.pop()
+            if isinstance(event, TimeoutChangeEvent):
+                self.metrics.inc("vmotion_handler_events_total", event_type=event.event_type)
+                self._on_timeout_change(event, running)
+            else:
+                self._pending.append(event)
+
+    # --------------------------------------------------------------------------------------- handling
+
+    def _handle(self, event: Event) -> None:
+        self.metrics.inc("vmotion_handler_events_total", event_type=event.event_type)
+        if isinstance(event, StartEvent):
+            self._on_start(event)
+        elif isinstance(event, EndEvent):
+            self._on_end(event)
+        elif isinstance(event, TimeoutChangeEvent):
+            self._on_timeout_change(event, None)
+        elif isinstance(event, UnknownEvent):
+            self.log.warning("unknown eventType %r (operationId %s) skipped", event.event_type,
+                             event.operation_id, extra={"fields": {"event_type": event.event_type}})
+
+    def _on_start(self, event: StartEvent) -> None:
+        now = self.clock.now()
+        hard_deadline = float(event.event_gen_time + event.notification_timeout)
+        deadline = hard_deadline - self.settings.safety_margin
+        op_id = event.operation_id
+        self._info(
+            f"start: operation {op_id} ({event.op_type}), notificationTimeoutInSec={event.notification_timeout}, "
+            f"eventGenTimeInSec={event.event_gen_time}; quiesce deadline in {deadline - now:.1f} s",
+            event_type="start", operation_id=op_id,
+        )
+        if self._state.find(op_id) is not None:
+            self.log.warning("start for operation %s seen again; already handled, skipped", op_id)
+            return
+        if now >= deadline:
+            self.log.warning(
+                "stale start: operation %s's deadline passed %.1f s ago; quiesce skipped",
+                op_id, now - deadline, extra={"fields": {"event_type": "start", "operation_id": op_id}},
+            )
+            if now < hard_deadline and not self.settings.dry_run:
+                self._ack(op_id, retry_until=hard_deadline, what="start")  # releases the held migration now
+            else:
+                self.metrics.inc("vmotion_handler_forced_migrations_total")
+            return
+        if self.settings.dry_run:
+            self._info(f"dry run: would run quiesce {self.settings.quiesce!r} and ack operation {op_id}",
+                       operation_id=op_id)
+            return
+        op = OperationRecord(op_id, QUIESCING, event.event_gen_time, event.notification_timeout, deadline)
+        self._state.operations.append(op)
+        self._save()  # before acting: a crash during quiesce must lead to an unquiesce
+        result: Optional[HookResult] = None
+        if self.settings.quiesce:
+            result = self._run_quiesce(op, event)
+        else:
+            self._info("no quiesce command configured; acking at once")
+        if result is not None and not result.ok:
+            if self.settings.on_quiesce_failure == NO_ACK:
+                self.log.error(
+                    "quiesce for operation %s %s; not acking (policy no-ack): the hypervisor forces the "
+                    "migration at its timeout", op_id, result.describe(),
+                )
+                op.phase = NOT_ACKED
+                self._save()
+                self.metrics.inc("vmotion_handler_forced_migrations_total")
+                return
+            self.log.warning(
+                "quiesce for operation %s %s; acking anyway (policy ack-anyway): the migration would be "
+                "forced at the timeout regardless", op_id, result.describe(),
+            )
+        op.phase = QUIESCED
+        self._save()
+        if self._ack(op_id, retry_until=op.hard_deadline, what="start"):
+            op.phase = ACKED
+            self._save()
+        else:
+            self.metrics.inc("vmotion_handler_forced_migrations_total")
+
+    def _run_quiesce(self, op: OperationRecord, event: StartEvent) -> HookResult:
+        assert self.settings.quiesce is not None
+        env = self._hook_env("quiesce", op, event_type="start", op_type=event.op_type, reason="start")
+        started = self.clock.monotonic()
+        self._info(f"quiesce: running {self.settings.quiesce!r}", hook="quiesce", operation_id=op.operation_id)
+        proc = self.hooks.start("quiesce", self.settings.quiesce, env)
+        outcome = "ok"
+        while True:
+            remaining = op.deadline - self.clock.now()
+            if remaining <= 0:
+                result = proc.kill()
+                outcome = "killed"
+                self.log.warning("quiesce still running at its deadline: killed", extra={"fields": {
+                    "hook": "quiesce", "operation_id": op.operation_id}})
+                break
+            if self._stopping():
+                result = proc.kill()
+                outcome = "killed"
+                self.log.warning("stop requested during quiesce: quiesce killed")
+                break
+            finished = proc.wait(min(remaining, self.settings.interval))
+            if finished is not None:
+                result = finished
+                outcome = "ok" if result.ok else "failed"
+                break
+            self._poll_while_busy(op)
+        seconds = self.clock.monotonic() - started
+        self.metrics.observe_hook("quiesce", seconds, outcome)
+        self._info(f"quiesce: {result.describe()} after {seconds:.1f} s", hook="quiesce",
+                   operation_id=op.operation_id, seconds=round(seconds, 3))
+        return result
+
+    def _on_timeout_change(self, event: TimeoutChangeEvent, running: Optional[OperationRecord]) -> None:
+        self._info(
+            f"timeout-change: notificationTimeoutInSec {event.notification_timeout} -> "
+            f"{event.new_notification_timeout}",
+            event_type="timeout-change", operation_id=event.operation_id,
+        )
+        for op in self._state.operations:
+            if op.phase != QUIESCING:
+                continue
+            # The hypervisor's rule for an operation already held is UNKNOWN (protocol.md §10.7): assume the
+            # new timeout counts from the start event, the cautious reading when the timeout shrinks.
+            op.notification_timeout = event.new_notification_timeout
+            op.deadline = op.event_gen_time + event.new_notification_timeout - self.settings.safety_margin
+            self._info(f"re-planned operation {op.operation_id}: quiesce deadline in "
+                       f"{op.deadline - self.clock.now():.1f} s", operation_id=op.operation_id)
+        if self._state.operations:
+            self._save()
+        if self.settings.ack_timeout_change and not self.settings.dry_run:
+            until = running.deadline if running is not None else self.clock.now() + self.settings.backoff_max
+            self._ack(event.operation_id, retry_until=until, what="timeout-change")
+
+    def _on_end(self, event: EndEvent) -> None:
+        op_id = event.operation_id
+        if event.op_status == "success":
+            self._info(f"end: operation {op_id} ({event.op_type}) opStatus=success",
+                       event_type="end", operation_id=op_id, op_status=event.op_status)
+        else:
+            self.log.warning("end: operation %s opStatus=%s: the migration failed, the VM did not move",
+                             op_id, event.op_status, extra={"fields": {
+                                 "event_type": "end", "operation_id": op_id, "op_status": event.op_status}})
+        op = self._state.find(op_id)
+        if op is None:
+            self._info(f"end: this handler did not quiesce for operation {op_id}; nothing to unquiesce",
+                       operation_id=op_id)
+            return
+        self._unquiesce(op, reason="end", event_type="end", op_status=event.op_status)
+
+    def _unquiesce(self, op: OperationRecord, reason: str, event_type: str = "",
+                   op_status: str = "") -> None:
+        op.phase = UNQUIESCING
+        self._save()
+        command = self.settings.unquiesce
+        if command:
+            env = self._hook_env("unquiesce", op, event_type=event_type, reason=reason, op_status=op_status)
+            self._info(f"unquiesce ({reason}): running {command!r}", hook="unquiesce",
+                       operation_id=op.operation_id)
+            started = self.clock.monotonic()
+            proc = self.hooks.start("unquiesce", command, env)
+            result = proc.wait(self.settings.unquiesce_timeout)
+            if result is None:
+                result = proc.kill()
+                self.log.error("unquiesce still running after %g s: killed", self.settings.unquiesce_timeout)
+            seconds = self.clock.monotonic() - started
+            outcome = "ok" if result.ok else ("killed" if result.killed else "failed")
+            self.metrics.observe_hook("unquiesce", seconds, outcome)
+            level = logging.INFO if result.ok else logging.ERROR
+            self.log.log(level, "unquiesce: %s after %.1f s", result.describe(), seconds,
+                         extra={"fields": {"hook": "unquiesce", "operation_id": op.operation_id}})
+        self._state.drop(op.operation_id)
+        self._save()
+
+    def _ack(self, operation_id: int, retry_until: Optional[float], what: str) -> bool:
+        token = self._state.token
+        if token is None:
+            return False
+        try:
+            reply = parse_ack(self._call(ack_event_request(token, operation_id), retry_until=retry_until))
+        except RpcRejected as exc:
+            self.metrics.inc("vmotion_handler_acks_total", result="rejected")
+            self.log.warning("ack of %s %s rejected: %s", what, operation_id, exc.message)
+            return False
+        except (TransportError, _Stopped) as exc:
+            self.metrics.inc("vmotion_handler_acks_total", result="failed")
+            self.log.error("ack of %s %s failed: %s", what, operation_id, exc)
+            return False
+        self.metrics.inc("vmotion_handler_acks_total", result="ok")
+        self._info(f"acked {what} {operation_id}: ackStatus={reply.ack_status}", operation_id=operation_id,
+                   ack_status=reply.ack_status)
+        return True
+
+    def _hook_env(self, hook: str, op: OperationRecord, event_type: str, reason: str, op_type: str = "",
+                  op_status: str = "") -> Mapping[str, str]:
+        env = {
+            ENV_HOOK: hook,
+            ENV_APP_NAME: self.settings.app_name,
+            ENV_EVENT_TYPE: event_type,
+            ENV_OPERATION_ID: str(op.operation_id),
+            ENV_TIMEOUT: str(op.notification_timeout),
+            ENV_DEADLINE: format_epoch(op.deadline),
+            ENV_EVENT_GEN_TIME: str(op.event_gen_time),
+            ENV_REASON: reason,
+        }
+        if op_type:
+            env[ENV_OP_TYPE] = op_type
+        if op_status:
+            env[ENV_OP_STATUS] = op_status
+        return env
+
+
+_REGISTER_ADVICE = {
+    "limit-reached": (
+        " (only one app may register per VM; if it is a registration leaked by a run whose state file is "
+        "lost, only a VM reboot clears it)"
+    ),
+    "not-enabled": " (enable vmOpNotificationToAppEnabled on the VM and set VmOpNotificationToApp.Timeout > 0)",
+}

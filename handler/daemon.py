@@ -1,0 +1,107 @@
+"""The process shell: configuration, logging, signals and real hooks around the core."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+from typing import List, Mapping, Optional, Sequence
+
+from handler.clock import SystemClock
+from handler.config import Config, ConfigError, load_config, render
+from handler.core import CoreSettings, Handler
+from handler.hooks import SubprocessHookRunner
+from handler.logs import setup_logging
+from handler.metrics import Metrics
+from handler.state import FileStateStore, StateError
+from handler.transport import VmtoolsdTransport
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+
+
+def core_settings(config: Config) -> CoreSettings:
+    return CoreSettings(
+        app_name=config.name,
+        interval=config.interval,
+        quiesce=config.quiesce,
+        unquiesce=config.unquiesce,
+        safety_margin=config.safety_margin,
+        on_quiesce_failure=config.on_quiesce_failure,
+        ack_timeout_change=config.ack_timeout_change,
+        unquiesce_timeout=config.unquiesce_timeout,
+        backoff_max=config.backoff_max,
+        dry_run=config.dry_run,
+    )
+
+
+def _check_paths(config: Config) -> None:
+    """Fail at start-up, with one line, rather than at the first event."""
+    store = FileStateStore(config.state_file)
+    try:
+        directory = os.path.dirname(os.path.abspath(config.state_file))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise ConfigError(f"state file directory {directory} is not writable")
+        store.load()
+    except StateError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot use state file {config.state_file}: {exc.strerror or exc}") from None
+    for name in ("log_file", "metrics_file"):
+        path = config.values[name]
+        if path:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                raise ConfigError(f"{name}: directory {directory} does not exist")
+
+
+def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, str]] = None) -> int:
+    try:
+        config = load_config(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+        if config.print_config:
+            print(render(config))
+            return EXIT_OK
+        _check_paths(config)
+        logger = setup_logging(config.log_format, config.log_level, config.log_file)
+    except ConfigError as exc:
+        print(f"vmotion-handler: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"vmotion-handler: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    clock = SystemClock()
+    stop_signals: List[int] = []
+
+    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+        # Only record it: the core stops at its next safe point (never in the middle of a state write).
+        stop_signals.append(signum)
+        clock.wake()
+
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and (name != "SIGHUP" or sys.platform != "win32"):
+            signal.signal(sig, on_signal)
+
+    hooks = SubprocessHookRunner(
+        shell=config.shell,
+        kill_grace=config.kill_grace,
+        sink=lambda hook, line: logger.info("%s> %s", hook, line),
+    )
+    handler = Handler(
+        settings=core_settings(config),
+        transport=VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout),
+        clock=clock,
+        hooks=hooks,
+        state_store=FileStateStore(config.state_file),
+        metrics=Metrics(config.metrics_file),
+        logger=logger,
+        stop_requested=lambda: bool(stop_signals),
+    )
+    logger.debug("effective configuration:\n%s", render(config))
+    code = handler.run()
+    if stop_signals:
+        logger.info("stopped by %s", signal.Signals(stop_signals[0]).name)
+    return code

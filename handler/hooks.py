@@ -1,0 +1,170 @@
+"""Quiesce and unquiesce hooks: the application's own commands, run as child processes.
+
+Without ``shell`` the command line is split into argv and run directly, so event data can never be
+interpolated into a shell command: it reaches the hook only through environment variables. Each hook
+runs in its own process group (POSIX session / Windows process group), so a deadline kills the whole
+tree, and the daemon never leaves an orphan behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import IO, Callable, Mapping, Optional, Protocol
+
+
+@dataclass(frozen=True)
+class HookResult:
+    exit_code: Optional[int]  # None when the hook was killed or never started
+    killed: bool = False
+    error: Optional[str] = None  # why it could not start
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.killed and self.error is None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"could not start: {self.error}"
+        if self.killed:
+            return "killed"
+        return f"exit status {self.exit_code}"
+
+
+class RunningHook(Protocol):
+    def wait(self, timeout: float) -> Optional[HookResult]:
+        """Block up to ``timeout`` seconds; the result once the hook has exited, else None."""
+        ...
+
+    def kill(self) -> HookResult:
+        """Kill the hook's whole process group and reap it."""
+        ...
+
+
+class HookRunner(Protocol):
+    def start(self, hook: str, command: str, env: Mapping[str, str]) -> RunningHook: ...
+
+
+class _Finished:
+    """A hook that is already over (it could not even start)."""
+
+    def __init__(self, result: HookResult) -> None:
+        self._result = result
+
+    def wait(self, timeout: float) -> Optional[HookResult]:
+        return self._result
+
+    def kill(self) -> HookResult:
+        return self._result
+
+
+OutputSink = Callable[[str, str], None]  # (hook name, one line of its output)
+
+
+class _ChildHook:
+    def __init__(self, proc: subprocess.Popen[bytes], hook: str, sink: OutputSink, kill_grace: float) -> None:
+        self._proc = proc
+        self._kill_grace = kill_grace
+        self._reader: Optional[threading.Thread] = None
+        if proc.stdout is not None:
+            self._reader = threading.Thread(
+                target=_pump, args=(proc.stdout, hook, sink), name=f"{hook}-output", daemon=True
+            )
+            self._reader.start()
+
+    def wait(self, timeout: float) -> Optional[HookResult]:
+        try:
+            code = self._proc.wait(timeout=max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            return None
+        self._join_reader()
+        return HookResult(exit_code=code)
+
+    def kill(self) -> HookResult:
+        if self._proc.poll() is None:
+            _signal_group(self._proc, graceful=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=self._kill_grace)
+        # Whatever is left of the group (the leader or its children) goes now.
+        _signal_group(self._proc, graceful=False)
+        self._proc.wait()
+        self._join_reader()
+        return HookResult(exit_code=None, killed=True)
+
+    def _join_reader(self) -> None:
+        # A grandchild may keep the pipe open; the output is best effort, the daemon does not wait on it.
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
+
+
+def _pump(stream: IO[bytes], hook: str, sink: OutputSink) -> None:
+    with stream:
+        for raw in iter(stream.readline, b""):
+            sink(hook, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+
+def _signal_group(proc: subprocess.Popen[bytes], graceful: bool) -> None:
+    if sys.platform == "win32":
+        if graceful:
+            proc.terminate()
+        else:
+            # TerminateProcess only ends the leader; taskkill /T takes the tree.
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+        return
+    sig = signal.SIGTERM if graceful else signal.SIGKILL
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)  # the hook leads its own session, so its pgid is its pid
+
+
+class SubprocessHookRunner:
+    """Runs hooks as real processes. ``shell=True`` is an explicit opt-in (``--shell``)."""
+
+    def __init__(self, shell: bool = False, kill_grace: float = 2.0, sink: Optional[OutputSink] = None) -> None:
+        self.shell = shell
+        self.kill_grace = kill_grace
+        self.sink: OutputSink = sink or (lambda hook, line: None)
+
+    def start(self, hook: str, command: str, env: Mapping[str, str]) -> RunningHook:
+        full_env = dict(os.environ)
+        full_env.update(env)
+        try:
+            args = self._args(command)
+        except ValueError as exc:
+            return _Finished(HookResult(exit_code=None, error=f"cannot parse command: {exc}"))
+        kwargs: dict[str, object] = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        else:
+            kwargs["start_new_session"] = True
+        try:
+            proc = subprocess.Popen(
+                args,
+                shell=self.shell,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                **kwargs,  # type: ignore[call-overload]
+            )
+        except OSError as exc:
+            return _Finished(HookResult(exit_code=None, error=str(exc)))
+        return _ChildHook(proc, hook, self.sink, self.kill_grace)
+
+    def _args(self, command: str) -> str | list[str]:
+        if not command.strip():
+            raise ValueError("empty command")
+        if self.shell or sys.platform == "win32":
+            # Windows: CreateProcess parses the command line itself; the shell is still only used on opt-in.
+            return command
+        return shlex.split(command)
