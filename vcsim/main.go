@@ -263,6 +263,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	// Before anything is announced: a caller may signal us as soon as it has read the port.
+	done := make(chan os.Signal, 1)
+	signal.Notify(done, syscall.SIGINT, syscall.SIGTERM)
+
 	esx.HardwareVersion = o.hardwareVersion
 	advertise(model, o.apiVersion)
 	simulator.Trace = o.trace
@@ -293,8 +297,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, env)
 	fmt.Fprintf(stderr, "vcsim: serving https://%s/sdk (API %s)\n", server.URL.Host, o.apiVersion)
 
-	done := make(chan os.Signal, 1)
-	signal.Notify(done, syscall.SIGINT, syscall.SIGTERM)
 	if o.stdinExit {
 		go func() {
 			_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
