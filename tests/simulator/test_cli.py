@@ -1,0 +1,102 @@
+"""`vmotion-sim` as a user runs it: one-line errors, distinct exit codes, and the control verbs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.simulator.procs import SimProcess, start_sim
+
+
+def sim_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator", *argv], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[SimProcess]:
+    proc = start_sim(tmp_path, "--clock", "manual", "--host-timeout", "120")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_no_simulator_exit_3(tmp_path: Path) -> None:
+    line = one_line_error(sim_cli("--socket", str(tmp_path / "none.sock"), "status"), 3)
+    assert "no simulator answers" in line
+
+
+def test_usage_errors_exit_2(served: SimProcess) -> None:
+    one_line_error(sim_cli("--socket", str(served.socket), "advance", "soon"), 2)
+    one_line_error(sim_cli("--socket", str(served.socket), "set"), 2)
+    one_line_error(sim_cli("--socket", str(served.socket), "set", "--host-timeout", "-3"), 2)
+    one_line_error(sim_cli("serve", "--knob", "nonsense=1"), 2)
+    one_line_error(sim_cli("serve", "--knob", "error_envelope=carrier-pigeon"), 2)
+    one_line_error(sim_cli("frobnicate"), 2)
+
+
+def test_refusals_exit_1(served: SimProcess) -> None:
+    sock = str(served.socket)
+    assert sim_cli("--socket", sock, "vmotion").returncode == 0
+    sim_cli("--socket", sock, "call", 'vm-operation-notification.register {"appName": "a", "notificationTypes": ["sla-miss"]}')
+    assert "still in flight" in one_line_error(sim_cli("--socket", sock, "vmotion"), 1)
+
+
+def test_serving_twice_on_one_socket_is_refused(served: SimProcess) -> None:
+    line = one_line_error(sim_cli("--socket", str(served.socket), "serve"), 1)
+    assert "already serves" in line
+
+
+def test_a_cycle_driven_from_the_command_line(served: SimProcess) -> None:
+    sock = str(served.socket)
+    register = sim_cli(
+        "--socket", sock, "call", 'vm-operation-notification.register {"appName": "cli", "notificationTypes": ["sla-miss"]}'
+    )
+    assert register.returncode == 0 and '"result": true' in register.stdout
+    op_id = int(sim_cli("--socket", sock, "vmotion", "--migration-seconds", "5").stdout)
+    assert sim_cli("--socket", sock, "advance", "130").returncode == 0
+    status = json.loads(sim_cli("--socket", sock, "status", "--json").stdout)
+    (op,) = status["operations"]
+    assert (op["operation_id"], op["phase"], op["forced"]) == (op_id, "done", True)
+    assert status["registrations"][0]["queued"] == ["start", "end"]
+    journal = json.loads(sim_cli("--socket", sock, "journal", "--json").stdout)
+    assert [e["verb"] for e in journal if e["kind"] == "rpc"] == ["register"]
+    timeline = sim_cli("--socket", sock, "journal").stdout
+    assert "timeout: migration forced" in timeline
+    assert sim_cli("--socket", sock, "set", "--vm-timeout", "30").returncode == 0
+    assert json.loads(sim_cli("--socket", sock, "status", "--json").stdout)["effective_timeout"] == 30
+
+
+def test_faults_from_the_command_line(served: SimProcess) -> None:
+    sock = str(served.socket)
+    assert sim_cli("--socket", sock, "fault", "--channel-down", "--count", "1").returncode == 0
+    down = sim_cli("--socket", sock, "call", "vm-operation-notification.list")
+    assert (down.returncode, down.stderr) == (1, "Unable to send command to VMware hypervisor.\n")
+    assert sim_cli("--socket", sock, "call", "vm-operation-notification.list").returncode == 0
+
+
+def test_knobs_are_listed_with_their_reasons() -> None:
+    out = sim_cli("knobs").stdout
+    assert "error_envelope = 'json-stdout'" in out
+    assert "max_apps = 1" in out
+    assert "S2" in out  # each reason cites its source
+
+
+def test_knobs_can_be_set_at_run_time(served: SimProcess) -> None:
+    result = sim_cli("--socket", str(served.socket), "knobs", "max_apps=2", "purge_stale_starts=true")
+    assert result.returncode == 0
+    knobs = json.loads(result.stdout)
+    assert (knobs["max_apps"], knobs["purge_stale_starts"]) == (2, True)

@@ -1,0 +1,139 @@
+"""The fake vmtoolsd as a real executable on PATH, against `vmotion-sim serve` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from simulator.client import SimulatorClient
+from tests.simulator import obs
+from tests.simulator.procs import SimProcess, start_sim
+
+START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[SimProcess]:
+    proc = start_sim(tmp_path, "--clock", "manual", "--start-time", str(START_TIME))
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def run(proc: SimProcess, *argv: str, program: str = "vmtoolsd") -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, PATH=f"{proc.bin_dir}{os.pathsep}{os.environ['PATH']}")
+    env.pop("VMOTION_SIM_SOCKET", None)
+    return subprocess.run([program, *argv], capture_output=True, env=env, timeout=30)
+
+
+def test_the_socket_is_private(served: SimProcess) -> None:
+    assert served.socket.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_full_cycle_byte_for_byte(served: SimProcess) -> None:
+    reg = run(served, "--cmd", obs.REGISTER_DEMO)
+    assert (reg.returncode, reg.stderr) == (0, b"")
+    token = re.search(rb'"uniqueToken": "([0-9a-f-]{36})"', reg.stdout).group(1).decode()  # type: ignore[union-attr]
+    assert reg.stdout == (obs.REGISTER.replace("52964f1a-6c7e-b373-b588-545b39581e1a", token) + "\n").encode()
+
+    listed = run(served, "--cmd", "vm-operation-notification.list")
+    assert (listed.stdout, listed.returncode) == ((obs.LIST + "\n").encode(), 0)
+
+    op_id = SimulatorClient(served.socket).vmotion(migration_seconds=15)
+    check = f'vm-operation-notification.check-for-event {{"uniqueToken": "{token}"}}'
+    start = run(served, "--cmd", check)
+    assert start.stdout == (obs.START.replace("6279072957175440971", str(op_id)) + "\n").encode()
+
+    ack = run(served, "--cmd", f'vm-operation-notification.ack-event {{"operationId": {op_id}, "uniqueToken": "{token}"}}')
+    assert ack.stdout == (obs.ACK.replace("6279072957175440971", str(op_id)) + "\n").encode()
+
+    SimulatorClient(served.socket).advance(15)
+    end = run(served, "--cmd", check)
+    expected_end = obs.END.replace("6279072692702276663", str(op_id)).replace("1666730200", str(START_TIME + 15))
+    assert end.stdout == (expected_end + "\n").encode()
+
+    assert run(served, "--cmd", check).stdout == (obs.OK + "\n").encode()
+    unreg = run(served, "--cmd", f'vm-operation-notification.unregister {{"uniqueToken": "{token}"}}')
+    assert (unreg.stdout, unreg.stderr, unreg.returncode) == ((obs.OK + "\n").encode(), b"", 0)
+
+
+def test_cmdfile_strips_trailing_whitespace_like_g_strchomp(served: SimProcess, tmp_path: Path) -> None:
+    cmdfile = tmp_path / "cmd.txt"
+    cmdfile.write_text("vm-operation-notification.list \r\n\n")
+    result = run(served, "--cmdfile", str(cmdfile))
+    assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
+
+
+def test_an_unreadable_cmdfile(served: SimProcess, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.txt"
+    result = run(served, "--cmdfile", str(missing))
+    assert (result.stdout, result.stderr, result.returncode) == (
+        b"",
+        f"Unable to read command from file {missing}.\n".encode(),
+        1,
+    )
+
+
+def test_failures_go_to_stderr_with_exit_1(served: SimProcess) -> None:
+    result = run(served, "--cmd", "vm-operation-notification.nonsense {}")
+    assert (result.stdout, result.stderr, result.returncode) == (b"", b"Unknown command\n", 1)
+
+
+def test_error_envelope_on_stderr(served: SimProcess) -> None:
+    SimulatorClient(served.socket).set_knobs(error_envelope="json-stderr")
+    result = run(served, "--cmd", 'vm-operation-notification.unregister {"uniqueToken": "x"}')
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.startswith(b'{"version":"1.0.0", "result": false, "errorMessage": "vm-operation-notification')
+
+
+def test_vmware_rpctool_behaves_the_same(served: SimProcess) -> None:
+    result = run(served, "vm-operation-notification.list", program="vmware-rpctool")
+    assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
+
+
+def test_unicode_survives_the_round_trip(served: SimProcess) -> None:
+    name = 'dé"mo\\☃😀'
+    args = json.dumps({"appName": name, "notificationTypes": ["sla-miss"]})
+    run(served, "--cmd", f"vm-operation-notification.register {args}")
+    status = SimulatorClient(served.socket).status()
+    assert status["registrations"][0]["app_name"] == name
+
+
+def test_no_simulator_means_no_hypervisor(served: SimProcess) -> None:
+    served.stop()
+    result = run(served, "--cmd", "vm-operation-notification.list")
+    assert (result.stdout, result.stderr, result.returncode) == (
+        b"",
+        b"Unable to send command to VMware hypervisor.\n",
+        1,
+    )
+
+
+def test_the_socket_can_be_chosen_at_call_time(served: SimProcess, tmp_path: Path) -> None:
+    env = dict(os.environ, VMOTION_SIM_SOCKET=str(tmp_path / "elsewhere.sock"))
+    result = subprocess.run(
+        [str(served.bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"], capture_output=True, env=env
+    )
+    assert result.returncode == 1 and b"Unable to send command" in result.stderr
+
+
+def test_the_shim_runs_under_isolated_mode(served: SimProcess) -> None:
+    first_line = (served.bin_dir / "vmtoolsd").read_text().splitlines()[0]
+    assert first_line == f"#!{sys.executable} -IS"
+
+
+def argv_variants() -> List[List[str]]:
+    return [["--cmd", "vm-operation-notification.list"], ["--cmd=vm-operation-notification.list"]]
+
+
+@pytest.mark.parametrize("argv", argv_variants())
+def test_cmd_spellings(served: SimProcess, argv: List[str]) -> None:
+    assert run(served, *argv).returncode == 0
