@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from handler.state import FileStateStore
+from simulator import ManualClock, Simulator
+from tests.handler.virtual import T0, ScriptedHooks, Timeline
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=T0)
+
+
+@pytest.fixture
+def timeline(clock: ManualClock) -> Timeline:
+    return Timeline(clock)
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Simulator:
+    return Simulator(clock=clock, host_timeout=120, migration_seconds=15.0, seed=7)
+
+
+@pytest.fixture
+def hooks(timeline: Timeline) -> ScriptedHooks:
+    return ScriptedHooks(timeline)
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "state.json"
+
+
+@pytest.fixture
+def store(state_path: Path) -> FileStateStore:
+    return FileStateStore(str(state_path))
+
+
+@pytest.fixture(autouse=True)
+def _handler_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    # setup_logging (used by some tests) detaches the daemon's logger from the root; put it back after.
+    logger = logging.getLogger("vmotion_handler")
+    caplog.set_level(logging.DEBUG, logger="vmotion_handler")
+    yield
+    logger.handlers.clear()
+    logger.propagate = True

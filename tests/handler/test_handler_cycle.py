@@ -1,0 +1,109 @@
+"""A whole vMotion on virtual time: register, start, quiesce, ack, migration, end, unquiesce, unregister."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from handler.metrics import Metrics
+from handler.state import FileStateStore
+from simulator import Simulator
+from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
+
+
+def test_acks_within_the_deadline_and_unquiesces_after_the_end(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path
+) -> None:
+    hooks.script("quiesce", seconds=5)
+    hooks.script("unquiesce", seconds=2)
+    op_ids: list[int] = []
+    timeline.at(3, lambda: op_ids.append(sim.vmotion()))
+    metrics_file = tmp_path / "metrics.prom"
+    handler = make_handler(sim, timeline, hooks, store, stop_at=60, metrics=Metrics(str(metrics_file)))
+
+    assert handler.run() == 0
+
+    (op_id,) = op_ids
+    (quiesce,) = hooks.of("quiesce")
+    assert quiesce.started == 3  # seen at the first poll after the request (interval 1 s)
+    assert quiesce.env["VMOTION_EVENT_TYPE"] == "start"
+    assert quiesce.env["VMOTION_OPERATION_ID"] == str(op_id)  # exact 64-bit integer, never a float
+    assert op_id > 2**53
+    assert quiesce.env["VMOTION_TIMEOUT"] == "120"
+    assert quiesce.env["VMOTION_DEADLINE"] == str(int(T0 + 3 + 120 - 2))
+    assert quiesce.env["VMOTION_APP_NAME"] == "demo"
+
+    (ack,) = rpcs(sim, "ack-event")
+    assert ack["t"] == 8  # right when the quiesce exited: no interval sleep in between
+    assert json.loads(ack["request"].split(" ", 1)[1])["operationId"] == op_id
+    assert '"ackStatus": "ack_received"' in ack["stdout"]
+
+    op = sim.status()["operations"][0]
+    assert op["acked"] is True and op["forced"] is False and op["phase"] == "done"
+
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_OPERATION_ID"] == str(op_id)
+    assert unquiesce.env["VMOTION_OP_STATUS"] == "success"
+    assert unquiesce.env["VMOTION_REASON"] == "end"
+    assert unquiesce.started >= 8 + 15  # after the migration's end
+
+    assert sim.status()["registrations"] == []
+    assert [e["verb"] for e in rpcs(sim)][-1] == "unregister"
+    assert not os.path.exists(store.path)  # a clean stop leaves nothing to recover
+
+    metrics = metrics_file.read_text()
+    assert 'vmotion_handler_events_total{event_type="start"} 1' in metrics
+    assert 'vmotion_handler_events_total{event_type="end"} 1' in metrics
+    assert 'vmotion_handler_acks_total{result="ok"} 1' in metrics
+    assert 'vmotion_handler_hook_duration_seconds_sum{hook="quiesce"} 5' in metrics
+    assert "vmotion_handler_registered 0" in metrics
+
+
+def test_state_file_is_0600_and_written_before_the_quiesce_runs(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    seen: list[dict[str, object]] = []
+    hooks.script("quiesce", seconds=4)
+    timeline.at(1, sim.vmotion)
+    timeline.at(3, lambda: seen.append(json.loads(Path(store.path).read_text())))
+    handler = make_handler(sim, timeline, hooks, store, stop_at=10)
+    handler.start()
+    mode = stat.S_IMODE(os.stat(store.path).st_mode)
+    assert mode == 0o600
+    while timeline.elapsed() < 10:
+        if not handler.step():
+            timeline.sleep(1)
+    (during,) = seen  # taken while the quiesce ran
+    assert during["app_name"] == "demo"
+    assert isinstance(during["token"], str) and len(during["token"]) == 36
+    ops = during["operations"]
+    assert isinstance(ops, list) and ops[0]["phase"] == "quiescing"
+    after = json.loads(Path(store.path).read_text())
+    assert after["operations"][0]["phase"] == "acked"
+
+
+def test_the_token_never_appears_in_the_logs(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path,
+) -> None:
+    from handler.logs import setup_logging
+
+    log_file = tmp_path / "handler.log"
+    logger = setup_logging("json", "debug", str(log_file))
+    try:
+        timeline.at(2, sim.vmotion)
+        make_handler(sim, timeline, hooks, store, stop_at=30, logger=logger).run()
+    finally:
+        logger.handlers.clear()
+    register = rpcs(sim, "register")[0]
+    token = json.loads(register["stdout"])["uniqueToken"]
+    text = log_file.read_text()
+    assert "check-for-event" in text  # debug logging of every RPC was on
+    assert token not in text
+    assert "********-****-****-****-************" in text
+    for line in text.splitlines():
+        json.loads(line)  # one JSON object per line
