@@ -11,6 +11,7 @@ from typing import Literal, Optional
 
 from helper.timeouts import effective_timeout, vm_timeout_is_set
 from helper.versions import (
+    FIELD_SINCE,
     MIN_HARDWARE_VERSION,
     MIN_TOOLS_VERSION,
     ApiVersion,
@@ -97,6 +98,8 @@ def _flag(facts: VmFacts) -> Verdict:
 
 
 def _vm_timeout(facts: VmFacts) -> Verdict:
+    if facts.api_version < FIELD_SINCE["vmOpNotificationTimeout"]:
+        return Verdict("vmOpNotificationTimeout", "warn", "not readable at this API version")
     t = facts.vm_timeout
     if not vm_timeout_is_set(t):
         return Verdict("vmOpNotificationTimeout", "ok", "unset: the host value applies")

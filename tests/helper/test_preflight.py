@@ -49,6 +49,7 @@ def test_current_host_at_zero_fails_another_host_at_zero_warns() -> None:
 def test_each_requirement_fails_on_its_own() -> None:
     for broken, item in [
         (replace(GOOD, api_version=(7, 0, 3, 0)), "api_version"),
+        (replace(GOOD, api_version=(6, 5, 0, 0)), "api_version"),
         (replace(GOOD, hardware_version=19), "hardware_version"),
         (replace(GOOD, tools_version=(10, 3, 5)), "tools_version"),
         (replace(GOOD, enabled=False), "vmOpNotificationToAppEnabled"),
@@ -83,3 +84,9 @@ def test_vm_on_no_host_fails_only_if_no_host_would_notify() -> None:
     all_zero = replace(nowhere, hosts=[HostFacts("esx1", 0), HostFacts("esx2", 0)])
     assert not preflight(all_zero).works
     assert not preflight(replace(GOOD, current_host=None, hosts=[])).works
+
+
+def test_vm_timeout_unreadable_below_8_0_0_1_is_not_reported_as_unset() -> None:
+    facts = replace(GOOD, api_version=(7, 0, 3, 0))
+    assert statuses(facts)["vmOpNotificationTimeout"] == "warn"
+    assert "not readable" in {v.item: v.detail for v in preflight(facts).verdicts}["vmOpNotificationTimeout"]
