@@ -248,7 +248,6 @@ class Handler:
                 obj = interpret(outcome.stdout, outcome.stderr, outcome.exit_code)
             except RpcRejected:
                 self.metrics.inc("vmotion_handler_errors_total", kind="rejected")
-                self._backoff = self.settings.backoff_initial
                 raise
             except TransportError as exc:
                 self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)

@@ -1,0 +1,204 @@
+"""Transport errors, crashes and restarts, stopping, VM reboots: the application is never left quiesced."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from handler.state import FileStateStore
+from simulator import Knobs, ManualClock, Simulator
+from tests.handler.virtual import Crash, ScriptedHooks, Timeline, make_handler, rpcs
+
+
+@pytest.mark.parametrize("fault", ["channel_down", "garble", "truncate", "unsupported"])
+def test_transport_errors_are_retried_with_capped_backoff(
+    fault: str, sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = make_handler(sim, timeline, hooks, store, backoff_max=4.0)
+    assert handler.start()
+    sim.set_faults(**{fault: True}, remaining=6)
+    timeline.at(0, sim.vmotion)  # requested while the channel is bad
+    while timeline.elapsed() < 60:
+        if not handler.step():
+            timeline.sleep(1)
+    checks = rpcs(sim, "check-for-event")
+    gaps = [round(b["t"] - a["t"], 3) for a, b in zip(checks, checks[1:])][:6]
+    assert gaps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at backoff_max
+    assert any(fault.split("_")[0] in r.message or "failed (attempt" in r.message for r in caplog.records)
+    if fault in ("garble", "truncate"):
+        # A spoiled reply may have carried the start: the hypervisor forces that one at its timeout.
+        return
+    # The start survived the bad channel: quiesced and acked once the channel is back.
+    assert len(hooks.of("quiesce")) == 1
+    assert sim.status()["operations"][0]["acked"] is True
+
+
+def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    hooks.script("quiesce", seconds=5)
+    timeline.at(1, sim.vmotion)
+    timeline.at(5.5, lambda: sim.set_faults(channel_down=True, remaining=3))  # the ack's first three tries fail
+    make_handler(sim, timeline, hooks, store, stop_at=60).run()
+    acks = rpcs(sim, "ack-event")
+    assert [a["exit_code"] for a in acks] == [1, 1, 1, 0]
+    assert [a["t"] for a in acks] == [6, 6.5, 7.5, 9.5]
+    assert sim.status()["operations"][0]["acked"] is True
+
+
+@pytest.mark.parametrize("envelope", ["json-stdout", "json-stderr", "text-stderr"])
+def test_rejections_in_every_envelope_are_understood(
+    envelope: str, clock: ManualClock, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    sim = Simulator(clock=clock, knobs=Knobs(error_envelope=envelope))
+    handler = make_handler(sim, timeline, hooks, store)
+    assert handler.start()
+    sim.reboot()  # the registration is gone: check-for-event is refused as an unknown token
+    timeline.advance(1)
+    assert not handler.step()
+    assert len(rpcs(sim, "register")) == 2  # recognised as a lost registration, not retried as a glitch
+    assert len(sim.status()["registrations"]) == 1
+
+
+def test_a_vmtoolsd_that_is_missing_or_hangs_does_not_stop_the_loop(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from handler.transport import VmtoolsdTransport
+
+    hang = tmp_path / "vmtoolsd-hang"
+    hang.write_text("#!/bin/sh\nexec sleep 30\n")
+    hang.chmod(0o755)
+    transports = [VmtoolsdTransport(str(tmp_path / "nowhere" / "vmtoolsd")),
+                  VmtoolsdTransport(str(hang), timeout=0.2)]
+    calls: list[str] = []
+
+    def transport(rpc: str):  # type: ignore[no-untyped-def]
+        calls.append(rpc)
+        if len(calls) in (2, 3):  # the first check-for-events after register meet a broken vmtoolsd
+            return transports[len(calls) - 2](rpc)
+        return sim.call(rpc)
+
+    handler = make_handler(sim, timeline, hooks, store, transport=transport)
+    assert handler.start()
+    sim.vmotion()
+    assert handler.step()  # missing, then hang, then the real reply: the start is handled
+    kinds = [r.message for r in caplog.records if "failed (attempt" in r.message]
+    assert "missing" in kinds[0] and "hang" in kinds[1]
+    assert len(hooks.of("quiesce")) == 1
+
+
+def test_restart_after_a_crash_mid_quiesce_reuses_the_registration_and_unquiesces_at_the_end(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    hooks.script("quiesce", seconds=4, crash=True)
+    timeline.at(1, sim.vmotion)
+    first = make_handler(sim, timeline, hooks, store, stop_at=30)
+    with pytest.raises(Crash):
+        first.run()
+    left = json.loads(Path(store.path).read_text())
+    assert left["operations"][0]["phase"] == "quiescing" and left["token"]
+
+    timeline.advance(2)  # the service manager restarts it
+    second = make_handler(sim, timeline, hooks, store, stop_at=60)
+    assert second.run() == 0
+    assert len(rpcs(sim, "register")) == 1  # the old registration was still valid: reused, not leaked
+    op = sim.status()["operations"][0]
+    assert op["acked"] is True and op["forced"] is False  # the interrupted quiesce is acked (ack-anyway)
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "end"
+    assert sim.status()["registrations"] == []
+
+
+def test_restart_after_a_crash_and_a_vm_reboot_unquiesces_at_once(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    hooks.script("quiesce", seconds=4, crash=True)
+    timeline.at(1, sim.vmotion)
+    with pytest.raises(Crash):
+        make_handler(sim, timeline, hooks, store, stop_at=30).run()
+    sim.reboot()  # the old token is gone with the registration
+    handler = make_handler(sim, timeline, hooks, store)
+    assert handler.start()
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "recovery"
+    assert len(sim.status()["registrations"]) == 1
+    assert json.loads(Path(store.path).read_text())["operations"] == []
+
+
+def test_restart_after_a_crash_while_acked_unquiesces_at_the_end(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    hooks.script("quiesce", seconds=2)
+    timeline.at(1, sim.vmotion)
+
+    def crash() -> None:
+        raise Crash("SIGKILL")
+
+    timeline.at(6, crash)  # acked at 3; the end comes at 18
+    with pytest.raises(Crash):
+        make_handler(sim, timeline, hooks, store, stop_at=100).run()
+    assert hooks.of("unquiesce") == []
+    timeline.advance(30)  # down for a while; the end waits in the queue
+    make_handler(sim, timeline, hooks, store, stop_at=60).run()
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_OP_STATUS"] == "success"
+    assert len(rpcs(sim, "register")) == 1 and sim.status()["registrations"] == []
+
+
+def test_a_registration_of_another_app_name_is_unregistered_on_start(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    with pytest.raises(Crash):
+        timeline.at(2, lambda: (_ for _ in ()).throw(Crash()))
+        make_handler(sim, timeline, hooks, store, stop_at=10, app_name="old-name").run()
+    make_handler(sim, timeline, hooks, store, app_name="new-name").start()
+    names = [r["app_name"] for r in sim.status()["registrations"]]
+    assert names == ["new-name"]
+
+
+def test_stop_during_quiesce_kills_it_acks_unquiesces_and_unregisters(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    hooks.script("quiesce", seconds=50)
+    timeline.at(1, sim.vmotion)
+    handler = make_handler(sim, timeline, hooks, store)
+    timeline.at(10, handler.request_stop)  # what SIGTERM does
+    assert handler.run() == 0
+    (quiesce,) = hooks.of("quiesce")
+    assert quiesce.outcome == "killed" and quiesce.ended is not None and quiesce.ended <= 11
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "shutdown"
+    assert sim.status()["operations"][0]["acked"] is True  # the vMotion is not left waiting
+    assert sim.status()["registrations"] == []
+    assert not Path(store.path).exists()
+
+
+def test_a_vm_reboot_while_running_leads_to_a_new_registration(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    timeline.at(5, sim.reboot)
+    timeline.at(10, sim.vmotion)
+    make_handler(sim, timeline, hooks, store, stop_at=60).run()
+    assert len(rpcs(sim, "register")) == 2
+    assert len(hooks.of("quiesce")) == 1 and len(hooks.of("unquiesce")) == 1
+    assert any("registration is gone" in r.message and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    squatter = json.loads(sim.call(
+        'vm-operation-notification.register {"appName": "other", "notificationTypes": ["sla-miss"]}').stdout)
+    token = squatter["uniqueToken"]
+    timeline.at(20, lambda: sim.call('vm-operation-notification.unregister {"uniqueToken": "%s"}' % token))
+    handler = make_handler(sim, timeline, hooks, store)
+    assert handler.start()
+    assert [r["app_name"] for r in sim.status()["registrations"]] == ["demo"]
+    assert any("only one app may register" in r.message for r in caplog.records)
