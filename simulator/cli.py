@@ -210,9 +210,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{name} = {default}\n    {why}")
         return 0
     if args.command == "demo":
-        from simulator.demo import run_demo
+        from simulator.demo import DemoFailed, run_demo
 
-        return run_demo(timeout=args.timeout)
+        try:
+            return run_demo(timeout=args.timeout)
+        except DemoFailed as failed:
+            raise SimulatorError(f"demo: {failed}") from None
     client = SimulatorClient(_socket_path(args))
     if args.command == "vmotion":
         print(client.vmotion(args.outcome, args.migration_seconds))

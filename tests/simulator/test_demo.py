@@ -1,0 +1,29 @@
+"""The README's main job: `vmotion-sim demo` runs the real handler through a whole cycle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_demo_runs_a_full_cycle_with_the_real_handler() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator", "demo", "--timeout", "10"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    timeline = result.stdout
+    order = [
+        "registered (effective timeout 10 s)",
+        "start event, operation",
+        "hook       quiesce begin",
+        "hook       quiesce end",
+        "ack_received for operation",
+        "migration ended: success",
+        "end event, operation",
+        "hook       unquiesce end",
+        "unregister       ok",
+    ]
+    positions = [timeline.index(step) for step in order]
+    assert positions == sorted(positions), timeline
+    assert "PROBLEM" not in timeline
+    assert "handler exit status 0; registrations left: 0" in timeline
