@@ -166,8 +166,8 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         stripped = text.strip()
-        # Cut short: it started as a JSON object and the parser ran off the end.
-        if stripped.startswith("{") and exc.pos >= len(stripped) - 1:
+        # Cut short: it started as a JSON object but never closed it.
+        if stripped.startswith("{") and not stripped.endswith("}"):
             raise TransportError("truncated", _excerpt(text)) from exc
         raise TransportError("garbled", _excerpt(text)) from exc
 
