@@ -1,4 +1,4 @@
-"""Every behaviour that no source pins down (protocol.md section 10) is a knob, here and only here.
+"""Every behaviour that no source pins down (an UNKNOWN in the README's evidence section) is a knob, here only.
 
 Each knob has a default and a one-line reason for it. The README lists them; ``vmotion-sim serve --knob
 NAME=VALUE`` and ``Simulator(knobs=Knobs(...))`` set them. Where a default had to be invented, it is chosen to
@@ -17,7 +17,7 @@ ERROR_ENVELOPES = ("json-stdout", "json-stderr", "text-stderr")
 
 @dataclass(frozen=True)
 class Knobs:
-    # How a refused RPC is printed (§7, §10.1). VMware's own daemon parses a JSON object with a false
+    # How a refused RPC is printed (UNKNOWN). VMware's own daemon parses a JSON object with a false
     # `result` and an `errorMessage` [S2]: the RPC itself succeeded, so stdout and exit 0.
     error_envelope: str = "json-stdout"
     # Concurrent registrations per VM. S2 quotes the limit message with "1" [S2 VMW-CODE].
@@ -30,30 +30,30 @@ class Knobs:
     zero_timeout_reason: str = "VM operation notification timeout is not configured"
     # Reason for a token this VM does not know (check-for-event, ack-event): reuses S2's unregister text (INF).
     unknown_token_reason: str = "Could not find application with the token."
-    # ack-event of an id this app was never sent: "error", or an ackStatus to reply with (§10.2 UNKNOWN).
+    # ack-event of an id this app was never sent: "error", or an ackStatus to reply with (UNKNOWN).
     ack_unknown_operation: str = "error"
-    # ack-event after the operation stopped waiting (forced or already acked by all): §10.2 UNKNOWN.
+    # ack-event after the operation stopped waiting (forced or already acked by all): UNKNOWN.
     ack_after_timeout: str = "error"
     # A second ack of the same start by the same app while still waiting: harmless, so accepted (INF).
     ack_duplicate: str = "ack_received"
-    # opStatus of the end event of a failed migration; only "success" was ever seen (§10.5 UNKNOWN).
+    # opStatus of the end event of a failed migration; only "success" was ever seen (UNKNOWN).
     failure_op_status: str = "failure"
-    # Whether an app registering while an operation waits for acks also gets its start (§10.8 UNKNOWN).
+    # Whether an app registering while an operation waits for acks also gets its start (UNKNOWN).
     deliver_start_to_late_registrants: bool = False
     # Whether undelivered start events whose deadline passed are dropped from the queue. S2's staleness
-    # check implies they are still delivered (§5.2 INF), so no.
+    # check implies they are still delivered (INF), so no.
     purge_stale_starts: bool = False
-    # Whether a timeout change moves the deadline of an operation already waiting (§10.7 UNKNOWN).
+    # Whether a timeout change moves the deadline of an operation already waiting (UNKNOWN).
     timeout_change_moves_deadline: bool = False
-    # Whether a change of the effective timeout queues a timeout-change event (§6; trigger UNKNOWN).
+    # Whether a change of the effective timeout queues a timeout-change event (trigger UNKNOWN).
     emit_timeout_change: bool = True
-    # Whether turning the VM flag off also forgets registrations (§10.2; S6 only says RPCs stop working).
+    # Whether turning the VM flag off also forgets registrations (UNKNOWN; S6 only says RPCs stop working).
     disable_drops_registrations: bool = False
-    # Events kept per registration; None is unbounded (§10.8 UNKNOWN). When full, new events are dropped.
+    # Events kept per registration; None is unbounded (UNKNOWN). When full, new events are dropped.
     queue_limit: Optional[int] = None
-    # What the hypervisor answers to a verb it does not know under the prefix (§2: RPCI_UNKNOWN_COMMAND).
+    # What the hypervisor answers to a verb it does not know under the prefix (RPCI_UNKNOWN_COMMAND [S8]).
     unknown_verb_reply: str = "Unknown command"
-    # Whether request objects with keys the verb does not define are refused (§10.2 UNKNOWN).
+    # Whether request objects with keys the verb does not define are refused (UNKNOWN).
     reject_unknown_fields: bool = False
 
     def __post_init__(self) -> None:

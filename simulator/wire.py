@@ -1,6 +1,6 @@
 """The exact bytes of the guest RPC: parsing the request string and rendering the replies.
 
-The reply templates reproduce the observed output byte for byte (protocol.md section 3), irregular spaces
+The reply templates reproduce the observed output byte for byte, irregular spaces
 included: ``"version":"1.0.0"`` without a space, two spaces before ``"opType"`` and ``"operationId"``, a space
 before the closing brace. vmtoolsd adds the trailing newline; that is the transport's business, not this one's.
 """

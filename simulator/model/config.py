@@ -1,4 +1,4 @@
-"""The settings that govern notifications for one VM (protocol.md section 8) and the timeout rule (section 6)."""
+"""The settings that govern notifications for one VM and the timeout rule."""
 
 from __future__ import annotations
 
@@ -30,6 +30,6 @@ class VmConfig:
 
     @property
     def dest_effective_timeout(self) -> int:
-        """What `destNotificationTimeoutInSec` carries: the same rule on the destination host (§10.4 INF)."""
+        """What `destNotificationTimeoutInSec` carries: the same rule on the destination host (INF)."""
         dest = self.host_timeout if self.dest_host_timeout is None else self.dest_host_timeout
         return effective_timeout(dest, self.vm_timeout)

@@ -1,4 +1,4 @@
-"""The three event types a `check-for-event` can return (protocol.md section 3.4)."""
+"""The three event types a `check-for-event` can return."""
 
 from __future__ import annotations
 

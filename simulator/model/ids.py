@@ -1,4 +1,4 @@
-"""Tokens and operation ids shaped like the observed ones (protocol.md section 3.6)."""
+"""Tokens and operation ids shaped like the observed ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One vMotion as the hypervisor sees it: held for acks, then migrating, then done (protocol.md section 5.2)."""
+"""One vMotion as the hypervisor sees it: held for acks, then migrating, then done."""
 
 from __future__ import annotations
 

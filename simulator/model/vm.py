@@ -1,4 +1,4 @@
-"""The rules of one VM's notification service, as the VMX applies them (protocol.md sections 3-7).
+"""The rules of one VM's notification service, as the VMX applies them.
 
 Every method takes ``now`` (epoch seconds) and first settles what time alone decides: a start that waited past
 its deadline forces the migration, a migration that ran its course queues its end. Nothing here sleeps, so the

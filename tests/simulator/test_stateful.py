@@ -23,6 +23,8 @@ class NotificationMachine(RuleBasedStateMachine):
         self.seen: Dict[str, List[Dict[str, object]]] = {}
         self.started: Set[int] = set()
         self.pending_acks: Dict[str, Set[int]] = {}
+        self.names: Dict[str, str] = {}  # token -> unique appName, since status hides tokens
+        self.registered = 0
 
     def _rpc(self, verb: str, args: Optional[dict[str, object]] = None) -> Dict[str, object]:
         command = f"vm-operation-notification.{verb}" + ("" if args is None else " " + json.dumps(args))
@@ -33,9 +35,12 @@ class NotificationMachine(RuleBasedStateMachine):
 
     @rule(name=st.sampled_from(["a", "b", "c"]))
     def register(self, name: str) -> None:
+        self.registered += 1
+        name = f"{name}{self.registered}"
         reply = self._rpc("register", {"appName": name, "notificationTypes": ["sla-miss"]})
         if reply["result"]:
             token = str(reply["uniqueToken"])
+            self.names[token] = name
             self.tokens.append(token)
             self.seen[token] = []
             self.pending_acks[token] = set()
@@ -93,8 +98,8 @@ class NotificationMachine(RuleBasedStateMachine):
         self.pending_acks.clear()
 
     def _depth(self, token: str) -> int:
-        # status hides tokens, so count every queue: a check can only shrink its own
-        return sum(r["queue_depth"] for r in self.sim.status()["registrations"])
+        depths = {r["app_name"]: r["queue_depth"] for r in self.sim.status()["registrations"]}
+        return int(depths[self.names[token]])
 
     @invariant()
     def fifo_per_app(self) -> None:
