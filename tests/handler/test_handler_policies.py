@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,9 @@ from simulator import Simulator
 from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
 
 
-def _op(sim: Simulator) -> dict[str, object]:
+def _op(sim: Simulator) -> dict[str, Any]:
     (op,) = sim.status()["operations"]
-    return op
+    return dict(op)
 
 
 def test_a_slow_quiesce_is_killed_at_the_deadline_and_acked_at_once(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from handler.protocol import unregister_request
 from handler.state import FileStateStore
 from simulator import Knobs, ManualClock, Simulator
 from tests.handler.virtual import Crash, ScriptedHooks, Timeline, make_handler, rpcs
@@ -197,7 +198,7 @@ def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
     squatter = json.loads(sim.call(
         'vm-operation-notification.register {"appName": "other", "notificationTypes": ["sla-miss"]}').stdout)
     token = squatter["uniqueToken"]
-    timeline.at(20, lambda: sim.call('vm-operation-notification.unregister {"uniqueToken": "%s"}' % token))
+    timeline.at(20, lambda: sim.call(unregister_request(token)))
     handler = make_handler(sim, timeline, hooks, store)
     assert handler.start()
     assert [r["app_name"] for r in sim.status()["registrations"]] == ["demo"]

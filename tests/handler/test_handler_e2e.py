@@ -1,0 +1,177 @@
+"""vmotion-handler as a real process against `vmotion-sim serve` (a real process) through the fake vmtoolsd.
+
+Short real timeouts (a few seconds); every process started here is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+
+from simulator.client import SimulatorClient
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
+
+HOOK = """#!/bin/sh
+# Records each run (hook, operation, reason, status, pid) and sleeps as long as the test asks.
+echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATUS:-} $$ start" >> "$HOOK_LOG"
+if [ "$VMOTION_HOOK" = quiesce ]; then sleep "${QUIESCE_SECONDS:-0.2}"; fi
+echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATUS:-} $$ done" >> "$HOOK_LOG"
+"""
+
+
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Rig:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.socket = tmp / "sim.sock"
+        self.bin = tmp / "bin"
+        self.hook = tmp / "hook.sh"
+        self.hook_log = tmp / "hooks.log"
+        self.state = tmp / "state" / "state.json"
+        self.metrics = tmp / "metrics.prom"
+        self.procs: List[subprocess.Popen[bytes]] = []
+        self.client = SimulatorClient(self.socket, timeout=5)
+
+    def serve(self, host_timeout: int, migration_seconds: float) -> None:
+        proc = subprocess.Popen(
+            ["vmotion-sim", "--socket", str(self.socket), "serve", "--host-timeout", str(host_timeout),
+             "--migration-seconds", str(migration_seconds), "--clock", "real"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self.procs.append(proc)
+        wait_for("the simulator", self.client.ping)
+        subprocess.run(["vmotion-sim", "--socket", str(self.socket), "shim", str(self.bin)], check=True,
+                       capture_output=True)
+        self.hook.write_text(HOOK)
+        self.hook.chmod(0o755)
+
+    def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, HOOK_LOG=str(self.hook_log), QUIESCE_SECONDS=str(quiesce_seconds))
+        proc = subprocess.Popen(
+            ["vmotion-handler", "--name", "e2e", "--vmtoolsd", str(self.bin / "vmtoolsd"), "--interval", "0.2",
+             "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", str(self.state),
+             "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5",
+             "--log-format", "json", *extra],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def hook_lines(self) -> List[List[str]]:
+        if not self.hook_log.exists():
+            return []
+        return [line.split() for line in self.hook_log.read_text().splitlines()]
+
+    def registrations(self) -> int:
+        return len(self.client.status()["registrations"])
+
+    def rpcs(self, verb: str) -> List[dict[str, object]]:
+        return [e for e in self.client.journal() if e.get("kind") == "rpc" and e.get("verb") == verb]
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    try:
+        yield r
+    finally:
+        r.stop_all()
+
+
+def _json_logs(proc: subprocess.Popen[bytes]) -> List[dict[str, object]]:
+    assert proc.stderr is not None
+    return [json.loads(line) for line in proc.stderr.read().decode().splitlines() if line.startswith("{")]
+
+
+def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
+    rig.serve(host_timeout=6, migration_seconds=0.5)
+    handler = rig.handler(quiesce_seconds=0.3)
+    wait_for("registration", lambda: rig.registrations() == 1)
+    assert os.stat(rig.state).st_mode & 0o777 == 0o600
+    op_id = rig.client.vmotion()
+    wait_for("unquiesce", lambda: ["unquiesce", str(op_id), "end", "success"] in
+             [line[:4] for line in rig.hook_lines() if line[-1] == "done"])
+    op = rig.client.status()["operations"][0]
+    assert op["acked"] is True and op["forced"] is False
+
+    handler.send_signal(signal.SIGTERM)
+    assert handler.wait(timeout=10) == 0
+    assert rig.registrations() == 0
+    assert len(rig.rpcs("unregister")) == 1
+    assert not rig.state.exists()
+    logs = _json_logs(handler)
+    token = json.loads(str(rig.rpcs("register")[0]["stdout"]))["uniqueToken"]
+    assert all(token not in json.dumps(entry) for entry in logs)
+    assert any("acked start" in str(e["message"]) for e in logs)
+    assert 'vmotion_handler_acks_total{result="ok"} 1' in rig.metrics.read_text()
+
+
+def test_sigterm_while_quiescing_kills_the_hook_unquiesces_and_unregisters(rig: Rig) -> None:
+    rig.serve(host_timeout=20, migration_seconds=0.5)
+    handler = rig.handler(quiesce_seconds=30)
+    wait_for("registration", lambda: rig.registrations() == 1)
+    op_id = rig.client.vmotion()
+    wait_for("quiesce to start", lambda: any(line[0] == "quiesce" for line in rig.hook_lines()))
+    quiesce_pid = int(rig.hook_lines()[0][-2])
+    handler.send_signal(signal.SIGTERM)
+    assert handler.wait(timeout=10) == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(quiesce_pid, 0)  # killed, not orphaned (and reaped)
+    runs = [line[:3] for line in rig.hook_lines()]
+    assert ["unquiesce", str(op_id), "shutdown"] in runs
+    assert ["quiesce", str(op_id), "start"] in runs and len([r for r in runs if r[0] == "quiesce"]) == 1
+    assert rig.client.status()["operations"][0]["acked"] is True  # the vMotion is not left waiting
+    assert rig.registrations() == 0
+
+
+def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> None:
+    rig.serve(host_timeout=8, migration_seconds=1.0)
+    first = rig.handler(quiesce_seconds=1.0)
+    wait_for("registration", lambda: rig.registrations() == 1)
+    op_id = rig.client.vmotion()
+    wait_for("quiesce to start", lambda: any(line[0] == "quiesce" for line in rig.hook_lines()))
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    state = json.loads(rig.state.read_text())
+    assert state["operations"][0]["operation_id"] == op_id and state["operations"][0]["phase"] == "quiescing"
+
+    second = rig.handler(quiesce_seconds=1.0)
+    wait_for("unquiesce after the end", lambda: any(
+        line[:3] == ["unquiesce", str(op_id), "end"] and line[-1] == "done" for line in rig.hook_lines()),
+        timeout=15)
+    assert len(rig.rpcs("register")) == 1  # the previous registration was reused
+    assert rig.registrations() == 1
+    op = rig.client.status()["operations"][0]
+    assert op["acked"] is True and op["forced"] is False
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=10) == 0
+    assert rig.registrations() == 0
