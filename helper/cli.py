@@ -7,12 +7,13 @@ import http.client
 import json
 import os
 import sys
-from typing import Any, Mapping, NoReturn, Optional, Sequence
+from typing import Mapping, NoReturn, Optional, Sequence, Union
 
 from helper import commands
 from helper.connection import Session, connection_error
 from helper.credentials import credentials_from_env
 from helper.errors import ExitCode, HelperError
+from helper.reports import CheckReport, ClusterReport, HostReport, VmReport
 from helper.timeouts import parse_host_timeout, parse_vm_timeout
 from helper.vmomi import vmodl
 
@@ -88,7 +89,10 @@ def _timeout_value(args: argparse.Namespace) -> Optional[int]:
     return parse(args.timeout)
 
 
-def _run(args: argparse.Namespace, timeout: Optional[int], session: Session) -> Any:
+Report = Union[VmReport, HostReport, ClusterReport, CheckReport]
+
+
+def _run(args: argparse.Namespace, timeout: Optional[int], session: Session) -> Report:
     if args.command == "vm":
         return commands.vm_command(session, args.name, args.enable, timeout, args.dry_run)
     if args.command == "host":
@@ -113,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
         with Session.open(credentials) as session:
             report = _run(args, timeout, session)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
-        if args.command == "check" and not report.works:
+        if isinstance(report, CheckReport) and not report.works:
             return int(ExitCode.CHECK_FAILED)
         return int(ExitCode.OK)
     except HelperError as error:
