@@ -132,9 +132,13 @@ docker_down() {
     _docker_log "stopping dockerd $pid"
     kill -TERM "$pid"
     for i in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    _docker_log "dockerd $pid ignored SIGTERM for 30 s; killing it"
-    kill -KILL "$pid"
+    if kill -0 "$pid" 2>/dev/null; then
+        _docker_log "dockerd $pid ignored SIGTERM for 30 s; killing it"
+        kill -KILL "$pid"
+    fi
+    # dockerd leaves its default network namespace mounted; unmount it so the directory can be removed.
+    umount "$dir/exec/netns/default" 2>/dev/null || true
 }
