@@ -175,3 +175,14 @@ def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> 
     second.send_signal(signal.SIGTERM)
     assert second.wait(timeout=10) == 0
     assert rig.registrations() == 0
+
+
+def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(rig: Rig) -> None:
+    from handler.protocol import interpret, parse_register, register_request
+    from handler.transport import VmtoolsdTransport
+
+    rig.serve(host_timeout=6, migration_seconds=0.5)
+    outcome = VmtoolsdTransport(str(rig.bin / "vmtoolsd"), use_cmdfile=True)(register_request("via-file"))
+    assert parse_register(interpret(outcome.stdout, outcome.stderr, outcome.exit_code)).notification_timeout == 6
+    assert rig.client.status()["registrations"][0]["app_name"] == "via-file"
+    assert not list(Path("/tmp").glob("vmotion-rpc-*"))  # the request file (it may hold a token) is gone
