@@ -1,0 +1,249 @@
+"""What one scenario builds up: the simulated VM, the handler (in-process on virtual time, or a process on
+real time), and readings of the simulator's journal that the steps assert on.
+
+Everything asserted is observable from outside the handler: the journal (guest RPCs with their replies,
+what the hypervisor did, hook probe runs with their environment), the status, the handler's exit status
+and its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import pytest
+
+from features.virtual import T0, VirtualApp, VirtualTime
+from handler.core import CoreSettings, Handler
+from handler.state import FileStateStore
+from simulator import ManualClock, Simulator
+from simulator.pytest_plugin import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
+
+VIRTUAL, PROCESS = "virtual", "process"
+# How long a process-mode expectation may take to become true (the handler polls every 0.2 s).
+PROCESS_GRACE_S = 5.0
+
+
+def fail(message: str) -> None:
+    """A failed expectation, reported as one readable line (the conformance verdict's reason)."""
+    pytest.fail(message, pytrace=False)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+class Story:
+    def __init__(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.request = request
+        self.tmp_path = tmp_path
+        self.mode = VIRTUAL
+        self._sim: Optional[Simulator] = None
+        self.vm: Optional[SimulatedVM] = None
+        self.time: Optional[VirtualTime] = None
+        self.app: Optional[VirtualApp] = None
+        self.launcher: Optional[HandlerLauncher] = None
+        self.core: Optional[Handler] = None
+        self.process: Optional[HandlerProcess] = None
+        self.policy = "ack-anyway"
+        self.operation_id: Optional[int] = None
+        self.restarted_at: Optional[float] = None
+        self.origin = T0
+        self.last_reply: Any = None
+        self.tokens: Dict[str, str] = {}
+        self._records = _Records()
+
+    # ------------------------------------------------------------------------------------ set-up
+    def use_process(self) -> None:
+        self.mode = PROCESS
+        self.vm = self.request.getfixturevalue("vmotion_sim")
+        self.launcher = self.request.getfixturevalue("vmotion_handler")
+        self._sim = self.vm.simulator
+        self.origin = time.time()
+
+    def use_virtual(self) -> None:
+        self.mode = VIRTUAL
+        self._sim = Simulator(ManualClock(T0), host_timeout=120, migration_seconds=15.0, seed=11)
+        self.time = VirtualTime(self._sim.clock)  # type: ignore[arg-type]
+        self.app = VirtualApp(self._sim, self.time)
+
+    @property
+    def sim(self) -> Simulator:
+        if self._sim is None:
+            self.use_virtual()
+        assert self._sim is not None
+        return self._sim
+
+    def behave(self, hook: str, seconds: float = 0.0, exit_code: int = 0) -> None:
+        if self.mode == PROCESS:
+            assert self.launcher is not None
+            self.launcher.behave(hook, seconds, exit_code)
+        else:
+            self.sim  # noqa: B018 - creates the virtual VM on first use
+            assert self.app is not None
+            self.app.behave(hook, seconds, exit_code)
+
+    def start_handler(self) -> None:
+        if self.mode == PROCESS:
+            assert self.launcher is not None
+            self.process = self.launcher()
+            if not wait_until(lambda: self.registrations() >= 1 or not self.process_alive(), 15.0):
+                fail(f"the handler did not register within 15 s; its log ends: {self.log_tail()}")
+            if not self.registrations():
+                fail(f"the handler exited ({self.process.exit_code}) without registering: {self.log_tail()}")
+            return
+        assert self.time is not None and self.app is not None
+        logger = logging.getLogger(f"vmotion_handler.features.{id(self)}")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.addHandler(self._records)
+        settings = CoreSettings(
+            app_name="demo", interval=1.0, quiesce="quiesce-app", unquiesce="unquiesce-app",
+            on_quiesce_failure=self.policy,
+        )
+        store = FileStateStore(str(self.tmp_path / "state" / "state.json"))
+        self.core = Handler(settings, self.sim.call, self.time, self.app, store, logger=logger)
+        if not self.core.start():
+            fail("the handler did not register")
+
+    def restart_handler(self) -> None:
+        self.restarted_at = self.sim.now()
+        self.start_handler()
+
+    def process_alive(self) -> bool:
+        return self.process is not None and self.process.running()
+
+    def run_until(self, second: float) -> None:
+        """Virtual mode: the handler's own loop (poll, drain, sleep the interval) up to ``second``."""
+        assert self.core is not None and self.time is not None, "the handler is not running"
+        while self.time.second() < second:
+            if not self.core.step():
+                self.time.sleep(self.core.settings.interval)
+
+    def request_vmotion(self, outcome: str = "success") -> None:
+        self.operation_id = self.sim.vmotion(outcome)
+
+    def at(self, second: float, action: Callable[[], Any]) -> None:
+        if self.mode != VIRTUAL:
+            raise AssertionError("'at second N' steps need the in-process handler on virtual time")
+        self.sim  # noqa: B018
+        assert self.time is not None
+        self.time.at(second, action)
+
+    def eventually(self, check: Callable[[], None], seconds: float = PROCESS_GRACE_S) -> None:
+        """Virtual mode: the check holds now. Process mode: it comes true within ``seconds`` of real time."""
+        if self.mode == VIRTUAL:
+            check()
+            return
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                check()
+                return
+            except pytest.fail.Exception:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.05)  # polling the journal, not waiting out a timeout
+
+    def timing(self, **values: float) -> None:
+        self.request.node.user_properties.append(("timing", {k: round(v, 3) for k, v in values.items()}))
+
+    # ------------------------------------------------------------------------------------ readings
+    def journal(self) -> List[Dict[str, Any]]:
+        return self.sim.journal()
+
+    def second(self, entry: Dict[str, Any]) -> float:
+        return float(entry["time"]) - self.origin
+
+    def registrations(self) -> int:
+        return len(self.sim.status()["registrations"])
+
+    def operation(self) -> Dict[str, Any]:
+        if self.operation_id is None:
+            fail("no vMotion was requested")
+        return self.sim.operation(self.operation_id)  # type: ignore[arg-type]
+
+    def notes(self, what: str, **match: Any) -> List[Dict[str, Any]]:
+        return [
+            e for e in self.journal()
+            if e["kind"] == "model" and e["what"] == what and all(e.get(k) == v for k, v in match.items())
+        ]
+
+    def probes(self, name: str, phase: Optional[str] = None) -> List[Dict[str, Any]]:
+        return [e for e in self.journal() if e["kind"] == "probe" and e["name"] == name
+                and phase in (None, e["phase"])]
+
+    def probe_ends(self, name: str) -> List[Dict[str, Any]]:
+        return [e for e in self.probes(name) if e["phase"] in ("finished", "terminated")]
+
+    def rpcs(self, verb: str) -> List[Dict[str, Any]]:
+        return [e for e in self.journal() if e["kind"] == "rpc" and e.get("verb") == verb]
+
+    def tokens_seen(self) -> List[str]:
+        found = []
+        for entry in self.rpcs("register"):
+            try:
+                reply = json.loads(entry["stdout"])
+            except ValueError:
+                continue
+            if isinstance(reply, dict) and reply.get("uniqueToken"):
+                found.append(str(reply["uniqueToken"]))
+        return found
+
+    def log_text(self) -> str:
+        if self.mode == PROCESS:
+            return "\n".join(p.log() for p in (self.launcher.started if self.launcher else []))
+        return "\n".join(self._records.lines)
+
+    def log_tail(self, lines: int = 3) -> str:
+        tail = [line for line in self.log_text().splitlines() if line.strip()][-lines:]
+        return " | ".join(tail) or "(empty)"
+
+    def timeline(self) -> List[Tuple[float, str]]:
+        """The journal in the scenario's words, each line with its second."""
+        out: List[Tuple[float, str]] = []
+        for e in self.journal():
+            text = _describe(e)
+            if text:
+                out.append((round(self.second(e), 3), text))
+        return out
+
+
+def _describe(e: Dict[str, Any]) -> Optional[str]:
+    if e["kind"] == "probe":
+        phase = e["phase"]
+        if phase == "finished" and e.get("exit_code"):
+            phase = f"failed with exit status {e['exit_code']}"
+        elif phase == "terminated":
+            phase = "stopped"
+        return f"{e['name']} {phase}"
+    if e["kind"] != "model":
+        return None
+    what = e["what"]
+    simple = {
+        "vmotion-requested": "vMotion requested",
+        "acked": "ack received",
+        "acked-timeout-change": "timeout-change acked",
+        "forced": "migration forced at the timeout",
+        "migration-started": "migration started",
+        "rebooted": "VM rebooted",
+    }
+    if what in simple:
+        return simple[what]
+    if what == "registered":
+        return f'app "{e["app"]}" registered'
+    if what == "unregistered":
+        return f'app "{e["app"]}" unregistered'
+    if what == "delivered":
+        return f"{e['event']} delivered"
+    if what == "migration-ended":
+        return f"migration ended: {e['op_status']}"
+    return None
