@@ -42,6 +42,7 @@ def policy(story: Story, policy: str) -> None:
 
 
 @given("the handler is running")
+@when("the handler starts")
 def running(story: Story) -> None:
     story.start_handler()
 

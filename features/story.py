@@ -60,6 +60,11 @@ class Story:
         self.last_reply: Any = None
         self.tokens: Dict[str, str] = {}
         self._records = _Records()
+        # The vCenter side (helper and end-to-end scenarios).
+        self.vcsim: Any = None
+        self.helper_run: Any = None
+        self.bridge: Any = None
+        self.move: Optional[Tuple[str, str, str]] = None  # (VM, source host, destination host)
 
     # ------------------------------------------------------------------------------------ set-up
     def use_process(self) -> None:
@@ -113,6 +118,10 @@ class Story:
         self.core = Handler(settings, self.sim.call, self.time, self.app, store, logger=logger)
         if not self.core.start():
             fail("the handler did not register")
+
+    def close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
 
     def restart_handler(self) -> None:
         self.restarted_at = self.sim.now()

@@ -1,0 +1,166 @@
+"""The optional bridge from a vCenter (or the vCenter simulator) to the guest simulator, over pyVmomi.
+
+In a real vSphere the hypervisor reads the notification settings from the VM and the hosts; here the bridge
+does it for the guest simulator: ``settings_for_move(vm, destination)`` reads the VM's
+``vmOpNotificationToAppEnabled`` and ``vmOpNotificationTimeout`` and the ``VmOpNotificationToApp.Timeout``
+option of the host the VM runs on (the source decides [S5/S10]) and of the destination host, and ``apply``
+hands them to a :class:`~simulator.Simulator`, which derives its effective and destination timeouts from them.
+Once the simulated migration has ended with success, ``relocate`` moves the VM in vCenter (``RelocateVM_Task``).
+
+pyVmomi is needed only here (the ``[helper]`` extra); the rest of ``simulator`` runs on the standard library.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from simulator.inprocess import Simulator, SimulatorError
+
+HOST_OPTION = "VmOpNotificationToApp.Timeout"
+
+
+class BridgeError(Exception):
+    """vCenter could not be read or changed as asked (the message says why)."""
+
+
+@dataclass(frozen=True)
+class MoveSettings:
+    """What the hypervisor would apply to one vMotion of one VM."""
+
+    vm: str
+    source_host: str
+    destination_host: str
+    enabled: bool
+    vm_timeout: Optional[int]  # None: unset (vSphere reads -1)
+    host_timeout: int  # the source host's option; absent counts as 0, its real default [S1 3P]
+    dest_host_timeout: int
+
+
+def _vim() -> Any:
+    try:
+        from pyVmomi import vim
+    except ImportError as e:
+        raise BridgeError("the vCenter bridge needs pyVmomi (the [helper] extra)") from e
+    return vim
+
+
+class VCenterBridge:
+    def __init__(self, host: str, port: int, user: str, password: str, validate_certs: bool = True) -> None:
+        vim = _vim()
+        from pyVim.connect import SmartConnect
+
+        context = ssl.create_default_context()
+        if not validate_certs:
+            # Only on explicit request: the vCenter simulator's certificate is self-signed.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            self.si = SmartConnect(host=host, port=port, user=user, pwd=password, sslContext=context)
+        except Exception as e:  # pyVmomi raises faults, socket and SSL errors alike
+            raise BridgeError(f"cannot connect to vCenter at {host}:{port}: {e}") from e
+        self._vim = vim
+
+    def close(self) -> None:
+        from pyVim.connect import Disconnect
+
+        Disconnect(self.si)
+
+    def __enter__(self) -> VCenterBridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------ reading
+    def _find(self, kind: Any, name: str) -> Any:
+        content = self.si.RetrieveContent()
+        view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
+        try:
+            found = [obj for obj in view.view if obj.name == name]
+        finally:
+            view.Destroy()
+        if len(found) != 1:
+            raise BridgeError(f"{len(found)} objects named {name!r} in vCenter (expected exactly one)")
+        return found[0]
+
+    def vm(self, name: str) -> Any:
+        return self._find(self._vim.VirtualMachine, name)
+
+    def host(self, name: str) -> Any:
+        return self._find(self._vim.HostSystem, name)
+
+    def current_host(self, vm_name: str) -> str:
+        return str(self.vm(vm_name).runtime.host.name)
+
+    def cluster_hosts(self, cluster_name: str) -> List[str]:
+        return sorted(str(h.name) for h in self._find(self._vim.ClusterComputeResource, cluster_name).host)
+
+    def other_hosts(self, vm_name: str) -> List[str]:
+        """The hosts of the VM's cluster it does not run on: where a vMotion can take it."""
+        here = self.vm(vm_name).runtime.host
+        return sorted(str(h.name) for h in here.parent.host if h.name != here.name)
+
+    def host_timeout(self, host_name: str) -> int:
+        manager = self.host(host_name).configManager.advancedOption
+        try:
+            values = manager.QueryOptions(HOST_OPTION)
+        except self._vim.fault.InvalidName:
+            return 0
+        return int(values[0].value) if values else 0
+
+    def vm_settings(self, vm_name: str) -> tuple[bool, Optional[int]]:
+        """(vmOpNotificationToAppEnabled, vmOpNotificationTimeout or None when unset)."""
+        config = self.vm(vm_name).config
+        enabled = bool(getattr(config, "vmOpNotificationToAppEnabled", False))
+        timeout = getattr(config, "vmOpNotificationTimeout", None)
+        return enabled, (None if timeout is None or int(timeout) < 0 else int(timeout))
+
+    def settings_for_move(self, vm_name: str, destination: str) -> MoveSettings:
+        source = self.current_host(vm_name)
+        enabled, vm_timeout = self.vm_settings(vm_name)
+        return MoveSettings(
+            vm=vm_name,
+            source_host=source,
+            destination_host=destination,
+            enabled=enabled,
+            vm_timeout=vm_timeout,
+            host_timeout=self.host_timeout(source),
+            dest_host_timeout=self.host_timeout(destination),
+        )
+
+    # ------------------------------------------------------------------------------------ acting
+    @staticmethod
+    def apply(sim: Simulator, settings: MoveSettings) -> None:
+        """Give the guest simulator the settings vCenter holds (a change queues a timeout-change as usual)."""
+        sim.set_config(
+            enabled=settings.enabled,
+            host_timeout=settings.host_timeout,
+            vm_timeout=settings.vm_timeout,
+            dest_host_timeout=settings.dest_host_timeout,
+        )
+
+    def request_vmotion(self, sim: Simulator, vm_name: str, destination: str) -> int:
+        """Sync the settings for this move into the guest simulator, then request the migration there."""
+        self.apply(sim, self.settings_for_move(vm_name, destination))
+        return sim.vmotion()
+
+    def complete_vmotion(self, sim: Simulator, operation_id: int, vm_name: str, destination: str) -> bool:
+        """Once the simulated migration is done: move the VM in vCenter if it succeeded. True if it moved."""
+        op = sim.operation(operation_id)
+        if op["phase"] != "done":
+            raise SimulatorError(f"operation {operation_id} is still {op['phase']}")
+        if op["outcome"] != "success":
+            return False
+        self.relocate(vm_name, destination)
+        return True
+
+    def relocate(self, vm_name: str, host_name: str) -> None:
+        from pyVim.task import WaitForTask
+
+        spec = self._vim.vm.RelocateSpec(host=self.host(host_name))
+        try:
+            WaitForTask(self.vm(vm_name).RelocateVM_Task(spec))
+        except Exception as e:
+            raise BridgeError(f"RelocateVM_Task of {vm_name} to {host_name} failed: {e}") from e
