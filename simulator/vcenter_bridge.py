@@ -46,26 +46,30 @@ def _vim() -> Any:
     return vim
 
 
+def _pyvim(module: str) -> Any:
+    """pyVim's modules typed as Any: pyVmomi leaves its functions unannotated (mypy strict would refuse them)."""
+    import importlib
+
+    return importlib.import_module(f"pyVim.{module}")
+
+
 class VCenterBridge:
     def __init__(self, host: str, port: int, user: str, password: str, validate_certs: bool = True) -> None:
         vim = _vim()
-        from pyVim.connect import SmartConnect
-
+        connect = _pyvim("connect")
         context = ssl.create_default_context()
         if not validate_certs:
             # Only on explicit request: the vCenter simulator's certificate is self-signed.
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         try:
-            self.si = SmartConnect(host=host, port=port, user=user, pwd=password, sslContext=context)
+            self.si = connect.SmartConnect(host=host, port=port, user=user, pwd=password, sslContext=context)
         except Exception as e:  # pyVmomi raises faults, socket and SSL errors alike
             raise BridgeError(f"cannot connect to vCenter at {host}:{port}: {e}") from e
         self._vim = vim
 
     def close(self) -> None:
-        from pyVim.connect import Disconnect
-
-        Disconnect(self.si)
+        _pyvim("connect").Disconnect(self.si)
 
     def __enter__(self) -> VCenterBridge:
         return self
@@ -157,10 +161,8 @@ class VCenterBridge:
         return True
 
     def relocate(self, vm_name: str, host_name: str) -> None:
-        from pyVim.task import WaitForTask
-
         spec = self._vim.vm.RelocateSpec(host=self.host(host_name))
         try:
-            WaitForTask(self.vm(vm_name).RelocateVM_Task(spec))
+            _pyvim("task").WaitForTask(self.vm(vm_name).RelocateVM_Task(spec))
         except Exception as e:
             raise BridgeError(f"RelocateVM_Task of {vm_name} to {host_name} failed: {e}") from e
