@@ -72,28 +72,33 @@ class _ChildHook:
         self._proc = proc
         self._kill_grace = kill_grace
         self._reader: Optional[threading.Thread] = None
+        # A blocking reap in its own thread: Popen.wait(timeout) polls with sleeps of up to 50 ms, which
+        # would delay the ack after a quiesce by that much; an Event wakes the waiter the moment it exits.
+        self._exited = threading.Event()
+        threading.Thread(target=self._reap, name=f"{hook}-reaper", daemon=True).start()
         if proc.stdout is not None:
             self._reader = threading.Thread(
                 target=_pump, args=(proc.stdout, hook, sink), name=f"{hook}-output", daemon=True
             )
             self._reader.start()
 
+    def _reap(self) -> None:
+        self._proc.wait()
+        self._exited.set()
+
     def wait(self, timeout: float) -> Optional[HookResult]:
-        try:
-            code = self._proc.wait(timeout=max(0.0, timeout))
-        except subprocess.TimeoutExpired:
+        if not self._exited.wait(max(0.0, timeout)):
             return None
         self._join_reader()
-        return HookResult(exit_code=code)
+        return HookResult(exit_code=self._proc.returncode)
 
     def kill(self) -> HookResult:
-        if self._proc.poll() is None:
+        if not self._exited.is_set():
             _signal_group(self._proc, graceful=True)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=self._kill_grace)
+            self._exited.wait(self._kill_grace)
         # Whatever is left of the group (the leader or its children) goes now.
         _signal_group(self._proc, graceful=False)
-        self._proc.wait()
+        self._exited.wait()
         self._join_reader()
         return HookResult(exit_code=None, killed=True)
 
