@@ -1,8 +1,9 @@
 # The fake `vmtoolsd` (and `vmware-rpctool`): a drop-in for the real executables, talking to `vmotion-sim serve`.
 #
-# `vmotion-sim shim DIR` writes this file into DIR twice, with a shebang that runs the interpreter with -I -S
-# and with the socket path filled in. It imports nothing beyond built-in modules (no json, no socket package),
-# so a call costs about what starting the interpreter costs. Behaviour follows open-vm-tools [S8]:
+# `vmotion-sim shim DIR` copies this module into DIR (compiled, so no call pays for compiling it) and writes
+# two tiny launchers, `vmtoolsd` and `vmware-rpctool`, run with -I -S, that import it and call main(). It
+# imports nothing beyond built-in modules (no json, no socket package), so a call costs about what starting
+# the interpreter costs. Behaviour follows open-vm-tools [S8]:
 #   vmtoolsd --cmd STRING | --cmd=STRING | --cmdfile FILE   (file content, trailing whitespace removed)
 #   vmware-rpctool STRING
 # A reply with RPC status "1" goes to stdout with exit 0; any other to stderr with exit 1; no hypervisor
@@ -11,8 +12,6 @@ import _socket
 import posix
 import sys
 
-SOCKET_PATH = "__SOCKET__"
-PROGRAM = "__PROGRAM__"
 UNABLE = "Unable to send command to VMware hypervisor."
 
 
@@ -51,8 +50,8 @@ def read_string(text: str, key: str) -> str:
     return body.encode("utf-16", "surrogatepass").decode("utf-16")
 
 
-def command_from_argv(argv: "list[str]") -> str:
-    if PROGRAM == "vmware-rpctool":
+def command_from_argv(program: str, argv: "list[str]") -> str:
+    if program == "vmware-rpctool":
         if len(argv) != 1:
             raise fail("Usage: vmware-rpctool <rpc string>")
         return argv[0]
@@ -74,9 +73,9 @@ def command_from_argv(argv: "list[str]") -> str:
     raise fail("vmtoolsd (vmotion-sim fake): only --cmd STRING and --cmdfile FILE are simulated", 2)
 
 
-def main() -> None:
-    command = command_from_argv(sys.argv[1:])
-    path = posix.environ.get(b"VMOTION_SIM_SOCKET", SOCKET_PATH.encode()).decode()
+def main(program: str, socket_path: str) -> None:
+    command = command_from_argv(program, sys.argv[1:])
+    path = posix.environ.get(b"VMOTION_SIM_SOCKET", socket_path.encode()).decode()
     request = ('{"op": "rpc", "command": ' + json_string(command) + "}\n").encode("ascii")
     try:
         conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -107,6 +106,3 @@ def main() -> None:
         sys.stderr.buffer.write(stderr.encode("utf-8", "surrogateescape"))
         sys.stderr.flush()
     sys.exit(exit_code)
-
-
-main()

@@ -3,30 +3,50 @@
 from __future__ import annotations
 
 import os
+import py_compile
+import shutil
 import sys
 from pathlib import Path
 from typing import Dict, Union
 
 PROGRAMS = ("vmtoolsd", "vmware-rpctool")
+MODULE = "_vmotion_fake_vmtoolsd"
 _SOURCE = Path(__file__).with_name("fake_vmtoolsd.py")
+
+# -I: ignore the caller's PYTHON* variables and user site; -S: skip site, the bulk of start-up time.
+# A script run directly is compiled on every run; the module it imports is compiled once, here.
+_LAUNCHER = """#!{python} -IS
+import sys
+sys.path.insert(0, {directory!r})
+from {module} import main
+main({program!r}, {socket!r})
+"""
+
+
+def _atomic_write(path: Path, text: str, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
 
 
 def write_shims(directory: Union[str, Path], socket_path: Union[str, Path]) -> Dict[str, Path]:
     """Returns {program name: path}. Prepend ``directory`` to PATH to run any handler against the simulator."""
-    target = Path(directory)
+    target = Path(directory).resolve()
     target.mkdir(parents=True, exist_ok=True)
-    source = _SOURCE.read_text()
-    socket_text = str(Path(socket_path).resolve())
-    if '"' in socket_text or "\\" in socket_text or "\n" in socket_text:
-        raise ValueError("the socket path must not contain quotes, backslashes or newlines")
+    module = target / f"{MODULE}.py"
+    shutil.copyfile(_SOURCE, module)
+    py_compile.compile(str(module), cfile=None, doraise=True)
     written: Dict[str, Path] = {}
     for program in PROGRAMS:
-        body = source.replace("__SOCKET__", socket_text).replace("__PROGRAM__", program)
         path = target / program
-        tmp = path.with_name(f".{program}.tmp")
-        # -I: ignore the caller's PYTHON* variables and user site; -S: skip site, the bulk of start-up time.
-        tmp.write_text(f"#!{sys.executable} -IS\n{body}")
-        tmp.chmod(0o755)
-        os.replace(tmp, path)
+        launcher = _LAUNCHER.format(
+            python=sys.executable,
+            directory=str(target),
+            module=MODULE,
+            program=program,
+            socket=str(Path(socket_path).resolve()),
+        )
+        _atomic_write(path, launcher, 0o755)
         written[program] = path
     return written
