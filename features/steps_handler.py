@@ -224,6 +224,8 @@ def acked_in_time(story: Story) -> None:
     ends = story.probe_ends("quiesce")
     if not started:
         fail("the handler acked without running its quiesce command")
+    if started[0]["time"] > acked["time"]:
+        fail("the handler acked before it even started its quiesce command")
     if not ends or ends[0]["time"] > acked["time"]:
         fail(f"the handler acked {acked['time'] - started[0]['time']:.2f} s after starting its quiesce command, "
              "before that command had finished")

@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("phase")
     probe.add_argument("--exit-code", type=int, default=None)
 
+    check = sub.add_parser(
+        "check", help="run the conformance scenarios against a handler command: check [--json] -- COMMAND ..."
+    )
+    check.add_argument("--json", action="store_true", help="print the verdicts as a JSON list")
+    check.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only the scenarios matching EXPR")
+    check.add_argument(
+        "handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+        help="the handler command, with {quiesce} and {unquiesce} where its hook commands go "
+        "(default: the bundled vmotion-handler)",
+    )
+
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
     return parser
@@ -209,6 +220,10 @@ def _run(args: argparse.Namespace) -> int:
         for name, default, why in knob_docs():
             print(f"{name} = {default}\n    {why}")
         return 0
+    if args.command == "check":
+        from simulator.conformance import main as check_main
+
+        return check_main(args.handler, as_json=args.json, select=args.select)
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 

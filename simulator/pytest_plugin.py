@@ -268,10 +268,11 @@ def expand_command(template: str, values: Dict[str, str]) -> List[str]:
 class HandlerProcess:
     """A handler started from its command line against a simulated VM; its output goes to ``log_path``."""
 
-    def __init__(self, argv: List[str], env: Dict[str, str], directory: Path, state_file: Path) -> None:
+    def __init__(self, argv: List[str], env: Dict[str, str], directory: Path, state_file: Path, cwd: Path) -> None:
         self.argv = argv
         self.env = env
         self.directory = directory
+        self.cwd = cwd
         self.state_file = state_file
         self.log_path = directory / "handler.log"
         self.process: Optional[subprocess.Popen[bytes]] = None
@@ -280,7 +281,7 @@ class HandlerProcess:
         with self.log_path.open("ab") as log:
             try:
                 self.process = subprocess.Popen(
-                    self.argv, env=self.env, cwd=self.directory, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                    self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log
                 )
             except OSError as err:
                 raise RuntimeError(f"cannot start the handler {self.argv[0]!r}: {err.strerror or err}") from None
@@ -337,8 +338,9 @@ class HandlerProcess:
 class HandlerLauncher:
     """Starts the handler command with probe hooks bound to one simulated VM; stops everything it started."""
 
-    def __init__(self, template: str, vm: SimulatedVM, name: str = "conformance") -> None:
+    def __init__(self, template: str, vm: SimulatedVM, name: str = "conformance", cwd: Optional[Path] = None) -> None:
         self.template = template
+        self.cwd = cwd or Path.cwd()  # relative paths in the command mean what they meant to whoever gave it
         self.vm = vm
         self.name = name
         self.state_dir = vm.directory / "state"
@@ -373,7 +375,7 @@ class HandlerLauncher:
 
     def __call__(self) -> HandlerProcess:
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
-        proc = HandlerProcess(self.argv(), dict(self._env), self.vm.directory, self.state_file)
+        proc = HandlerProcess(self.argv(), dict(self._env), self.vm.directory, self.state_file, self.cwd)
         self.started.append(proc)
         return proc.start()
 
@@ -425,9 +427,11 @@ def handler_command(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def vmotion_handler(handler_command: str, vmotion_sim: SimulatedVM) -> Iterator[HandlerLauncher]:
+def vmotion_handler(
+    handler_command: str, vmotion_sim: SimulatedVM, request: pytest.FixtureRequest
+) -> Iterator[HandlerLauncher]:
     """``vmotion_handler()`` starts the handler against ``vmotion_sim``; all are stopped after the test."""
-    launcher = HandlerLauncher(handler_command, vmotion_sim)
+    launcher = HandlerLauncher(handler_command, vmotion_sim, cwd=Path(request.config.invocation_params.dir))
     try:
         yield launcher
     finally:

@@ -1,0 +1,97 @@
+"""`pytest --gherkin --handler-cmd` and `vmotion-sim check` against the bundled handler, started by its own
+command line, and against deliberately broken handlers (``broken_handler.py``), whose flaws must be reported
+with a readable reason."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FEATURES = REPO / "features"
+BROKEN = Path(__file__).with_name("broken_handler.py")
+PY = shlex.quote(sys.executable)
+BUNDLED = f"{PY} -m handler --name bundled --interval 0.2 --quiesce {{quiesce}} --unquiesce {{unquiesce}} --state-file {{state_file}}"
+CONFORMANCE_SCENARIOS = 8
+ACKED_SCENARIO = "acks_before_the_timeout"  # -k expression of the scenario an ack flaw fails
+
+
+def broken(flaw: str) -> List[str]:
+    return [sys.executable, str(BROKEN), "--flaw", flaw, "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
+
+
+def check(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", "check", *args],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_gherkin_with_the_bundled_handler_command_runs_every_conformance_scenario(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(FEATURES), "--gherkin", "--handler-cmd", BUNDLED, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=CONFORMANCE_SCENARIOS)
+    out = result.stdout.str()
+    assert "Feature: Stopping the handler with SIGTERM" in out
+    assert "Scenario: SIGTERM while quiescing" in out
+    assert "Given the handler runs as a process on real time" in out  # each step is shown
+    assert "Registering an application" not in out  # not handler behaviour: deselected
+
+
+def test_gherkin_reports_a_handler_that_never_acks(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        str(FEATURES), "--gherkin", "--handler-cmd", shlex.join(broken("never-acks")), "-k", ACKED_SCENARIO,
+        "-p", "no:cacheprovider",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the handler did not ack operation * in time (it never acked)*forced*"])
+
+
+def test_check_passes_the_bundled_handler_by_default() -> None:
+    done = check("--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts: List[dict[str, Any]] = json.loads(done.stdout)
+    assert len(verdicts) == CONFORMANCE_SCENARIOS
+    for v in verdicts:
+        assert set(v) == {"scenario", "passed", "reason", "timings"}
+        assert v["passed"] is True and v["reason"] == ""
+        assert v["timings"]["total_s"] > 0
+    acked = next(v for v in verdicts if "acks before the timeout" in v["scenario"])
+    assert acked["timings"]["start_to_ack_s"] >= acked["timings"]["quiesce_s"] > 0
+
+
+def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
+    done = check("-k", ACKED_SCENARIO, "--", *shlex.split(BUNDLED))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["scenario", "verdict", "why", "timings"]
+    assert "passed" in lines[1] and "start to ack" in lines[1]
+    assert lines[-1] == "1 passed, 0 failed"
+
+
+def test_check_fails_a_handler_that_never_acks_with_the_reason() -> None:
+    done = check("--json", "-k", ACKED_SCENARIO, "--", *broken("never-acks"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [verdict] = json.loads(done.stdout)
+    assert verdict["passed"] is False
+    assert "it never acked" in verdict["reason"] and "forced" in verdict["reason"]
+
+
+def test_check_fails_a_handler_that_acks_before_its_quiesce_finished() -> None:
+    done = check("-k", ACKED_SCENARIO, "--", *broken("acks-before-quiesce-ends"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED" in done.stdout
+    assert "acked before it even started its quiesce command" in done.stdout
+    assert done.stdout.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_check_says_so_in_one_line_when_no_scenario_matches() -> None:
+    done = check("-k", "no_such_scenario")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "vmotion-sim check: no conformance scenario matched"
+    assert "Traceback" not in done.stderr
