@@ -132,6 +132,9 @@ class Handler:
         """Register, poll until asked to stop, then clean up. Returns the process exit status (0)."""
         if self.start():
             while not self._stopping():
+                # Polls start every `interval`, not `interval` after the previous one ended: the time a
+                # call takes must not stretch the period (it bounds how late a start event is seen).
+                poll_started = self.clock.monotonic()
                 try:
                     handled = self.step()
                 except Exception:  # a bug must not kill the daemon and leave the application quiesced
@@ -141,7 +144,7 @@ class Handler:
                     self._sleep_backoff()
                 self.metrics.flush()
                 if not handled and not self._stopping():
-                    self.clock.sleep(self.settings.interval)
+                    self.clock.sleep(self.settings.interval - (self.clock.monotonic() - poll_started))
         self.shutdown()
         return 0
 
