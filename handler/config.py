@@ -158,7 +158,7 @@ def read_config_file(path: str) -> Dict[str, Any]:
     table: Mapping[str, Any]
     if use_toml:
         try:
-            import tomllib  # Python >= 3.11
+            import tomllib  # Python >= 3.11  # novermin
         except ImportError:
             use_toml = False
         else:
