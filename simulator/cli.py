@@ -148,19 +148,24 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True))
 
 
-def _serve(args: argparse.Namespace) -> int:
-    knob_values: Dict[str, Any] = {}
-    for assignment in args.knob:
+def _knob_assignments(assignments: Sequence[str]) -> Dict[str, Any]:
+    """``NAME=VALUE`` words from the command line, typed like the knobs they set."""
+    values: Dict[str, Any] = {}
+    for assignment in assignments:
         name, sep, text = assignment.partition("=")
         if not sep:
-            raise UsageError(f"--knob takes NAME=VALUE, not {assignment!r}")
+            raise UsageError(f"a knob is set with NAME=VALUE, not {assignment!r}")
         try:
             key, value = parse_knob(name, text)
         except ValueError as bad:
             raise UsageError(str(bad)) from None
-        knob_values[key] = value
+        values[key] = value
+    return values
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
-        knobs = Knobs(**knob_values)
+        knobs = Knobs(**_knob_assignments(args.knob))
     except ValueError as bad:
         raise UsageError(str(bad)) from None
     clock: Clock = SystemClock()
@@ -247,17 +252,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("set: name at least one of --host-timeout, --vm-timeout, --dest-host-timeout, --enable")
         client.set_config(**changes)
     elif args.command == "knobs":
-        values = {}
-        for assignment in args.assignments:
-            name, sep, text = assignment.partition("=")
-            if not sep:
-                raise UsageError(f"knobs takes NAME=VALUE, not {assignment!r}")
-            try:
-                key, value = parse_knob(name, text)
-            except ValueError as bad:
-                raise UsageError(str(bad)) from None
-            values[key] = value
-        _print_json(client.set_knobs(**values))
+        _print_json(client.set_knobs(**_knob_assignments(args.assignments)))
     elif args.command == "fault":
         if args.clear:
             client.set_faults()
