@@ -27,6 +27,12 @@ ensure_debian_packages() {
 ensure_venv() {
     local extras=$1 stamp="$venv/.installed-$1"
     if [ ! -x "$venv/bin/python" ]; then
+        # Debian's own python3 keeps venv and ensurepip in a separate package.
+        if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+            && command -v apt-get >/dev/null 2>&1; then
+            log "installing python3-venv"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        fi
         log "creating $venv"
         "$python" -m venv "$venv"
     fi
