@@ -107,3 +107,22 @@ def test_the_token_never_appears_in_the_logs(
     assert "********-****-****-****-************" in text
     for line in text.splitlines():
         json.loads(line)  # one JSON object per line
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_token_quoted_in_a_traceback_is_redacted_too(tmp_path: Path, log_format: str) -> None:
+    from handler.logs import setup_logging
+
+    token = "52964f1a-6c7e-b373-b588-545b39581e1a"
+    log_file = tmp_path / "handler.log"
+    logger = setup_logging(log_format, "info", str(log_file))
+    try:
+        try:
+            raise RuntimeError(f'vm-operation-notification.check-for-event {{"uniqueToken": "{token}"}} failed')
+        except RuntimeError:
+            logger.exception("unexpected error in the event loop; continuing")
+    finally:
+        logger.handlers.clear()
+    text = log_file.read_text()
+    assert "Traceback" in text and "RuntimeError" in text
+    assert token not in text
