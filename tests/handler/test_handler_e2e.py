@@ -116,6 +116,8 @@ def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
     rig.serve(host_timeout=6, migration_seconds=0.5)
     handler = rig.handler(quiesce_seconds=0.3)
     wait_for("registration", lambda: rig.registrations() == 1)
+    # The token exists only once the register reply is in, so the state file follows it by a moment.
+    wait_for("the state file", lambda: os.path.exists(rig.state))
     assert os.stat(rig.state).st_mode & 0o777 == 0o600
     op_id = rig.client.vmotion()
     wait_for("unquiesce", lambda: ["unquiesce", str(op_id), "end", "success"] in
