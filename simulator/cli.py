@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -57,6 +58,8 @@ def _duration(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
     if value < 0:
         raise argparse.ArgumentTypeError("seconds must be >= 0")
     return value
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dest-host-timeout", type=_seconds, default=None, help="destination host's option")
     serve.add_argument("--disabled", action="store_true", help="vmOpNotificationToAppEnabled = false")
     serve.add_argument("--clock", choices=("real", "manual"), default="real")
-    serve.add_argument("--start-time", type=float, default=None, help="manual clock start (epoch seconds)")
+    serve.add_argument("--start-time", type=_duration, default=None, help="manual clock start (epoch seconds)")
     serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
     serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
     serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")

@@ -3,6 +3,7 @@ the clock, so a manual clock turns every wait into an instant jump of virtual ti
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -51,6 +52,8 @@ class ManualClock:
         self.advance(max(0.0, seconds))
 
     def advance(self, seconds: float) -> float:
+        if not math.isfinite(seconds):
+            raise ValueError("a clock moves by a finite number of seconds")
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
         with self._lock:
@@ -58,6 +61,8 @@ class ManualClock:
             return self._now
 
     def move_to(self, when: float) -> float:
+        if not math.isfinite(when):
+            raise ValueError("a clock moves to a finite time")
         with self._lock:
             if when < self._now:
                 raise ValueError("a clock does not go backwards")

@@ -20,7 +20,9 @@ from simulator.knobs import Knobs
 Reply = Dict[str, Any]
 
 
-def _rpc(sim: Simulator, command: str) -> Reply:
+def _rpc(sim: Simulator, command: Any) -> Reply:
+    if not isinstance(command, str):
+        raise SimulatorError('"command" must be a string')
     result = sim.call(command)
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
 

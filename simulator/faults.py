@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from simulator.model.config import is_duration
 from simulator.rpc import UNABLE_TO_SEND, RpcResult, failure
 
 
@@ -23,6 +24,16 @@ class Faults:
     unsupported: bool = False
     # How many more RPCs the faults apply to; None is until cleared.
     remaining: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if not is_duration(self.latency):
+            raise ValueError("latency must be a finite number of seconds >= 0")
+        for name in ("channel_down", "garble", "truncate", "unsupported"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+        remaining = self.remaining
+        if remaining is not None and (isinstance(remaining, bool) or not isinstance(remaining, int) or remaining < 0):
+            raise ValueError("remaining must be a whole number >= 0 (or unset)")
 
     @property
     def active(self) -> bool:

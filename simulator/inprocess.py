@@ -14,6 +14,7 @@ from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults, distort, short_circuit
 from simulator.knobs import Knobs
 from simulator.model import Refused, VirtualMachine, VmConfig
+from simulator.model.config import is_duration
 from simulator.model.ids import IdSource
 from simulator.rpc import RpcResult, handle_rpc
 
@@ -135,7 +136,7 @@ class Simulator:
         with self._lock:
             try:
                 self.faults = Faults(**faults)
-            except TypeError as bad:
+            except (TypeError, ValueError) as bad:
                 raise SimulatorError(str(bad)) from None
             self._record(self.clock.now(), "control", what="faults", **self.faults.as_dict())
             return self.faults
@@ -149,8 +150,8 @@ class Simulator:
         """Move a manual clock forward; the deadlines that passed take effect at their own times."""
         if not isinstance(self.clock, ManualClock):
             raise SimulatorError("advance needs the manual clock (serve --clock manual)")
-        if seconds < 0:
-            raise SimulatorError("seconds must not be negative")
+        if not is_duration(seconds):
+            raise SimulatorError("seconds must be a finite number >= 0")
         now = self.clock.advance(seconds)
         self.settle()
         return now

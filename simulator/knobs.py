@@ -57,6 +57,17 @@ class Knobs:
     reject_unknown_fields: bool = False
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "accepted_notification_types":
+                ok = value is None or (isinstance(value, tuple) and all(isinstance(t, str) for t in value))
+            elif f.name == "queue_limit":
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+            else:
+                kind = type(f.default)  # bool, int or str: a knob keeps the type of its default
+                ok = type(value) is kind
+            if not ok:
+                raise TypeError(f"knob {f.name} has the wrong type: {value!r}")
         if self.error_envelope not in ERROR_ENVELOPES:
             raise ValueError(f"error_envelope must be one of {', '.join(ERROR_ENVELOPES)}")
         if self.max_apps < 1:

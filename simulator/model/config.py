@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
+
+
+def is_duration(value: Any) -> bool:
+    """A finite number of seconds >= 0: NaN or infinity would stall every deadline for good."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def effective_timeout(host_timeout: int, vm_timeout: Optional[int]) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from simulator.knobs import Knobs
-from simulator.model.config import VmConfig
+from simulator.model.config import VmConfig, is_duration
 from simulator.model.errors import InvalidInput, Refused
 from simulator.model.events import EndEvent, Event, StartEvent, TimeoutChangeEvent
 from simulator.model.ids import IdSource
@@ -167,8 +167,8 @@ class VirtualMachine:
         now = self.settle(now)
         if outcome not in ("success", "failure"):
             raise Refused("outcome must be success or failure")
-        if migration_seconds < 0:
-            raise Refused("migration_seconds must not be negative")
+        if not is_duration(migration_seconds):
+            raise Refused("migration_seconds must be a finite number of seconds >= 0")
         if self.active_operation is not None:
             # vCenter refuses a second migration of a VM while one is in flight.
             raise Refused(f"operation {self.active_operation.operation_id} is still in flight")
@@ -202,21 +202,31 @@ class VirtualMachine:
         vm_timeout: Any = _UNSET,
         dest_host_timeout: Any = _UNSET,
     ) -> None:
-        """Apply a settings change; ``vm_timeout=None`` unsets the VM value (vSphere's -1)."""
+        """Apply a settings change; ``vm_timeout=None`` or -1 unsets the VM value (vSphere shows -1 [S7 OBS])."""
         now = self.settle(now)
-        for name, value in (("host_timeout", host_timeout), ("vm_timeout", vm_timeout)):
-            if value is not _UNSET and value is not None and (not isinstance(value, int) or value < 0):
+        if vm_timeout == -1 and not isinstance(vm_timeout, bool):
+            vm_timeout = None
+        for name, value in (
+            ("host_timeout", host_timeout),
+            ("vm_timeout", vm_timeout),
+            ("dest_host_timeout", dest_host_timeout),
+        ):
+            if value is _UNSET or (value is None and name != "host_timeout"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise Refused(f"{name} must be a whole number of seconds >= 0")
+        if enabled is not _UNSET and not isinstance(enabled, bool):
+            raise Refused("enabled must be true or false")
         before = self.config.effective_timeout
         changed: dict[str, Any] = {}
         if enabled is not _UNSET:
-            self.config.enabled = bool(enabled)
-            changed["enabled"] = bool(enabled)
+            self.config.enabled = enabled
+            changed["enabled"] = enabled
         if host_timeout is not _UNSET:
             self.config.host_timeout = host_timeout
             changed["host_timeout"] = host_timeout
         if vm_timeout is not _UNSET:
-            self.config.vm_timeout = None if vm_timeout is None or vm_timeout < 0 else vm_timeout
+            self.config.vm_timeout = vm_timeout
             changed["vm_timeout"] = self.config.vm_timeout
         if dest_host_timeout is not _UNSET:
             self.config.dest_host_timeout = dest_host_timeout

@@ -10,6 +10,8 @@ from typing import Iterator
 
 import pytest
 
+from simulator.client import SimulatorClient, SimulatorUnreachable
+from simulator.inprocess import SimulatorError
 from tests.simulator.procs import SimProcess, start_sim
 
 
@@ -43,6 +45,8 @@ def test_usage_errors_exit_2(served: SimProcess) -> None:
     one_line_error(sim_cli("--socket", str(served.socket), "advance", "soon"), 2)
     one_line_error(sim_cli("--socket", str(served.socket), "set"), 2)
     one_line_error(sim_cli("--socket", str(served.socket), "set", "--host-timeout", "-3"), 2)
+    one_line_error(sim_cli("--socket", str(served.socket), "advance", "nan"), 2)
+    one_line_error(sim_cli("--socket", str(served.socket), "vmotion", "--migration-seconds", "inf"), 2)
     one_line_error(sim_cli("serve", "--knob", "nonsense=1"), 2)
     one_line_error(sim_cli("serve", "--knob", "error_envelope=carrier-pigeon"), 2)
     one_line_error(sim_cli("frobnicate"), 2)
@@ -100,3 +104,34 @@ def test_knobs_can_be_set_at_run_time(served: SimProcess) -> None:
     assert result.returncode == 0
     knobs = json.loads(result.stdout)
     assert (knobs["max_apps"], knobs["purge_stale_starts"]) == (2, True)
+
+
+def test_vm_timeout_minus_one_unsets_it(served: SimProcess) -> None:
+    sock = str(served.socket)
+    assert sim_cli("--socket", sock, "set", "--vm-timeout", "30").returncode == 0
+    result = sim_cli("--socket", sock, "set", "--vm-timeout", "-1")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(sim_cli("--socket", sock, "status", "--json").stdout)
+    assert (status["config"]["vm_timeout"], status["effective_timeout"]) == (None, 120)
+
+
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        ("rpc", {"command": 123}),
+        ("faults", {"latency": "x"}),
+        ("knobs", {"max_apps": "x"}),
+        ("set", {"enabled": "false"}),
+    ],
+)
+def test_a_malformed_control_request_gets_a_reply_saying_why(
+    served: SimProcess, op: str, args: dict[str, object]
+) -> None:
+    client = SimulatorClient(served.socket)
+    with pytest.raises(SimulatorError) as refused:
+        client.request(op, **args)
+    assert not isinstance(refused.value, SimulatorUnreachable)  # an answer, not a dropped connection
+    assert str(refused.value)
+    status = client.status()  # and nothing was changed by it
+    assert (status["faults"]["latency"], status["knobs"]["max_apps"], status["config"]["enabled"]) == (0.0, 1, True)
+    assert client.call("vm-operation-notification.list").exit_code == 0

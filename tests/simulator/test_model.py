@@ -292,6 +292,45 @@ def test_bad_settings_are_refused(sim: Simulator) -> None:
         sim.set_config(host_timeout=-5)
 
 
+def test_minus_one_unsets_the_vm_timeout_as_vsphere_shows_it(sim: Simulator, guest: Guest) -> None:
+    token = guest.register()
+    sim.set_config(vm_timeout=60)
+    sim.set_config(vm_timeout=-1)
+    assert (sim.status()["config"]["vm_timeout"], sim.status()["effective_timeout"]) == (None, 120)
+    changes = [(e["notificationTimeoutInSec"], e["newNotificationTimeoutInSec"]) for e in guest.drain(token)]
+    assert changes == [(120, 60), (60, 120)]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"dest_host_timeout": -7},
+        {"host_timeout": True},
+        {"host_timeout": None},
+        {"vm_timeout": -2},
+        {"vm_timeout": 1.5},
+        {"enabled": "false"},
+    ],
+)
+def test_settings_of_the_wrong_kind_are_refused_and_change_nothing(sim: Simulator, changes: dict[str, object]) -> None:
+    before = sim.status()["config"]
+    with pytest.raises(SimulatorError):
+        sim.set_config(**changes)
+    assert sim.status()["config"] == before
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), -1.0])
+def test_time_moves_only_by_finite_amounts(sim: Simulator, clock: ManualClock, seconds: float) -> None:
+    with pytest.raises(SimulatorError):
+        sim.advance(seconds)
+    with pytest.raises(SimulatorError):
+        sim.vmotion(migration_seconds=seconds)
+    with pytest.raises(SimulatorError):
+        sim.set_faults(latency=seconds)
+    assert clock.now() == T0
+    assert sim.status()["operations"] == []
+
+
 # ---------------------------------------------------------------- reboot, knobs, faults
 
 
