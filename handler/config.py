@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -228,6 +229,10 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
 def _validate(values: Mapping[str, Any]) -> None:
     if not str(values["name"]).strip():
         raise ConfigError("name must not be empty")
+    for opt in OPTIONS:
+        # NaN passes every comparison below and an infinite wait overflows: neither is a number of seconds.
+        if opt.kind == "float" and not math.isfinite(values[opt.name]):
+            raise ConfigError(f"{opt.name} must be a finite number (got {values[opt.name]:g})")
     positive = ("interval", "rpc_timeout", "unquiesce_timeout", "backoff_max")
     for name in positive:
         if not values[name] > 0:

@@ -53,6 +53,9 @@ def test_print_config_shows_values_and_sources(tmp_path: Path) -> None:
     [
         (["--interval", "soon"], {}, "invalid value 'soon' for interval"),
         (["--interval", "0"], {}, "interval must be greater than 0"),
+        (["--interval", "inf"], {}, "interval must be a finite number"),
+        (["--safety-margin", "nan"], {}, "safety_margin must be a finite number"),
+        ([], {"VMOTION_HANDLER_KILL_GRACE": "nan"}, "kill_grace must be a finite number"),
         (["--on-quiesce-failure", "maybe"], {}, "invalid choice"),
         (["--bogus"], {}, "unrecognized arguments"),
         ([], {"VMOTION_HANDLER_DRY_RUN": "perhaps"}, "VMOTION_HANDLER_DRY_RUN: invalid value"),
