@@ -194,8 +194,7 @@ class Handler:
 
     def shutdown(self) -> None:
         self._info("shutting down")
-        for op in list(self._state.operations):
-            self._unquiesce(op, reason="shutdown")
+        self._unquiesce_all(reason="shutdown")
         if self._state.token is not None:
             if self._unregister(self._state.token):
                 self._state.token = None
@@ -330,8 +329,7 @@ class Handler:
         self._state.token = None
         self.metrics.set("vmotion_handler_registered", 0)
         # No end event will reach a new registration for an operation of the old one.
-        for op in list(self._state.operations):
-            self._unquiesce(op, reason="registration-lost")
+        self._unquiesce_all(reason="registration-lost")
         self._save()
         self._register()
 
@@ -375,6 +373,11 @@ class Handler:
                 self._registration_lost(exc.message)
             else:
                 self.log.error("check-for-event rejected: %s", exc.message)
+                if exc.reason == "not-enabled" and self._state.operations:
+                    # With the VM flag off, RPCs of registered apps stop working [S6 DOC]: the end event
+                    # cannot be fetched, and waiting for it would leave the application quiesced indefinitely.
+                    self.log.warning("notifications are disabled on this VM; unquiescing without the end event")
+                    self._unquiesce_all(reason="notifications-disabled")
                 self._sleep_backoff()
             return None
         self._buffer_reply(obj)
@@ -550,6 +553,10 @@ class Handler:
                        operation_id=op_id)
             return
         self._unquiesce(op, reason="end", event_type="end", op_status=event.op_status)
+
+    def _unquiesce_all(self, reason: str) -> None:
+        for op in list(self._state.operations):
+            self._unquiesce(op, reason=reason)
 
     def _unquiesce(self, op: OperationRecord, reason: str, event_type: str = "",
                    op_status: str = "") -> None:

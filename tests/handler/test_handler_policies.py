@@ -205,3 +205,17 @@ def test_hook_environment_deadline_is_in_epoch_seconds(
     gen = int(quiesce.env["VMOTION_EVENT_GEN_TIME"])
     assert abs(gen - (T0 + 2.5)) < 1
     assert float(quiesce.env["VMOTION_DEADLINE"]) == gen + 120 - 1.5
+
+
+def test_notifications_turned_off_mid_migration_unquiesce_without_waiting_for_the_end(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    timeline.at(1, sim.vmotion)
+    timeline.at(10, lambda: sim.set_config(enabled=False))  # the end (at 2 + 15) can no longer be fetched
+    make_handler(sim, timeline, hooks, store, stop_at=300).run()
+    assert _op(sim)["acked"] is True
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "notifications-disabled"
+    assert 10 <= unquiesce.started <= 11  # at the first poll refused, not at the stop
+    assert any("notifications are disabled" in r.message and r.levelno == logging.WARNING for r in caplog.records)
