@@ -118,6 +118,7 @@ class Handler:
         self._state = HandlerState()
         self._pending: Deque[Event] = deque()
         self._backoff = settings.backoff_initial
+        self._metrics_failing = False
 
     # ------------------------------------------------------------------------------------------ public
 
@@ -142,7 +143,7 @@ class Handler:
                     self.metrics.inc("vmotion_handler_errors_total", kind="internal")
                     handled = False
                     self._sleep_backoff()
-                self.metrics.flush()
+                self._flush_metrics()
                 if not handled and not self._stopping():
                     self.clock.sleep(self.settings.interval - (self.clock.monotonic() - poll_started))
         self.shutdown()
@@ -179,7 +180,7 @@ class Handler:
         if not reused and not self._register():
             return False
         self._recover_operations(reused)
-        self.metrics.flush()
+        self._flush_metrics()
         return True
 
     def step(self) -> bool:
@@ -205,7 +206,7 @@ class Handler:
         else:
             self._save()
         self.metrics.set("vmotion_handler_registered", 0)
-        self.metrics.flush(force=True)
+        self._flush_metrics(force=True)
         self._info("stopped")
 
     # ---------------------------------------------------------------------------------------- plumbing
@@ -220,6 +221,17 @@ class Handler:
         if self._state.token is not None:
             self._state.app_name = self.settings.app_name
         self.store.save(self._state)
+
+    def _flush_metrics(self, force: bool = False) -> None:
+        # Metrics are an aid: a full disk or a vanished directory must not stop the daemon mid-operation.
+        try:
+            self.metrics.flush(force=force)
+        except OSError as exc:
+            if not self._metrics_failing:
+                self.log.warning("cannot write the metrics file: %s", exc)
+            self._metrics_failing = True
+        else:
+            self._metrics_failing = False
 
     def _sleep_backoff(self) -> None:
         self.clock.sleep(self._backoff)

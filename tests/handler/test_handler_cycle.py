@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -126,3 +127,26 @@ def test_a_token_quoted_in_a_traceback_is_redacted_too(tmp_path: Path, log_forma
     text = log_file.read_text()
     assert "Traceback" in text and "RuntimeError" in text
     assert token not in text
+
+
+def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+
+    def break_metrics_dir() -> None:
+        shutil.rmtree(metrics_dir)
+        metrics_dir.write_text("a file where the directory was\n")
+
+    hooks.script("quiesce", seconds=5)
+    timeline.at(1, sim.vmotion)
+    timeline.at(3, break_metrics_dir)  # while the application is quiesced
+    handler = make_handler(sim, timeline, hooks, store, stop_at=60, metrics=Metrics(str(metrics_dir / "m.prom")))
+    assert handler.run() == 0
+    op = sim.status()["operations"][0]
+    assert (op["acked"], op["phase"]) == (True, "done")
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "end"
+    assert sim.status()["registrations"] == []
+    assert sum("cannot write the metrics file" in r.message for r in caplog.records) == 1
