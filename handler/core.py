@@ -288,8 +288,12 @@ class Handler:
                 reply = parse_register(self._call(register_request(self.settings.app_name)))
             except _Stopped:
                 return False
-            except TransportError:
-                continue  # malformed reply: _call logged it; ask again
+            except TransportError as exc:
+                # _call retries transport failures itself; this is a reply without a usable token.
+                self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
+                self.log.error("register reply cannot be used: %s", exc)
+                self._sleep_backoff()
+                continue
             except RpcRejected as exc:
                 self.log.error("register rejected: %s%s", exc.message, _REGISTER_ADVICE.get(exc.reason, ""))
                 self._sleep_backoff()

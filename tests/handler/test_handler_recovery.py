@@ -203,3 +203,22 @@ def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
     assert handler.start()
     assert [r["app_name"] for r in sim.status()["registrations"]] == ["demo"]
     assert any("only one app may register" in r.message for r in caplog.records)
+
+
+def test_a_register_reply_without_a_token_is_retried_with_backoff(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spoiled: list[float] = []
+
+    def transport(rpc: str):  # type: ignore[no-untyped-def]
+        if "register" in rpc.split(" ", 1)[0] and len(spoiled) < 3:
+            spoiled.append(timeline.elapsed())
+            return sim.call("vm-operation-notification.list")._replace(stdout='{"version":"1.0.0", "result": true }\n')
+        return sim.call(rpc)
+
+    handler = make_handler(sim, timeline, hooks, store, transport=transport)
+    assert handler.start()
+    assert spoiled == [0, 0.5, 1.0]  # pausing between tries, not spinning
+    assert len(rpcs(sim, "register")) == 1 and handler.registered
+    assert any("register reply cannot be used" in r.message for r in caplog.records)
