@@ -19,3 +19,19 @@ Feature: The handler is killed in the middle of an operation and restarted
     Then within 15 seconds the unquiesce ran after the restart
     And the restarted handler was never refused a registration
     And exactly 1 app is registered
+
+  @conformance @process
+  Scenario: Killed with SIGKILL while idle, then restarted, it still handles the next vMotion
+    Given the handler runs as a process on real time
+    And the hosts allow 30 seconds for notifications
+    And a migration takes 1 second
+    And the quiesce command takes 1 second
+    And the handler is running
+    When the handler is killed with SIGKILL
+    And the handler is started again
+    And a vMotion is requested
+    And the operation has ended, waiting at most 15 seconds
+    Then the restarted handler was never refused a registration
+    And the handler acked the operation after the quiesce ended and before the timeout
+    And the unquiesce ran after the end event was delivered
+    And exactly 1 app is registered

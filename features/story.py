@@ -99,10 +99,13 @@ class Story:
     def start_handler(self) -> None:
         if self.mode == PROCESS:
             assert self.launcher is not None
+            since = self.sim.now()
             self.process = self.launcher()
-            if not wait_until(lambda: self.registrations() >= 1 or not self.process_alive(), 15.0):
-                fail(f"the handler did not register within 15 s; its log ends: {self.log_tail()}")
-            if not self.registrations():
+            # Counting registrations is not enough: after a SIGKILL the dead handler's registration is still
+            # there. This run must show a working registration of its own, and be polling with it.
+            if not wait_until(lambda: self.polling_since(since) or not self.process_alive(), 15.0):
+                fail(f"the handler did not register and poll within 15 s; its log ends: {self.log_tail()}")
+            if not self.polling_since(since):
                 fail(f"the handler exited ({self.process.exit_code}) without registering: {self.log_tail()}")
             return
         assert self.time is not None and self.app is not None
@@ -175,6 +178,33 @@ class Story:
     def registrations(self) -> int:
         return len(self.sim.status()["registrations"])
 
+    def polling_since(self, since: float) -> bool:
+        """Since ``since``, the handler registered and then polled, or polled twice (reusing a valid token).
+
+        A poll after the registration says the handler reached its loop (and has saved its token, which it
+        cannot do before the register reply: a kill in between leaks the registration whatever it does).
+        One poll alone is not enough: a handler killed by SIGKILL can leave a vmtoolsd call in flight.
+        """
+        registered, polls = False, 0
+        for entry in self.journal():
+            if entry["kind"] != "rpc" or entry["time"] < since or entry["exit_code"] != 0:
+                continue
+            if entry.get("verb") not in ("register", "check-for-event"):
+                continue
+            try:
+                reply = json.loads(entry["stdout"])
+            except ValueError:
+                continue
+            if not isinstance(reply, dict) or reply.get("result") is not True:
+                continue
+            if entry["verb"] == "register":
+                registered = True
+            else:
+                polls += 1
+                if registered or polls >= 2:
+                    return True
+        return False
+
     def operation(self) -> Dict[str, Any]:
         if self.operation_id is None:
             fail("no vMotion was requested")
@@ -209,7 +239,9 @@ class Story:
 
     def log_text(self) -> str:
         if self.mode == PROCESS:
-            return "\n".join(p.log() for p in (self.launcher.started if self.launcher else []))
+            # Every run of the handler appends to the same log file: read each file once.
+            logs = {str(p.log_path): p for p in (self.launcher.started if self.launcher else [])}
+            return "\n".join(p.log() for p in logs.values())
         return "\n".join(self._records.lines)
 
     def log_tail(self, lines: int = 3) -> str:

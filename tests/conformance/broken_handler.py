@@ -2,9 +2,12 @@
 
     python broken_handler.py --flaw never-acks --quiesce CMD --unquiesce CMD
     python broken_handler.py --flaw acks-before-quiesce-ends --quiesce CMD --unquiesce CMD
+    python broken_handler.py --flaw keeps-no-state --quiesce CMD --unquiesce CMD
 
 It calls ``vmtoolsd`` from PATH like any handler. Apart from its flaw it behaves: it registers, polls every
-0.2 s, runs the quiesce on a start and the unquiesce on an end, and unregisters on SIGTERM.
+0.2 s, runs the quiesce on a start and acks once it has finished, runs the unquiesce on an end, and unregisters
+on SIGTERM. It never writes its token down, so a SIGKILL leaks its registration: with ``keeps-no-state`` that
+is its only flaw.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from types import FrameType
 from typing import Any, Dict, Optional
 
-FLAWS = ("never-acks", "acks-before-quiesce-ends")
+FLAWS = ("never-acks", "acks-before-quiesce-ends", "keeps-no-state")
 stopping = False
 
 
@@ -59,6 +62,8 @@ def main() -> int:
             if args.flaw == "acks-before-quiesce-ends":
                 rpc("ack-event", ack)  # the flaw: the migration may start while the application still works
             subprocess.run(shlex.split(args.quiesce), check=False)
+            if args.flaw == "keeps-no-state":
+                rpc("ack-event", ack)
             # never-acks: the flaw is the missing ack; the hypervisor forces the migration at its timeout.
         elif kind == "end":
             subprocess.run(shlex.split(args.unquiesce), check=False)

@@ -18,7 +18,7 @@ FEATURES = REPO / "features"
 BROKEN = Path(__file__).with_name("broken_handler.py")
 PY = shlex.quote(sys.executable)
 BUNDLED = f"{PY} -m handler --name bundled --interval 0.2 --quiesce {{quiesce}} --unquiesce {{unquiesce}} --state-file {{state_file}}"
-CONFORMANCE_SCENARIOS = 8
+CONFORMANCE_SCENARIOS = 9
 ACKED_SCENARIO = "acks_before_the_timeout"  # -k expression of the scenario an ack flaw fails
 
 
@@ -88,6 +88,17 @@ def test_check_fails_a_handler_that_acks_before_its_quiesce_finished() -> None:
     assert "FAILED" in done.stdout
     assert "acked before it even started its quiesce command" in done.stdout
     assert done.stdout.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_check_fails_a_handler_whose_registration_leaks_when_it_is_killed() -> None:
+    """With the one-app limit, a registration left by a SIGKILL refuses the restarted handler's registration."""
+    done = check("--json", "-k", "restarted", "--", *broken("keeps-no-state"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    verdicts = json.loads(done.stdout)
+    assert len(verdicts) == 2 and not any(v["passed"] for v in verdicts)
+    for v in verdicts:
+        assert v["reason"].startswith("the handler exited (1) without registering"), v
+        assert v["reason"].count("Max allowed limit of 1 concurrent apps") == 1, v  # its log, shown once
 
 
 def test_check_says_so_in_one_line_when_no_scenario_matches() -> None:
