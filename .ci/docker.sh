@@ -113,6 +113,7 @@ docker_up() {
         if ! _docker_answers; then
             tail -n 20 "$dir/dockerd.log" >&2
             _docker_log "dockerd did not answer within 30 s"
+            docker_down
             return 1
         fi
     fi
@@ -120,8 +121,11 @@ docker_up() {
     export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=docker_host TC_HOST=127.0.0.1
     # From here on a vCenter simulator is guaranteed: a test that cannot get one is a failure, not a skip.
     export VMOTION_REQUIRE_VCSIM=1
-    _docker_build_vcsim_image || return 1
-    _docker_compose_smoke || return 1
+    # The caller's trap is not set yet when this fails: stop the engine here, or it outlives the run.
+    if ! _docker_build_vcsim_image || ! _docker_compose_smoke; then
+        docker_down
+        return 1
+    fi
 }
 
 docker_down() {
