@@ -32,6 +32,24 @@ Feature: Configuring notifications through vCenter with the helper
     Then it succeeds
     And vCenter reads the VM "DC0_C0_RP0_VM0" with notifications enabled and a timeout of 0 seconds
 
+  Scenario: A dry run shows the change and makes none
+    Given a vCenter simulator with its default inventory
+    When the administrator runs "vmotion-helper vm DC0_C0_RP0_VM0 --enable --timeout 60 --dry-run"
+    Then it succeeds and says "dry run: would change the above, changed nothing"
+    And vCenter reads the VM "DC0_C0_RP0_VM0" with notifications disabled and no timeout set
+    And vCenter ran 0 reconfigure tasks on the VM "DC0_C0_RP0_VM0"
+    When the administrator runs "vmotion-helper cluster DC0_C0 --timeout 90 --dry-run"
+    Then it succeeds and says "dry run: would change the above, changed nothing"
+    And vCenter reads VmOpNotificationToApp.Timeout = 0 on every host of cluster "DC0_C0"
+
+  Scenario: Asking again for what is already set changes nothing and starts no task
+    Given a vCenter simulator with its default inventory
+    When the administrator runs "vmotion-helper vm DC0_C0_RP0_VM0 --enable --timeout 60"
+    And the administrator runs "vmotion-helper vm DC0_C0_RP0_VM0 --enable --timeout 60"
+    Then it succeeds and says "no change needed: already set, no task started"
+    And vCenter ran 1 reconfigure task on the VM "DC0_C0_RP0_VM0"
+    And vCenter reads the VM "DC0_C0_RP0_VM0" with notifications enabled and a timeout of 60 seconds
+
   Scenario: The preflight check says why notifications would not work, then that they would
     Given a vCenter simulator with its default inventory
     When the administrator runs "vmotion-helper check DC0_C0_RP0_VM0 --json"

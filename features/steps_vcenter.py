@@ -68,6 +68,13 @@ def succeeds(story: Story) -> None:
         fail(f"vmotion-helper failed with exit status {run.code}: {run.stderr.strip()}")
 
 
+@then(parsers.parse('it succeeds and says "{text}"'))
+def succeeds_saying(story: Story, text: str) -> None:
+    succeeds(story)
+    if text not in story.helper_run.stdout:
+        fail(f"vmotion-helper did not say {text!r}; it printed: {story.helper_run.stdout.strip()!r}")
+
+
 @then(parsers.parse('it fails with exit status {code:d} and says "{text}"'))
 def fails_with(story: Story, code: int, text: str) -> None:
     run: HelperRun = story.helper_run
@@ -100,6 +107,20 @@ def vm_reads(story: Story, vm: str, seconds: int) -> None:
 def vm_reads_untouched(story: Story, vm: str) -> None:
     with _readback(story) as vc:
         assert vc.vm_settings(vm) == (False, None)
+
+
+@then(parsers.parse('vCenter ran {count:d} reconfigure task on the VM "{vm}"'))
+@then(parsers.parse('vCenter ran {count:d} reconfigure tasks on the VM "{vm}"'))
+def reconfigure_tasks(story: Story, count: int, vm: str) -> None:
+    """vCenter's own task history: a command that has nothing to change must not start a task."""
+    with _readback(story) as vc:
+        target = vc.vm(vm)
+        tasks = [
+            t for t in vc.si.RetrieveContent().taskManager.recentTask
+            if t.info.entity == target and t.info.descriptionId == "VirtualMachine.reconfigVm"
+        ]
+        if len(tasks) != count:
+            fail(f"vCenter ran {len(tasks)} ReconfigVM_Task on {vm}, expected {count}")
 
 
 def _check_report(story: Story) -> Any:
