@@ -83,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _timeout_value(args: argparse.Namespace) -> Optional[int]:
     """The --timeout value, checked before connecting: a typo costs no login."""
-    if args.command == "check" or args.timeout is None:
+    if args.command == "check":
+        return None
+    if args.timeout is None:
+        if getattr(args, "force", False):
+            # Silently showing instead of writing is the PoC's "-t 0 ignored" mistake again.
+            raise HelperError(ExitCode.USAGE, f"--force needs --timeout: it forces writing a value (see {PROG} --help)")
         return None
     parse = parse_vm_timeout if args.command == "vm" else parse_host_timeout
     return parse(args.timeout)

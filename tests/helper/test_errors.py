@@ -58,6 +58,8 @@ def test_ambiguous_names_are_not_reported_as_unknown(
         (["vm", VM, "--timeout", "-2"], "invalid VM timeout '-2'"),
         (["vm", VM, "--timeout", "soon"], "invalid VM timeout 'soon'"),
         (["vm", VM, "--enable", "--disable"], "not allowed with"),
+        (["host", "DC0_C0_H0", "--force"], "--force needs --timeout"),
+        (["cluster", "DC0_C0", "--force", "--dry-run"], "--force needs --timeout"),
         (["frobnicate"], "invalid choice"),
         ([], "required"),
     ],
