@@ -7,6 +7,7 @@ through the fake vmtoolsd, with a demo application whose quiesce and unquiesce t
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -70,8 +71,8 @@ def run_demo(timeout: int = 10, migration_seconds: float = 2.0) -> int:
                 sys.executable, "-m", "handler",
                 "--name", "demo-app",
                 "--interval", "0.5",
-                "--quiesce", f"{sys.executable} {hook} quiesce",
-                "--unquiesce", f"{sys.executable} {hook} unquiesce",
+                "--quiesce", shlex.join([sys.executable, str(hook), "quiesce"]),
+                "--unquiesce", shlex.join([sys.executable, str(hook), "unquiesce"]),
                 "--vmtoolsd", str(shims["vmtoolsd"]),
                 "--state-file", str(work / "state.json"),
             ]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import py_compile
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,19 @@ sys.path.insert(0, {directory!r})
 from {module} import main
 main({program!r}, {socket!r})
 """
+# The kernel splits a "#!" line at the first blank and truncates it at 127 bytes on older kernels: an
+# interpreter path like that (a venv under "My Projects") gets a shell launcher, at the cost of one exec.
+_SH_LAUNCHER = """#!/bin/sh
+exec {python} -IS -c {code} "$@"
+"""
+_SHEBANG_SAFE_LENGTH = 120
+
+
+def _launcher(python: str, directory: str, module: str, program: str, socket: str) -> str:
+    if len(python) <= _SHEBANG_SAFE_LENGTH and not any(c.isspace() for c in python):
+        return _LAUNCHER.format(python=python, directory=directory, module=module, program=program, socket=socket)
+    code = f"import sys; sys.path.insert(0, {directory!r}); from {module} import main; main({program!r}, {socket!r})"
+    return _SH_LAUNCHER.format(python=shlex.quote(python), code=shlex.quote(code))
 
 
 def _atomic_write(path: Path, text: str, mode: int) -> None:
@@ -40,13 +54,7 @@ def write_shims(directory: Union[str, Path], socket_path: Union[str, Path]) -> D
     written: Dict[str, Path] = {}
     for program in PROGRAMS:
         path = target / program
-        launcher = _LAUNCHER.format(
-            python=sys.executable,
-            directory=str(target),
-            module=MODULE,
-            program=program,
-            socket=str(Path(socket_path).resolve()),
-        )
+        launcher = _launcher(sys.executable, str(target), MODULE, program, str(Path(socket_path).resolve()))
         _atomic_write(path, launcher, 0o755)
         written[program] = path
     return written

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_the_demo_runs_a_full_cycle_with_the_real_handler() -> None:
+def test_the_demo_runs_a_full_cycle_with_the_real_handler(tmp_path: Path) -> None:
+    # An interpreter whose path has a space (a venv under "My Projects"): the hook commands must survive it.
+    python = tmp_path / "with space" / "python3"
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
     result = subprocess.run(
-        [sys.executable, "-m", "simulator", "demo", "--timeout", "10"], capture_output=True, text=True, timeout=120
+        [str(python), "-m", "simulator", "demo", "--timeout", "10"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
     timeline = result.stdout

@@ -137,3 +137,18 @@ def argv_variants() -> List[List[str]]:
 @pytest.mark.parametrize("argv", argv_variants())
 def test_cmd_spellings(served: SimProcess, argv: List[str]) -> None:
     assert run(served, *argv).returncode == 0
+
+
+def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimProcess, tmp_path: Path) -> None:
+    # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
+    python = tmp_path / "My Projects" / "python3"
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    bin_dir = tmp_path / "bin with space"
+    subprocess.run([str(python), "-m", "simulator", "--socket", str(served.socket), "shim", str(bin_dir)],
+                   check=True, capture_output=True, timeout=30)
+    result = subprocess.run([str(bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"],
+                            capture_output=True, timeout=30)
+    assert (result.stdout, result.stderr, result.returncode) == (
+        b'{"version":"1.0.0", "result": true, "info": [] }\n', b"", 0
+    )
