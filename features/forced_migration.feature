@@ -45,3 +45,37 @@ Feature: A quiesce that outlasts the timeout
     And the operation has ended, waiting at most 15 seconds
     Then the quiesce was stopped by the timeout
     And the unquiesce ran after the end event was delivered
+
+  Scenario Outline: A quiesce command that fails, with the policy "<policy>"
+    Given the handler runs in-process on virtual time, polling every second
+    And the hosts allow 120 seconds for notifications
+    And a migration takes 15 seconds
+    And the quiesce command fails with exit status 3 after 4 seconds
+    And the handler's policy on a failed quiesce is "<policy>"
+    And the handler is running
+    When a vMotion is requested at second 10
+    And the handler runs until second 200
+    Then the timeline was
+      | second    | what                              |
+      | 10        | quiesce started                   |
+      | 14        | quiesce failed with exit status 3 |
+      | <release> | <released by>                     |
+      | <ended>   | end delivered                     |
+      | <ended>   | unquiesce started                 |
+    And the migration <forced or not>
+
+    Examples:
+      | policy     | release | released by                     | ended | forced or not             |
+      | ack-anyway | 14      | ack received                    | 29    | was not forced            |
+      | no-ack     | 130     | migration forced at the timeout | 145   | was forced at the timeout |
+
+  @conformance @process
+  Scenario: A handler process whose quiesce command fails still resumes the application after the end
+    Given the handler runs as a process on real time
+    And the hosts allow 5 seconds for notifications
+    And a migration takes 1 second
+    And the quiesce command fails with exit status 3 after 1 second
+    And the handler is running
+    When a vMotion is requested
+    And the operation has ended, waiting at most 15 seconds
+    Then the unquiesce ran after the end event was delivered

@@ -32,6 +32,7 @@ def quiesce_takes(story: Story, seconds: float) -> None:
 
 
 @given(parsers.parse("the quiesce command fails with exit status {code:d} after {seconds:g} seconds"))
+@given(parsers.parse("the quiesce command fails with exit status {code:d} after {seconds:g} second"))
 def quiesce_fails(story: Story, code: int, seconds: float) -> None:
     story.behave("quiesce", seconds, code)
 

@@ -18,7 +18,7 @@ FEATURES = REPO / "features"
 BROKEN = Path(__file__).with_name("broken_handler.py")
 PY = shlex.quote(sys.executable)
 BUNDLED = f"{PY} -m handler --name bundled --interval 0.2 --quiesce {{quiesce}} --unquiesce {{unquiesce}} --state-file {{state_file}}"
-CONFORMANCE_SCENARIOS = 9
+CONFORMANCE_SCENARIOS = 10
 ACKED_SCENARIO = "acks_before_the_timeout"  # -k expression of the scenario an ack flaw fails
 
 
