@@ -91,6 +91,19 @@ def test_nothing_available_fails_when_vcsim_is_required(tmp_path: Path) -> None:
     assert "VMOTION_REQUIRE_VCSIM=1" in done.stdout
 
 
+def test_fresh_vcsim_without_a_binary_tries_the_container_even_when_required(tmp_path: Path) -> None:
+    """A missing binary is not the end when a simulator is required: the container is the documented fallback."""
+    (tmp_path / "test_fresh.py").write_text("def test_fresh(fresh_vcsim):\n    pass\n")
+    for required, outcome in (("0", "1 skipped"), ("1", "1 error")):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_fresh.py"],
+            cwd=tmp_path, env=nothing_available_env(VMOTION_REQUIRE_VCSIM=required),
+            capture_output=True, text=True, timeout=120,
+        )
+        assert outcome in done.stdout, done.stdout + done.stderr
+        assert "no fresh vcsim: no binary, and container: no Docker engine answers" in done.stdout, done.stdout
+
+
 def test_an_existing_url_is_used_as_given(tmp_path: Path, vcsim_native: VcsimEndpoint) -> None:
     url = f"https://user:pass@127.0.0.1:{vcsim_native.port}/sdk"
     by_option = run_inner(tmp_path, nothing_available_env(), f"--vcsim-url={url}", port=vcsim_native.port)
