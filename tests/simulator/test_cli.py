@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -135,3 +137,18 @@ def test_a_malformed_control_request_gets_a_reply_saying_why(
     status = client.status()  # and nothing was changed by it
     assert (status["faults"]["latency"], status["knobs"]["max_apps"], status["config"]["enabled"]) == (0.0, 1, True)
     assert client.call("vm-operation-notification.list").exit_code == 0
+
+
+def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimProcess) -> None:
+    for _ in range(3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(served.socket))
+            conn.sendall(b'{"op": "rpc", "command": "vm-operation-notification.list"}\n')
+    client = SimulatorClient(served.socket)
+    deadline = time.monotonic() + 10
+    while len([e for e in client.journal() if e["kind"] == "rpc"]) < 3:  # each request is still carried out
+        assert time.monotonic() < deadline, "the requests of the clients that left were not carried out"
+        time.sleep(0.02)
+    served.stop()
+    assert served.process.stderr is not None
+    assert "Traceback" not in served.process.stderr.read().decode()
