@@ -15,6 +15,7 @@ from typing import Any, Callable, Deque, Dict, Mapping, Optional
 
 from handler.clock import Clock
 from handler.hooks import HookResult, HookRunner
+from handler.logs import redact
 from handler.metrics import Metrics
 from handler.protocol import (
     EndEvent,
@@ -257,15 +258,16 @@ class Handler:
                     raise
                 except Exception as exc:  # an in-process transport may raise anything
                     raise TransportError("os-error", repr(exc)) from exc
-                self.log.debug("rpc %s -> exit %s, stdout %r, stderr %r", request, outcome.exit_code,
-                               outcome.stdout, outcome.stderr)
+                # Redacted here, not only by the daemon's log set-up: an embedding program's logging has no filter.
+                self.log.debug("rpc %s -> exit %s, stdout %r, stderr %r", redact(request), outcome.exit_code,
+                               redact(outcome.stdout), redact(outcome.stderr))
                 obj = interpret(outcome.stdout, outcome.stderr, outcome.exit_code)
             except RpcRejected:
                 self.metrics.inc("vmotion_handler_errors_total", kind="rejected")
                 raise
             except TransportError as exc:
                 self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
-                self.log.warning("%s failed (attempt %d): %s", verb, attempt, exc,
+                self.log.warning("%s failed (attempt %d): %s", verb, attempt, redact(str(exc)),
                                  extra={"fields": {"rpc": verb, "error": exc.kind}})
                 if attempts is not None:
                     # Bounded retries (unregister at shutdown) go on even while stopping.

@@ -150,3 +150,17 @@ def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
     assert unquiesce.env["VMOTION_REASON"] == "end"
     assert sim.status()["registrations"] == []
     assert sum("cannot write the metrics file" in r.message for r in caplog.records) == 1
+
+
+def test_the_core_redacts_tokens_whatever_logging_its_embedder_set_up(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No setup_logging here: records reach the root logger (caplog, at debug) without the daemon's filter.
+    timeline.at(2, sim.vmotion)
+    timeline.at(4, lambda: sim.set_faults(truncate=True, remaining=1))  # an error excerpt of a reply
+    make_handler(sim, timeline, hooks, store, stop_at=30).run()
+    token = json.loads(rpcs(sim, "register")[0]["stdout"])["uniqueToken"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("check-for-event" in m for m in messages) and any("truncated" in m for m in messages)
+    assert not [m for m in messages if token in m]
