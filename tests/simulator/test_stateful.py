@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -103,7 +103,14 @@ class NotificationMachine(RuleBasedStateMachine):
 
     @invariant()
     def fifo_per_app(self) -> None:
-        for events in self.seen.values():
+        queued: Dict[str, List[Tuple[object, object]]] = {}
+        for entry in self.sim.journal():
+            if entry["kind"] == "model" and entry["what"] == "queued":
+                queued.setdefault(entry["app"], []).append((entry["event"], entry["operation_id"]))
+        for token, events in self.seen.items():
+            delivered = [(e["eventType"], e["operationId"]) for e in events]
+            # Delivered in the order queued, none skipped, none twice.
+            assert delivered == queued.get(self.names[token], [])[: len(delivered)]
             times = [int(e["eventGenTimeInSec"]) for e in events]  # type: ignore[call-overload]
             assert times == sorted(times)
             ends = [e["operationId"] for e in events if e["eventType"] == "end"]
