@@ -14,7 +14,7 @@ from handler.core import CoreSettings, Handler
 from handler.hooks import SubprocessHookRunner
 from handler.logs import setup_logging
 from handler.metrics import Metrics
-from handler.state import FileStateStore, StateError
+from handler.state import FileStateStore, MemoryStateStore, StateError
 from handler.transport import VmtoolsdTransport
 
 EXIT_OK = 0
@@ -95,7 +95,8 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         transport=VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout),
         clock=clock,
         hooks=hooks,
-        state_store=FileStateStore(config.state_file),
+        # A dry run must not adopt (and at its stop unregister and unquiesce) what a real daemon recorded.
+        state_store=MemoryStateStore() if config.dry_run else FileStateStore(config.state_file),
         metrics=Metrics(config.metrics_file),
         logger=logger,
         stop_requested=lambda: bool(stop_signals),

@@ -188,3 +188,24 @@ def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(r
     assert parse_register(interpret(outcome.stdout, outcome.stderr, outcome.exit_code)).notification_timeout == 6
     assert rig.client.status()["registrations"][0]["app_name"] == "via-file"
     assert not list(Path("/tmp").glob("vmotion-rpc-*"))  # the request file (it may hold a token) is gone
+
+
+def test_a_dry_run_leaves_the_real_daemons_registration_state_and_application_alone(rig: Rig) -> None:
+    rig.serve(host_timeout=20, migration_seconds=0.5)
+    # What a real daemon left: a live registration and an acked operation, in the default state file.
+    reply = rig.client.call('vm-operation-notification.register {"appName": "e2e", "notificationTypes": ["sla-miss"]}')
+    token = json.loads(reply.stdout)["uniqueToken"]
+    rig.state.parent.mkdir(parents=True)
+    record = {"operation_id": 42, "phase": "acked", "event_gen_time": 1, "notification_timeout": 20, "deadline": 19}
+    rig.state.write_text(json.dumps({"version": 1, "app_name": "e2e", "token": token, "operations": [record]}))
+    before = rig.state.read_text()
+
+    dry = rig.handler(0.2, "--dry-run")
+    wait_for("the dry run to talk to the hypervisor",
+             lambda: len(rig.rpcs("register")) > 1 or rig.rpcs("check-for-event") or rig.rpcs("unregister"))
+    dry.send_signal(signal.SIGTERM)
+    assert dry.wait(timeout=10) == 0
+    assert rig.hook_lines() == []  # no unquiesce of an application it never quiesced
+    assert rig.rpcs("check-for-event") == []  # no event taken from the real daemon's queue
+    assert rig.registrations() == 1 and rig.rpcs("unregister") == []
+    assert rig.state.read_text() == before
