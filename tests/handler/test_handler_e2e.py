@@ -184,10 +184,16 @@ def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(r
     from handler.transport import VmtoolsdTransport
 
     rig.serve(host_timeout=6, migration_seconds=0.5)
-    outcome = VmtoolsdTransport(str(rig.bin / "vmtoolsd"), use_cmdfile=True)(register_request("via-file"))
+    # A vmtoolsd that notes the request file's path and mode while the file exists, then does its job.
+    spy, seen = rig.tmp / "vmtoolsd-spy", rig.tmp / "seen"
+    spy.write_text(f'#!/bin/sh\nstat -c "%n %a" "$2" > {seen}\nexec {rig.bin / "vmtoolsd"} "$@"\n')
+    spy.chmod(0o755)
+    outcome = VmtoolsdTransport(str(spy), use_cmdfile=True)(register_request("via-file"))
     assert parse_register(interpret(outcome.stdout, outcome.stderr, outcome.exit_code)).notification_timeout == 6
     assert rig.client.status()["registrations"][0]["app_name"] == "via-file"
-    assert not list(Path("/tmp").glob("vmotion-rpc-*"))  # the request file (it may hold a token) is gone
+    path, mode = seen.read_text().split()
+    assert mode == "600"  # the request may hold a token
+    assert not os.path.exists(path)  # and it is gone after the call
 
 
 def test_a_dry_run_leaves_the_real_daemons_registration_state_and_application_alone(rig: Rig) -> None:
