@@ -62,6 +62,7 @@ BUNDLED_HANDLER_CMD = (
 )
 PLACEHOLDERS = ("quiesce", "unquiesce", "state_file", "state_dir", "name", "socket", "vmtoolsd", "python")
 STOP_TIMEOUT_S = 15.0
+SCENARIO_PROPERTY = "vmotion_scenario"  # user property: the scenario's name, for --vmotion-report
 MARKERS = (
     "conformance: a handler-behaviour scenario that runs the handler as a process (selected by --handler-cmd)",
     "process: the handler runs as a real process on short real timeouts",
@@ -156,7 +157,11 @@ def failure_reason(report: pytest.TestReport) -> str:
 
 
 class _VerdictReport:
-    """Collects one verdict per scenario across setup, call and teardown, and writes them at the end."""
+    """Collects one verdict per scenario across setup, call and teardown, and writes them at the end.
+
+    Under xdist the scenarios run in workers and only their reports reach the controller, which writes the
+    file: so everything a verdict needs travels in the report's ``user_properties``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -164,14 +169,18 @@ class _VerdictReport:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-        outcome = yield
-        report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-        if not _is_scenario(item):
+        if _is_scenario(item) and not any(key == SCENARIO_PROPERTY for key, _ in item.user_properties):
+            item.user_properties.append((SCENARIO_PROPERTY, scenario_name(item)))
+        yield
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        name = next((value for key, value in report.user_properties if key == SCENARIO_PROPERTY), None)
+        if name is None:
             return
         verdict = self.verdicts.setdefault(
-            item.nodeid, {"scenario": scenario_name(item), "passed": True, "reason": "", "timings": {}}
+            report.nodeid, {"scenario": name, "passed": True, "reason": "", "timings": {}}
         )
-        for key, value in item.user_properties:
+        for key, value in report.user_properties:
             if key == "timing" and isinstance(value, dict):
                 verdict["timings"].update(value)
         if report.when == "call":
@@ -184,6 +193,8 @@ class _VerdictReport:
             verdict["reason"] = "skipped: " + failure_reason(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput"):  # an xdist worker: the controller writes the file
+            return
         self.path.write_text(json.dumps(list(self.verdicts.values()), indent=2) + "\n")
 
 

@@ -5,11 +5,12 @@ with a readable reason."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -26,10 +27,10 @@ def broken(flaw: str) -> List[str]:
     return [sys.executable, str(BROKEN), "--flaw", flaw, "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
 
 
-def check(*args: str) -> subprocess.CompletedProcess[str]:
+def check(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "simulator", "check", *args],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env,
     )
 
 
@@ -63,6 +64,19 @@ def test_check_passes_the_bundled_handler_by_default() -> None:
         assert v["timings"]["total_s"] > 0
     acked = next(v for v in verdicts if "acks before the timeout" in v["scenario"])
     assert acked["timings"]["start_to_ack_s"] >= acked["timings"]["quiesce_s"] > 0
+
+
+def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
+    """PYTEST_ADDOPTS="-n 2" makes the run parallel: the verdicts come from the workers, not from the controller."""
+    done = check("--json", "-k", f"{ACKED_SCENARIO} or while_idle", env={**os.environ, "PYTEST_ADDOPTS": "-n 2"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = json.loads(done.stdout)
+    assert sorted(v["scenario"].split(": ", 1)[1] for v in verdicts) == [
+        "A handler process quiesces, acks before the timeout and unquiesces after the end",
+        "Killed with SIGKILL while idle, then restarted, it still handles the next vMotion",
+        "SIGTERM while idle",
+    ]
+    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts
 
 
 def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
