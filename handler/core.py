@@ -544,10 +544,16 @@ class Handler:
         for op in self._state.operations:
             if op.phase != QUIESCING:
                 continue
-            # The hypervisor's rule for an operation already held is UNKNOWN (protocol.md §10.7): assume the
-            # new timeout counts from the start event, the cautious reading when the timeout shrinks.
+            # Whether the hypervisor moves the deadline of an operation already held is UNKNOWN (protocol.md
+            # §10.7), so keep the earlier of the two: a shrunk timeout counted from the start event, or the
+            # deadline already planned (a hypervisor that keeps it would force the migration mid-quiesce).
+            deadline = op.event_gen_time + event.new_notification_timeout - self.settings.safety_margin
+            if deadline >= op.deadline:
+                self._info(f"operation {op.operation_id} keeps its quiesce deadline: the held migration may "
+                           "still be forced at the old timeout", operation_id=op.operation_id)
+                continue
             op.notification_timeout = event.new_notification_timeout
-            op.deadline = op.event_gen_time + event.new_notification_timeout - self.settings.safety_margin
+            op.deadline = deadline
             self._info(f"re-planned operation {op.operation_id}: quiesce deadline in "
                        f"{op.deadline - self.clock.now():.1f} s", operation_id=op.operation_id)
         if self._state.operations:

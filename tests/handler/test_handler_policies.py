@@ -116,6 +116,21 @@ def test_timeout_change_during_quiesce_replans_its_deadline(
     assert acks[0]["t"] == 10 and acks[1]["t"] == 29
 
 
+def test_a_timeout_that_grows_during_quiesce_keeps_the_earlier_deadline(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    sim.set_config(host_timeout=60)
+    hooks.script("quiesce", seconds=100)
+    timeline.at(10, sim.vmotion)
+    timeline.at(20, lambda: sim.set_config(host_timeout=120))  # the simulator keeps the held deadline (knob)
+    make_handler(sim, timeline, hooks, store, stop_at=200).run()
+    (quiesce,) = hooks.of("quiesce")
+    assert (quiesce.outcome, quiesce.ended) == ("killed", 10 + 60 - 2)
+    assert quiesce.env["VMOTION_DEADLINE"] == str(int(T0 + 10 + 60 - 2))
+    op = _op(sim)
+    assert op["acked"] is True and op["forced"] is False
+
+
 def test_a_stale_start_is_skipped_with_a_warning(
     sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
