@@ -162,7 +162,7 @@ class SubprocessHookRunner:
                 stderr=subprocess.STDOUT,
                 **kwargs,  # type: ignore[call-overload]
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or the environment
             return _Finished(HookResult(exit_code=None, error=str(exc)))
         return _ChildHook(proc, hook, self.sink, self.kill_grace)
 

@@ -78,3 +78,5 @@ def test_a_command_that_cannot_start_is_a_failed_hook() -> None:
     assert result is not None and not result.ok and result.error is not None
     result = runner.start("quiesce", "unbalanced 'quote", {}).wait(1)
     assert result is not None and result.error is not None and "cannot parse" in result.error
+    result = runner.start("quiesce", "/bin/true", {"VMOTION_APP_NAME": "from a config file\x00"}).wait(1)
+    assert result is not None and not result.ok and result.error is not None and "null" in result.error
