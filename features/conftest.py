@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Iterator
 
 import pytest
 
@@ -20,18 +20,3 @@ def story(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Story]:
         yield told
     finally:
         told.close()
-
-
-KNOWN_BUG = "known_bug"
-
-
-def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Optional[bool]:
-    """``@known_bug``: the scenario states what must happen and the bundled handler does not do it yet.
-
-    A strict xfail: it is reported, never counted as passed, and the day the handler is fixed it fails, so
-    that the tag is removed rather than forgotten.
-    """
-    if tag != KNOWN_BUG:
-        return None
-    pytest.mark.xfail(strict=True, reason="a known bug of the bundled handler; see the scenario")(function)
-    return True

@@ -29,11 +29,8 @@ Feature: The timeout changes while the application is quiescing
     And the migration was not forced
     And the handler logged "re-planned operation"
 
-  # The bundled handler moves its quiesce deadline to the new timeout in both directions; when the timeout
-  # grows and the hypervisor keeps the old deadline (the simulator's default: which of the two it does is
-  # not documented), the migration is forced while the application is still quiescing. Only a deadline
-  # that shrinks is safe to follow. Remove @known_bug once the handler keeps the earlier of the two.
-  @known_bug
+  # Whether the hypervisor moves a running deadline when the timeout grows is not documented; the simulator
+  # keeps the old one by default, so a handler must keep the earlier of the two deadlines, never the later.
   Scenario: The timeout grows from 60 to 120 seconds during a 100-second quiesce and the deadline stays
     Given the handler runs in-process on virtual time, polling every second
     And the hosts allow 60 seconds for notifications
