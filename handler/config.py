@@ -66,7 +66,7 @@ OPTIONS: Tuple[Option, ...] = (
            QUIESCE_FAILURE_POLICIES),
     Option("ack_timeout_change", "bool", True, "ack timeout-change events (as VMware's sample daemon does)"),
     Option("unquiesce_timeout", "float", 300.0, "seconds after which a still-running unquiesce is killed"),
-    Option("kill_grace", "float", 2.0, "seconds between SIGTERM and SIGKILL when a hook is killed"),
+    Option("kill_grace", "float", 1.0, "seconds between SIGTERM and SIGKILL when a hook is killed"),
     Option("backoff_max", "float", 30.0, "longest wait between retries of a failing RPC"),
     Option("log_format", "choice", "text", "log format on stderr and in the log file", ("text", "json")),
     Option("log_level", "choice", "info", "log level", ("debug", "info", "warning", "error")),

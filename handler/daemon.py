@@ -46,7 +46,13 @@ def _check_paths(config: Config) -> None:
             raise ConfigError(f"state file directory {directory} is not writable")
         store.load()
     except StateError as exc:
-        raise ConfigError(str(exc)) from None
+        if isinstance(exc.__cause__, OSError):
+            raise ConfigError(str(exc)) from None
+        # Damaged content (a torn disk, a hand edit) must not keep the application unprotected: keep the
+        # file for a post-mortem and start fresh. Its token, if any, is lost: only a VM reboot clears it.
+        aside = f"{config.state_file}.corrupt"
+        os.replace(config.state_file, aside)
+        print(f"vmotion-handler: warning: {exc}; moved it to {aside} and starting fresh", file=sys.stderr)
     except OSError as exc:
         raise ConfigError(f"cannot use state file {config.state_file}: {exc.strerror or exc}") from None
     for name in ("log_file", "metrics_file"):

@@ -215,3 +215,18 @@ def test_a_dry_run_leaves_the_real_daemons_registration_state_and_application_al
     assert rig.rpcs("check-for-event") == []  # no event taken from the real daemon's queue
     assert rig.registrations() == 1 and rig.rpcs("unregister") == []
     assert rig.state.read_text() == before
+
+
+def test_a_damaged_state_file_is_kept_aside_and_the_handler_still_protects_the_app(rig: Rig) -> None:
+    rig.serve(host_timeout=8, migration_seconds=0.5)
+    rig.state.parent.mkdir(parents=True)
+    rig.state.write_text('{"version": 1, "token": "5290')  # torn write
+    handler = rig.handler(quiesce_seconds=0.2)
+    wait_for("registration", lambda: rig.registrations() == 1)
+    assert Path(f"{rig.state}.corrupt").read_text() == '{"version": 1, "token": "5290'
+    op_id = rig.client.vmotion()
+    wait_for("the ack", lambda: rig.client.operation(op_id)["acked"])
+    handler.send_signal(signal.SIGTERM)
+    assert handler.wait(timeout=10) == 0
+    assert handler.stderr is not None
+    assert "moved it to" in handler.stderr.read().decode()
