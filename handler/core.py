@@ -79,6 +79,7 @@ class CoreSettings:
     on_quiesce_failure: str = ACK_ANYWAY
     ack_timeout_change: bool = True
     unquiesce_timeout: float = 300.0
+    rpc_timeout: float = 10.0  # how long one vmtoolsd call may take before it counts as hung
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     dry_run: bool = False
@@ -528,7 +529,10 @@ class Handler:
                 result = finished
                 outcome = "ok" if result.ok else "failed"
                 break
-            self._poll_while_busy(op)
+            # A hung vmtoolsd holds a poll for up to rpc_timeout: near the deadline, polling could delay
+            # the kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled.
+            if op.deadline - self.clock.now() > self.settings.rpc_timeout:
+                self._poll_while_busy(op)
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)
         self._info(f"quiesce: {result.describe()} after {seconds:.1f} s", hook="quiesce",

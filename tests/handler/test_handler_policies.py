@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from handler.protocol import TransportError
 from handler.state import FileStateStore
 from simulator import Simulator
 from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
@@ -234,3 +235,28 @@ def test_notifications_turned_off_mid_migration_unquiesce_without_waiting_for_th
     assert unquiesce.env["VMOTION_REASON"] == "notifications-disabled"
     assert 10 <= unquiesce.started <= 11  # at the first poll refused, not at the stop
     assert any("notifications are disabled" in r.message and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_a_hung_vmtoolsd_during_the_quiesce_cannot_push_the_kill_past_the_deadline(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    """While the quiesce runs the handler polls for timeout-change; a hung call lasts rpc_timeout."""
+    sim.set_config(host_timeout=30)
+    hooks.script("quiesce", seconds=600)
+    timeline.at(1, sim.vmotion)
+    quiescing = {"on": False}
+
+    def transport(rpc: str) -> Any:
+        if quiescing["on"] and "check-for-event" in rpc:
+            timeline.advance(10.0)  # the call hangs until the transport's timeout kills it
+            raise TransportError("hang", "vmtoolsd did not answer within 10 s")
+        reply = sim.call(rpc)
+        quiescing["on"] = quiescing["on"] or '"eventType": "start"' in reply.stdout
+        return reply
+
+    make_handler(sim, timeline, hooks, store, stop_at=100, safety_margin=2.0, rpc_timeout=10.0,
+                 transport=transport).run()
+    (quiesce,) = hooks.of("quiesce")
+    assert quiesce.ended == 1 + 30 - 2
+    op = _op(sim)
+    assert op["acked"] is True and op["forced"] is False
