@@ -197,6 +197,7 @@ class Handler:
 
     def shutdown(self) -> None:
         self._info("shutting down")
+        self._release_pending_starts()
         self._unquiesce_all(reason="shutdown")
         if self._state.token is not None:
             if self._unregister(self._state.token):
@@ -210,6 +211,20 @@ class Handler:
         self.metrics.set("vmotion_handler_registered", 0)
         self._flush_metrics(force=True)
         self._info("stopped")
+
+    def _release_pending_starts(self) -> None:
+        """A start fetched but not yet handled when the stop came: ack it, so the vMotion is not held.
+
+        Nothing was quiesced for it, so nothing needs undoing; unregistering alone might leave the host
+        waiting for this app's ack until the timeout (whether it does is not documented).
+        """
+        while self._pending:
+            event = self._pending.popleft()
+            if isinstance(event, StartEvent) and self.clock.now() < event.event_gen_time + event.notification_timeout:
+                self._info(f"stopping before start {event.operation_id} was handled: acking it unquiesced",
+                           operation_id=event.operation_id)
+                if not self.settings.dry_run:
+                    self._ack(event.operation_id, retry_until=None, what="start")
 
     # ---------------------------------------------------------------------------------------- plumbing
 

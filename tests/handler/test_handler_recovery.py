@@ -222,3 +222,18 @@ def test_a_register_reply_without_a_token_is_retried_with_backoff(
     assert spoiled == [0, 0.5, 1.0]  # pausing between tries, not spinning
     assert len(rpcs(sim, "register")) == 1 and handler.registered
     assert any("register reply cannot be used" in r.message for r in caplog.records)
+
+
+def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    # A previous run registered and crashed; a vMotion is requested before the restart.
+    first = make_handler(sim, timeline, hooks, store)
+    assert first.start()
+    op_id = sim.vmotion()
+    # The restart checks the old token with a check-for-event, which fetches the start; then the stop comes.
+    make_handler(sim, timeline, hooks, store, stop_at=0).run()
+    assert hooks.of("quiesce") == []  # never quiesced, so nothing to undo
+    op = sim.operation(op_id)
+    assert op["acked"] is True  # the vMotion was released by the ack, not left to the timeout
+    assert sim.status()["registrations"] == []
