@@ -66,6 +66,8 @@ OPTIONS: Tuple[Option, ...] = (
            QUIESCE_FAILURE_POLICIES),
     Option("ack_timeout_change", "bool", True, "ack timeout-change events (as VMware's sample daemon does)"),
     Option("unquiesce_timeout", "float", 300.0, "seconds after which a still-running unquiesce is killed"),
+    Option("end_timeout", "float", 3600.0, "seconds past the notification timeout to wait for the end event "
+           "before unquiescing anyway (0: wait for ever)"),
     Option("kill_grace", "float", 1.0, "seconds between SIGTERM and SIGKILL when a hook is killed"),
     Option("backoff_max", "float", 30.0, "longest wait between retries of a failing RPC"),
     Option("log_format", "choice", "text", "log format on stderr and in the log file", ("text", "json")),
@@ -237,7 +239,7 @@ def _validate(values: Mapping[str, Any]) -> None:
     for name in positive:
         if not values[name] > 0:
             raise ConfigError(f"{name} must be greater than 0 (got {values[name]:g})")
-    for name in ("safety_margin", "kill_grace"):
+    for name in ("safety_margin", "kill_grace", "end_timeout"):
         if values[name] < 0:
             raise ConfigError(f"{name} must not be negative (got {values[name]:g})")
     for name in ("quiesce", "unquiesce"):

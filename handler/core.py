@@ -80,6 +80,7 @@ class CoreSettings:
     ack_timeout_change: bool = True
     unquiesce_timeout: float = 300.0
     rpc_timeout: float = 10.0  # how long one vmtoolsd call may take before it counts as hung
+    end_timeout: float = 3600.0  # past the hypervisor's deadline, how long to wait for the end (0: for ever)
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     dry_run: bool = False
@@ -189,6 +190,7 @@ class Handler:
         """Handle one event (a buffered one first). True if there was one: the caller asks again at once."""
         if self._stopping():
             return False
+        self._give_up_on_lost_ends()
         event = self._pending.popleft() if self._pending else self._fetch()
         if event is None:
             return False
@@ -211,6 +213,19 @@ class Handler:
         self.metrics.set("vmotion_handler_registered", 0)
         self._flush_metrics(force=True)
         self._info("stopped")
+
+    def _give_up_on_lost_ends(self) -> None:
+        """Never leave the application quiesced for good: an end can be lost (fetched by a run that crashed
+        before it recorded it, or never sent), and no RPC tells whether an operation is still running."""
+        if self.settings.end_timeout <= 0:
+            return
+        now = self.clock.now()
+        for op in list(self._state.operations):
+            if op.phase not in (QUIESCING, UNQUIESCING) and now >= op.hard_deadline + self.settings.end_timeout:
+                self.log.warning("no end event for operation %s %g s after its timeout: unquiescing anyway",
+                                 op.operation_id, self.settings.end_timeout,
+                                 extra={"fields": {"operation_id": op.operation_id}})
+                self._unquiesce(op, reason="end-timeout")
 
     def _release_pending_starts(self) -> None:
         """A start fetched but not yet handled when the stop came: ack it, so the vMotion is not held.

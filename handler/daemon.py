@@ -31,6 +31,7 @@ def core_settings(config: Config) -> CoreSettings:
         on_quiesce_failure=config.on_quiesce_failure,
         ack_timeout_change=config.ack_timeout_change,
         unquiesce_timeout=config.unquiesce_timeout,
+        end_timeout=config.end_timeout,
         rpc_timeout=config.rpc_timeout,
         backoff_max=config.backoff_max,
         dry_run=config.dry_run,

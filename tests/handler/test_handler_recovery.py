@@ -237,3 +237,29 @@ def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
     op = sim.operation(op_id)
     assert op["acked"] is True  # the vMotion was released by the ack, not left to the timeout
     assert sim.status()["registrations"] == []
+
+
+def test_an_end_lost_with_a_crashed_run_does_not_leave_the_app_quiesced_for_good(
+    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, state_path: Path
+) -> None:
+    hooks.script("quiesce", seconds=3)
+    timeline.at(1, sim.vmotion)
+    first = make_handler(sim, timeline, hooks, store)
+    assert first.start()
+    while not sim.status()["operations"] or not sim.status()["operations"][0]["acked"]:
+        if not first.step():
+            timeline.sleep(1)
+    # The run dies right after fetching the end, before recording it: the end is gone with it.
+    token = json.loads(state_path.read_text())["token"]
+    timeline.sleep(20)
+    end = json.loads(sim.call(f'vm-operation-notification.check-for-event {{"uniqueToken": "{token}"}}').stdout)
+    assert end["eventType"] == "end"
+    second = make_handler(sim, timeline, hooks, store, end_timeout=600)
+    assert second.start()
+    while timeline.elapsed() < 1 + 120 + 600 + 5:
+        if not second.step():
+            timeline.sleep(1)
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "end-timeout"
+    assert unquiesce.started == pytest.approx(1 + 120 + 600, abs=1.0)  # the hypervisor's deadline + end_timeout
+    assert json.loads(state_path.read_text())["operations"] == []
