@@ -122,13 +122,18 @@ def _is_scenario(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    keep: Callable[[pytest.Item], bool]
-    if config.getoption("--handler-cmd") is not None:
-        keep = lambda item: _is_scenario(item) and item.get_closest_marker("conformance") is not None  # noqa: E731
-    elif config.getoption("--gherkin"):
-        keep = _is_scenario
-    else:
+    gherkin = config.getoption("--gherkin")
+    handler_cmd = config.getoption("--handler-cmd") is not None
+    if not (gherkin or handler_cmd):
         return
+
+    def keep(item: pytest.Item) -> bool:
+        if not _is_scenario(item):
+            # A user's own tests stay: --handler-cmd reaches them through the vmotion_handler fixture.
+            return not gherkin
+        # With a handler command, only the scenarios that start the handler from its command line.
+        return not handler_cmd or item.get_closest_marker("conformance") is not None
+
     deselected = [item for item in items if not keep(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
