@@ -54,7 +54,8 @@ def test_gherkin_reports_a_handler_that_never_acks(pytester: pytest.Pytester) ->
 
 
 def test_check_passes_the_bundled_handler_by_default() -> None:
-    done = check("--json")
+    # Every conformance scenario, on two workers: they run on real (short) timeouts, so this halves the wait.
+    done = check("--json", env={**os.environ, "PYTEST_ADDOPTS": "-n 2"})
     assert done.returncode == 0, done.stdout + done.stderr
     verdicts: List[dict[str, Any]] = json.loads(done.stdout)
     assert len(verdicts) == CONFORMANCE_SCENARIOS
