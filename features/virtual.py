@@ -11,10 +11,8 @@ both.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from handler.hooks import HookResult
 from simulator import ManualClock, Simulator
@@ -23,13 +21,14 @@ T0 = 1_700_000_000.0
 
 
 class VirtualTime:
+    """The handler's clock in scenarios: the simulator's ManualClock, counted in seconds since T0; ``at``
+    schedules an action (a vMotion, a setting changed) that runs when the sleeping handler's time reaches it."""
+
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
-        self._actions: List[Tuple[float, int, Callable[[], Any]]] = []
-        self._seq = itertools.count()
 
     def at(self, second: float, action: Callable[[], Any]) -> None:
-        heapq.heappush(self._actions, (T0 + second, next(self._seq), action))
+        self.clock.call_at(T0 + second, action)
 
     def now(self) -> float:
         return self.clock.now()
@@ -44,14 +43,7 @@ class VirtualTime:
         self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
-        target = self.clock.now() + max(0.0, seconds)
-        while self._actions and self._actions[0][0] <= target:
-            when, _, action = heapq.heappop(self._actions)
-            if when > self.clock.now():
-                self.clock.move_to(when)
-            action()
-        if target > self.clock.now():
-            self.clock.move_to(target)
+        self.clock.advance(max(0.0, seconds))
 
 
 @dataclass

@@ -9,8 +9,6 @@ and end to end).
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -29,14 +27,15 @@ class Crash(BaseException):
 
 
 class Timeline:
+    """The handler's clock: the simulator's ManualClock, which runs actions scheduled with ``at`` at their
+    virtual times while the handler sleeps, plus a record of every sleep the handler asked for."""
+
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
-        self._actions: List[Tuple[float, int, Callable[[], Any]]] = []
-        self._seq = itertools.count()
         self.sleeps: List[Tuple[float, float]] = []  # (when, seconds) of every sleep the handler asked for
 
     def at(self, offset: float, action: Callable[[], Any]) -> None:
-        heapq.heappush(self._actions, (T0 + offset, next(self._seq), action))
+        self.clock.call_at(T0 + offset, action)
 
     def now(self) -> float:
         return self.clock.now()
@@ -52,20 +51,7 @@ class Timeline:
         self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
-        target = self.clock.now() + max(0.0, seconds)
-        while self._actions and self._actions[0][0] <= target:
-            when, _, action = heapq.heappop(self._actions)
-            if when > self.clock.now():
-                self.clock.move_to(when)
-            action()
-        if target > self.clock.now():
-            self.clock.move_to(target)
-        self.fire_due()
-
-    def fire_due(self) -> None:
-        while self._actions and self._actions[0][0] <= self.clock.now():
-            _, _, action = heapq.heappop(self._actions)
-            action()
+        self.clock.advance(max(0.0, seconds))
 
 
 @dataclass
