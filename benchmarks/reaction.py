@@ -35,6 +35,7 @@ from handler.core import CoreSettings, Handler
 from handler.hooks import SubprocessHookRunner
 from handler.state import HandlerState
 from simulator import Simulator
+from simulator.processes import stop_process
 
 FIGURE = "handler"
 INTERVAL = 0.2
@@ -110,13 +111,7 @@ class _Run:
 
     def stop(self) -> None:
         if self.handler is not None:
-            if self.handler.poll() is None:
-                self.handler.terminate()
-                try:
-                    self.handler.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.handler.kill()
-                    self.handler.wait()
+            stop_process(self.handler, timeout=15)
             self.handler = None
         self.server.stop()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from simulator.client import SimulatorClient
+from simulator.processes import stop_process
 from simulator.shim import write_shims
 
 REGISTER = 'vm-operation-notification.register {"appName": "bench", "notificationTypes": ["sla-miss"]}'
@@ -59,13 +60,7 @@ class SimServer:
         proc = self.process
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         if proc.stderr is not None:
             proc.stderr.close()
         self.process = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any, Callable, Dict, List
 from simulator.client import SimulatorClient
 from simulator.clock import SystemClock
 from simulator.inprocess import Simulator
+from simulator.processes import stop_process
 from simulator.server import SimulatorServer
 from simulator.shim import write_shims
 from simulator.timeline import redact, render
@@ -92,13 +92,7 @@ def run_demo(timeout: int = 10, migration_seconds: float = 2.0) -> int:
                         handler,
                     )
                 finally:
-                    if handler.poll() is None:
-                        handler.send_signal(signal.SIGTERM)
-                    try:
-                        handler.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        handler.kill()
-                        handler.wait()
+                    stop_process(handler, timeout=20)
             journal = sim.journal()
             status = sim.status()
         print("\nTimeline (simulator journal):")

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
+from simulator.processes import stop_process
+
 __all__ = [
     "DEFAULT_PASSWORD",
     "DEFAULT_USERNAME",
@@ -218,13 +220,7 @@ def _read_env(proc: subprocess.Popen[bytes], errors: Any) -> Dict[str, str]:
 
 
 def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=STOP_TIMEOUT_S)
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             stream.close()

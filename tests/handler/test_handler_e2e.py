@@ -17,6 +17,7 @@ from typing import Callable, Iterator, List
 import pytest
 
 from simulator.client import SimulatorClient
+from simulator.processes import stop_process
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
 
@@ -87,13 +88,7 @@ class Rig:
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
             if proc.stderr is not None:
                 proc.stderr.close()
 

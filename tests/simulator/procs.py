@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.client import SimulatorClient
+from simulator.processes import stop_process
 from simulator.shim import write_shims
 
 
@@ -19,13 +20,7 @@ class SimProcess:
     bin_dir: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_sim(directory: Path, *serve_args: str) -> SimProcess:
