@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from typing import Dict, Optional, Tuple
+
+from handler.atomic import write_atomically
 
 Labels = Tuple[Tuple[str, str], ...]
 
@@ -64,19 +63,8 @@ class Metrics:
     def flush(self, force: bool = False) -> None:
         if self.path is None or not (self._dirty or force):
             return
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        # The collector must never read half a file: write aside, then rename.
-        fd, tmp = tempfile.mkstemp(prefix=".metrics-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.render())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        # The collector must never read half a file.
+        write_atomically(self.path, self.render(), mode=0o644, durable=False)
         self._dirty = False
 
 

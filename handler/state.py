@@ -10,9 +10,10 @@ import contextlib
 import copy
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Protocol
+
+from handler.atomic import write_atomically
 
 FORMAT_VERSION = 1
 
@@ -112,21 +113,9 @@ class FileStateStore:
             "token": state.token,
             "operations": [op.to_json() for op in state.operations],
         }
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)  # created 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, indent=1)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        # The token is a secret: the file is 0600 from its first byte, in a 0700 directory.
+        text = json.dumps(payload, indent=1) + "\n"
+        write_atomically(self.path, text, mode=0o600, durable=True, dir_mode=0o700)
 
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
