@@ -10,7 +10,8 @@ from pytest_bdd import given, parsers, then, when
 
 from features.story import PROCESS, VIRTUAL, Story, fail
 from features.virtual import T0
-from simulator.pytest_plugin import process_alive, wait_until
+from simulator.processes import process_alive
+from simulator.pytest_plugin import wait_until
 
 # ------------------------------------------------------------------------------------------ how it runs
 

@@ -420,21 +420,6 @@ def _is_our_probe(pid: int, bin_dir: Path) -> bool:
     return str(bin_dir).encode() in cmdline
 
 
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie (an exited child nobody reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
-
-
 @pytest.fixture
 def handler_command(request: pytest.FixtureRequest) -> str:
     """The handler command template: ``--handler-cmd``, else the bundled handler."""

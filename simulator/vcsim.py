@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from simulator.processes import stop_process
+from simulator.processes import process_alive, stop_process
 
 __all__ = [
     "DEFAULT_PASSWORD",
@@ -295,19 +295,9 @@ def _remove_orphans(client: Any) -> None:
     """Remove vcsim containers whose owner process is gone (the reaper is disabled, so nobody else will)."""
     for container in client.containers.list(all=True, filters={"label": OWNER_LABEL}):
         owner = int(container.labels.get(OWNER_LABEL, "0") or 0)
-        if owner and not _alive(owner):
+        if owner and not process_alive(owner):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from simulator.processes import process_alive
+
 REPO = Path(__file__).resolve().parents[2]
 
 FAKE_DOCKERD = """#!/bin/sh
@@ -27,14 +29,6 @@ case "$1" in
     *) echo "fake docker: $1 fails" >&2; exit 1 ;;
 esac
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def test_a_failed_docker_up_stops_the_dockerd_it_started(tmp_path: Path) -> None:
@@ -54,7 +48,7 @@ def test_a_failed_docker_up_stops_the_dockerd_it_started(tmp_path: Path) -> None
     try:
         assert done.returncode != 0, done.stderr
         assert "docker build of vmotion-vcsim:latest failed" in done.stderr
-        assert not _alive(pid), "docker_up failed and left the dockerd it started running"
+        assert not process_alive(pid), "docker_up failed and left the dockerd it started running"
     finally:
-        if _alive(pid):
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
