@@ -8,7 +8,6 @@ JSON with ``result: false`` on stdout (exit 0) or on stderr (exit 1), and plain 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
@@ -19,7 +18,6 @@ NOTIFICATION_TYPES = ["sla-miss"]  # the only value ever seen [S1-S5]
 CHANNEL_DOWN_TEXT = "Unable to send command to VMware hypervisor"
 UNKNOWN_COMMAND_TEXT = "Unknown command"
 
-_TOKEN_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 # ---------------------------------------------------------------------------------------------- requests
@@ -276,7 +274,3 @@ def parse_ack(obj: Dict[str, Any]) -> AckReply:
         operation_id=op if isinstance(op, int) and not isinstance(op, bool) else None,
         ack_status=_str_field(obj, "ackStatus", ""),
     )
-
-
-def looks_like_token(text: str) -> bool:
-    return bool(_TOKEN_RE.match(text))
