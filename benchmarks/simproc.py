@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from simulator.client import SimulatorClient
 from simulator.processes import stop_process
-from simulator.shim import write_shims
+from simulator.transport.client import SimulatorClient
+from simulator.transport.shim import write_shims
 
 REGISTER = 'vm-operation-notification.register {"appName": "bench", "notificationTypes": ["sla-miss"]}'
 

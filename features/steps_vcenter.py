@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from features.story import Story, fail
-from simulator.vcenter_bridge import VCenterBridge
-from simulator.vcsim import VcsimEndpoint
+from simulator.harness.scenarios.story import Story, fail
+from simulator.vcenter.bridge import VCenterBridge
+from simulator.vcenter.vcsim import VcsimEndpoint
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import sys
 import threading
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
-from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.inprocess import Simulator, SimulatorError
-from simulator.knobs import Knobs, knob_docs, parse_knob
-from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
-from simulator.shim import write_shims
+from simulator.model.knobs import Knobs, knob_docs, parse_knob
 from simulator.timeline import render
+from simulator.transport.client import SimulatorClient, SimulatorUnreachable
+from simulator.transport.server import SOCKET_ENV, AlreadyServing, SimulatorServer
+from simulator.transport.shim import write_shims
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 DEFAULT_SOCKET = "/tmp/vmotion-sim.sock"
@@ -229,7 +229,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{name} = {default}\n    {why}")
         return 0
     if args.command == "check":
-        from simulator.conformance import main as check_main
+        from simulator.harness.conformance import main as check_main
 
         return check_main(args.handler, as_json=args.json, select=args.select)
     if args.command == "demo":

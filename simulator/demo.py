@@ -15,18 +15,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-from simulator.client import SimulatorClient
 from simulator.clock import SystemClock
 from simulator.inprocess import Simulator
 from simulator.processes import stop_process
-from simulator.server import SimulatorServer
-from simulator.shim import write_shims
 from simulator.timeline import redact, render
+from simulator.transport.client import SimulatorClient
+from simulator.transport.server import SimulatorServer
+from simulator.transport.shim import write_shims
 
 # The demo application: says what it does, reports to the simulator's journal, takes a second.
 DEMO_HOOK = '''\
 import os, sys, time
-from simulator.client import SimulatorClient
+from simulator.transport.client import SimulatorClient
 action = sys.argv[1]
 sim = SimulatorClient(os.environ["VMOTION_SIM_SOCKET"])
 env = {k: v for k, v in os.environ.items() if k.startswith("VMOTION_") and k != "VMOTION_SIM_SOCKET"}

@@ -12,10 +12,10 @@ from typing import Any, Dict, List, Optional
 from simulator import wire
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults, distort, short_circuit
-from simulator.knobs import Knobs
 from simulator.model import Refused, VirtualMachine, VmConfig
 from simulator.model.config import is_duration
 from simulator.model.ids import IdSource
+from simulator.model.knobs import Knobs
 from simulator.rpc import RpcResult, handle_rpc
 
 _UNSET: Any = object()

@@ -11,11 +11,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
-from simulator.knobs import Knobs
 from simulator.model.config import VmConfig, is_duration
 from simulator.model.errors import InvalidInput, Refused
 from simulator.model.events import EndEvent, Event, StartEvent, TimeoutChangeEvent
 from simulator.model.ids import IdSource
+from simulator.model.knobs import Knobs
 from simulator.model.operation import Operation, Phase
 
 DISABLED_REASON = "VM operation notification not enabled on this VM"  # [S2 VMW-CODE]

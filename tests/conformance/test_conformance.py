@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FEATURES = REPO / "features"
+FEATURES = REPO / "simulator" / "harness" / "scenarios"
 BROKEN = Path(__file__).with_name("broken_handler.py")
 PY = shlex.quote(sys.executable)
 BUNDLED = f"{PY} -m handler --name bundled --interval 0.2 --quiesce {{quiesce}} --unquiesce {{unquiesce}} --state-file {{state_file}}"

@@ -16,8 +16,8 @@ from typing import Callable, Iterator, List
 
 import pytest
 
-from simulator.client import SimulatorClient
 from simulator.processes import stop_process
+from simulator.transport.client import SimulatorClient
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
 

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.client import SimulatorClient
 from simulator.processes import stop_process
-from simulator.shim import write_shims
+from simulator.transport.client import SimulatorClient
+from simulator.transport.shim import write_shims
 
 
 @dataclass

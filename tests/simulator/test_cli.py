@@ -12,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.inprocess import SimulatorError
+from simulator.transport.client import SimulatorClient, SimulatorUnreachable
 from tests.simulator.procs import SimProcess, start_sim
 
 

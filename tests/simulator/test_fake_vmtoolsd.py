@@ -12,7 +12,7 @@ from typing import Iterator, List
 
 import pytest
 
-from simulator.client import SimulatorClient
+from simulator.transport.client import SimulatorClient
 from tests.simulator import obs
 from tests.simulator.procs import SimProcess, start_sim
 

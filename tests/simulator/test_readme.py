@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from simulator.knobs import knob_docs
+from simulator.model.knobs import knob_docs
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

@@ -12,7 +12,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import VmomiSupport, vim
 
-from simulator.vcsim import VcsimEndpoint, VcsimError, endpoint_from_url, parse_env_lines
+from simulator.vcenter.vcsim import VcsimEndpoint, VcsimError, endpoint_from_url, parse_env_lines
 from tests.vcsim.vsphere import Connect, host_named, vm_named
 
 

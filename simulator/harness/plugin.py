@@ -15,7 +15,7 @@ Fixtures
 ``handler_command``
     The command template in use (see ``--handler-cmd``).
 ``vcsim``, ``fresh_vcsim``, ``vcsim_factory``, ...
-    The vCenter simulator, from ``simulator.pytest_vcsim``.
+    The vCenter simulator, from ``simulator.vcenter.fixtures``.
 
 Options
 -------
@@ -48,12 +48,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
+from simulator.harness.probe import write_probe
 from simulator.inprocess import Simulator
-from simulator.probe import write_probe
-from simulator.server import SOCKET_ENV, SimulatorServer
-from simulator.shim import write_shims
+from simulator.transport.server import SOCKET_ENV, SimulatorServer
+from simulator.transport.shim import write_shims
 
-pytest_plugins = ["simulator.pytest_vcsim"]
+pytest_plugins = ["simulator.vcenter.fixtures"]
 
 HOOKS = ("quiesce", "unquiesce")
 BUNDLED_HANDLER_CMD = (

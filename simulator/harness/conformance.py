@@ -22,8 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FEATURES_DIR = REPO_ROOT / "features"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FEATURES_DIR = Path(__file__).resolve().parent / "scenarios"
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
 PLUGIN_ENTRY_POINT = "vmotion"
 
@@ -49,11 +49,11 @@ def handler_template(command: Sequence[str]) -> Optional[str]:
 def _plugin_args() -> List[str]:
     """Load the plugin by module when it is not installed as a pytest11 entry point (a bare source tree)."""
     names = {ep.name for ep in metadata.entry_points(group="pytest11")}
-    return [] if PLUGIN_ENTRY_POINT in names else ["-p", "simulator.pytest_plugin"]
+    return [] if PLUGIN_ENTRY_POINT in names else ["-p", "simulator.harness.plugin"]
 
 
 def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) -> List[str]:
-    from simulator.pytest_plugin import BUNDLED_HANDLER_CMD
+    from simulator.harness.plugin import BUNDLED_HANDLER_CMD
 
     argv = [
         sys.executable, "-m", "pytest", str(FEATURES_DIR), "--rootdir", str(REPO_ROOT),

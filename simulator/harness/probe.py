@@ -24,11 +24,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Dict, List, Optional, Sequence, Union
 
-from simulator.client import SimulatorClient
 from simulator.inprocess import SimulatorError
+from simulator.transport.client import SimulatorClient
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a command ended by SIGTERM
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Terminated(Exception):
@@ -89,7 +89,7 @@ def run(socket: str, name: str, behaviour_file: Optional[str], baseline_file: Op
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulator.probe", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator.harness.probe", description=__doc__)
     parser.add_argument("--socket", required=True)
     parser.add_argument("--name", required=True, help="the hook's name in the journal (quiesce, unquiesce)")
     parser.add_argument("--behaviour", default=None, help="JSON file: {seconds, exit_code}")
@@ -117,7 +117,7 @@ def write_probe(
         f"#!{sys.executable} -I\n"
         "import sys\n"
         f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-        "from simulator.probe import main\n"
+        "from simulator.harness.probe import main\n"
         f"sys.exit(main({argv!r}))\n"
     )
     path.chmod(0o755)

@@ -12,15 +12,15 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from features.virtual import T0, VirtualApp, VirtualTime
 from handler.core import CoreSettings, Handler
 from handler.state import FileStateStore
 from simulator import ManualClock, Simulator
-from simulator.pytest_plugin import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
+from simulator.harness.plugin import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
+from simulator.harness.scenarios.virtual import T0, VirtualApp, VirtualTime
 
 VIRTUAL, PROCESS = "virtual", "process"
 # How long a process-mode expectation may take to become true (the handler polls every 0.2 s).
@@ -256,6 +256,15 @@ class Story:
             if text:
                 out.append((round(self.second(e), 3), text))
         return out
+
+
+@pytest.fixture
+def story(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Story]:
+    told = Story(request, tmp_path)
+    try:
+        yield told
+    finally:
+        told.close()
 
 
 def _describe(e: Dict[str, Any]) -> Optional[str]:

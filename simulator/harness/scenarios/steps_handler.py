@@ -8,10 +8,10 @@ from typing import Any, Dict, List, Optional
 
 from pytest_bdd import given, parsers, then, when
 
-from features.story import PROCESS, VIRTUAL, Story, fail
-from features.virtual import T0
+from simulator.harness.plugin import wait_until
+from simulator.harness.scenarios.story import PROCESS, VIRTUAL, Story, fail
+from simulator.harness.scenarios.virtual import T0
 from simulator.processes import process_alive
-from simulator.pytest_plugin import wait_until
 
 # ------------------------------------------------------------------------------------------ how it runs
 

@@ -15,7 +15,7 @@ import json
 from typing import Any, Callable, Dict
 
 from simulator.inprocess import Simulator, SimulatorError
-from simulator.knobs import Knobs
+from simulator.model.knobs import Knobs
 
 Reply = Dict[str, Any]
 

@@ -59,7 +59,7 @@ IMAGE = "vmotion-vcsim:latest"
 BINARY_LABEL = "org.vmotion.vcsim.binary-sha256"
 # Containers carry this label and their owner's pid, so a run can remove what a crashed run left behind.
 OWNER_LABEL = "org.vmotion.vcsim.owner-pid"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "vcsim" / "build"
 DOCKERFILE = REPO_ROOT / "vcsim" / "Dockerfile"
 # Generous: the first `vcsim/build` compiles for ~30 s; starting the simulator takes well under a second.

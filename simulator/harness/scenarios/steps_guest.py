@@ -7,7 +7,7 @@ import re
 
 from pytest_bdd import given, parsers, then, when
 
-from features.story import Story, fail
+from simulator.harness.scenarios.story import Story, fail
 
 REGISTER = 'vm-operation-notification.register {{"appName": "{name}", "notificationTypes": ["sla-miss"]}}'
 TOKEN_SHAPE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Optional, Type, Union
 
-from simulator.control import handle_line
 from simulator.inprocess import Simulator
+from simulator.transport.control import handle_line
 
 SOCKET_ENV = "VMOTION_SIM_SOCKET"
 MAX_LINE = 1 << 20

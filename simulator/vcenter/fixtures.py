@@ -1,9 +1,9 @@
-"""pytest fixtures for the vCenter simulator (``vcsim/``), loaded by ``simulator.pytest_plugin``.
+"""pytest fixtures for the vCenter simulator (``vcsim/``), loaded by ``simulator.harness.plugin``.
 
 Fixtures
 --------
 ``vcsim``
-    Session-scoped :class:`~simulator.vcsim.VcsimEndpoint`: ``--vcsim-url``/``VCSIM_URL`` if given, else the
+    Session-scoped :class:`~simulator.vcenter.vcsim.VcsimEndpoint`: ``--vcsim-url``/``VCSIM_URL`` if given, else the
     container through testcontainers when a Docker engine answers, else the native binary. Shared by every
     test of the session (of the xdist worker): use it for reads, or for changes a later test cannot trip on.
 ``vcsim_container`` / ``vcsim_native``
@@ -50,7 +50,7 @@ from typing import Callable, Iterator, NoReturn, Optional
 
 import pytest
 
-from simulator.vcsim import (
+from simulator.vcenter.vcsim import (
     VcsimEndpoint,
     VcsimUnavailable,
     build_binary,
