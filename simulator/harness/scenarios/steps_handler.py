@@ -10,7 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from simulator.harness.plugin import wait_until
 from simulator.harness.scenarios.story import PROCESS, VIRTUAL, Story, fail
-from simulator.harness.scenarios.virtual import T0
+from simulator.harness.virtual import T0
 from simulator.processes import process_alive
 
 # ------------------------------------------------------------------------------------------ how it runs

@@ -20,7 +20,7 @@ from handler.core import CoreSettings, Handler
 from handler.state import FileStateStore
 from simulator import ManualClock, Simulator
 from simulator.harness.plugin import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
-from simulator.harness.scenarios.virtual import T0, VirtualApp, VirtualTime
+from simulator.harness.virtual import T0, VirtualApp, VirtualTime
 
 VIRTUAL, PROCESS = "virtual", "process"
 # How long a process-mode expectation may take to become true (the handler polls every 0.2 s).
