@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import List
 
 from benchmarks.measure import Row, median, time_call
-from benchmarks.simproc import SimServer, check_for_event
+from benchmarks.simproc import REGISTER, check_for_event, token_of
+from simulator.harness.vm import SimulatedVM
 
 FIGURE = "fake-vmtoolsd"
 
@@ -36,8 +37,8 @@ def run_fake(vmtoolsd: Path, command: str) -> subprocess.CompletedProcess[bytes]
 def run(quick: bool) -> List[Row]:
     reps = 15 if quick else 200
     floor_cmd = floor_argv()
-    with tempfile.TemporaryDirectory(prefix="bench-vmtoolsd-") as tmp, SimServer(Path(tmp)) as sim:
-        command = check_for_event(sim.register())
+    with tempfile.TemporaryDirectory(prefix="bench-vmtoolsd-") as tmp, SimulatedVM.as_process(Path(tmp)) as sim:
+        command = check_for_event(token_of(sim.client.call(REGISTER)))
         first = run_fake(sim.vmtoolsd, command)
         if first.returncode != 0 or first.stdout != b'{"version":"1.0.0", "result": true }\n':
             raise RuntimeError(f"the fake vmtoolsd did not answer as expected: {first!r}")

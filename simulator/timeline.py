@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 _TOKEN = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
@@ -19,7 +19,7 @@ def _short(operation_id: Any) -> str:
     return "…" + text[-6:] if len(text) > 8 else text
 
 
-def _rpc_line(entry: Dict[str, Any]) -> str:
+def _rpc_line(entry: Mapping[str, Any]) -> str:
     verb = entry.get("verb") or entry["request"].partition(" ")[0]
     out = (entry.get("stdout") or entry.get("stderr") or "").strip()
     summary = out
@@ -54,7 +54,7 @@ def _rpc_line(entry: Dict[str, Any]) -> str:
 
 _META = {"seq", "time", "kind", "what"}
 
-_MODEL: Dict[str, Callable[[Dict[str, Any]], str]] = {
+_MODEL: Dict[str, Callable[[Mapping[str, Any]], str]] = {
     "registered": lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
     "unregistered": lambda e: f"app {e['app']} unregistered",
     "vmotion-requested": lambda e: (
@@ -72,7 +72,7 @@ _MODEL: Dict[str, Callable[[Dict[str, Any]], str]] = {
 }
 
 
-def render(journal: Iterable[Dict[str, Any]], start: Optional[float] = None) -> List[str]:
+def render(journal: Iterable[Mapping[str, Any]], start: Optional[float] = None) -> List[str]:
     entries = list(journal)
     if not entries:
         return ["(nothing happened)"]

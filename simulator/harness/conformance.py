@@ -1,12 +1,17 @@
 """``vmotion-sim check -- COMMAND...``: the handler-behaviour scenarios run against any handler command.
 
-The check is the same run as ``pytest --handler-cmd 'COMMAND'`` over ``features/``: the scenarios tagged
+The check is the same run as ``pytest --handler-cmd 'COMMAND'`` over the scenarios shipped in this package
+(``simulator/harness/scenarios``): the scenarios tagged
 ``@conformance`` start the handler as a process against a simulated VM of their own, with probe hooks in place
 of ``{quiesce}`` and ``{unquiesce}``. pytest runs in a child process and writes one verdict per scenario
 (``--vmotion-report``); this module prints them as a table, or as JSON with ``--json``.
 
 Exit codes: 0 every scenario passed; 1 at least one failed; 2 bad usage; 4 the check cannot run here (pytest
-and pytest-bdd are not installed, or ``features/`` is not there: the check needs a source checkout).
+and pytest-bdd are not installed: the ``[check]`` extra).
+
+pytest runs isolated (``-I``) with our packages first on its path and a configuration of its own, so neither the
+current directory's packages nor its pytest configuration change what is checked; it still runs *in* the current
+directory, so relative paths in the handler command keep their meaning.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from simulator.harness.ours import python_running
+
 FEATURES_DIR = Path(__file__).resolve().parent / "scenarios"
+# The child's own configuration: the markers the scenarios' tags become (checked strictly), nothing else.
+PYTEST_INI = "[pytest]\naddopts = --strict-markers\nmarkers =\n    conformance\n    process\n"
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
 PLUGIN_ENTRY_POINT = "vmotion"
 
@@ -53,11 +61,13 @@ def _plugin_args() -> List[str]:
 
 
 def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) -> List[str]:
-    from simulator.harness.plugin import BUNDLED_HANDLER_CMD
+    from simulator.harness.launcher import BUNDLED_HANDLER_CMD
 
+    ini = report.with_name("pytest.ini")
+    ini.write_text(PYTEST_INI)
     argv = [
-        sys.executable, "-m", "pytest", str(FEATURES_DIR), "--rootdir", str(REPO_ROOT),
-        "-q", "-p", "no:cacheprovider", "-o", "addopts=--strict-markers",
+        *python_running("import pytest; sys.exit(pytest.main())"), str(FEATURES_DIR),
+        "-c", str(ini), "--rootdir", str(FEATURES_DIR), "-q", "-p", "no:cacheprovider",
         *_plugin_args(),
         "--handler-cmd", template if template is not None else BUNDLED_HANDLER_CMD,
         "--vmotion-report", str(report),
@@ -71,9 +81,9 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List
     """Run the conformance scenarios; one verdict per scenario (``scenario``, ``passed``, ``reason``, ``timings``)."""
     for module in ("pytest", "pytest_bdd"):
         if importlib.util.find_spec(module) is None:
-            raise CheckError(EXIT_UNAVAILABLE, f"the check needs {module} (the [test] extra)")
+            raise CheckError(EXIT_UNAVAILABLE, f"the check needs {module} (the [check] extra)")
     if not FEATURES_DIR.is_dir():
-        raise CheckError(EXIT_UNAVAILABLE, f"{FEATURES_DIR} not found: the check runs from a source checkout")
+        raise CheckError(EXIT_UNAVAILABLE, f"{FEATURES_DIR} not found: this installation lacks the scenarios")
     with tempfile.TemporaryDirectory(prefix="vmotion-check-") as scratch:
         report = Path(scratch) / "verdicts.json"
         done = subprocess.run(

@@ -24,11 +24,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Dict, List, Optional, Sequence, Union
 
+from simulator.harness.ours import write_launcher
 from simulator.inprocess import SimulatorError
 from simulator.transport.client import SimulatorClient
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a command ended by SIGTERM
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Terminated(Exception):
@@ -106,22 +106,11 @@ def write_probe(
     baseline_file: Union[str, Path],
 ) -> Path:
     """An executable ``DIR/NAME-probe`` that runs this probe with its settings; returns its path."""
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
     argv: List[str] = ["--socket", str(socket), "--name", name, "--behaviour", str(behaviour_file),
                        "--baseline", str(baseline_file)]
-    path = target / f"{name}-probe"
-    # -I: the handler's PYTHON* variables must not change what runs; the repository root is put on the path
-    # explicitly, so the probe works from a source checkout as well as when installed.
-    path.write_text(
-        f"#!{sys.executable} -I\n"
-        "import sys\n"
-        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
-        "from simulator.harness.probe import main\n"
-        f"sys.exit(main({argv!r}))\n"
-    )
-    path.chmod(0o755)
-    return path
+    # Isolated, on our packages: the handler's PYTHON* variables and working directory do not change what runs.
+    code = f"from simulator.harness.probe import main\nsys.exit(main({argv!r}))"
+    return write_launcher(Path(directory) / f"{name}-probe", code)
 
 
 if __name__ == "__main__":

@@ -16,28 +16,26 @@ _SOURCE = Path(__file__).with_name("fake_vmtoolsd.py")
 
 # -I: ignore the caller's PYTHON* variables and user site; -S: skip site, the bulk of start-up time.
 # A script run directly is compiled on every run; the module it imports is compiled once, here.
-_LAUNCHER = """#!{python} -IS
-import sys
-sys.path.insert(0, {directory!r})
-from {module} import main
-main({program!r}, {socket!r})
-"""
-# The kernel splits a "#!" line at the first blank and truncates it at 127 bytes on older kernels: an
-# interpreter path like that (a venv under "My Projects") gets a shell launcher, at the cost of one exec.
-_SH_LAUNCHER = """#!/bin/sh
-exec {python} -IS -c {code} "$@"
-"""
 _SHEBANG_SAFE_LENGTH = 120
 
 
-def _launcher(python: str, directory: str, module: str, program: str, socket: str) -> str:
+def launcher_text(python: str, flags: str, directory: str, code: str) -> str:
+    """An executable script: ``python FLAGS`` runs ``code`` with ``directory`` first on ``sys.path``.
+
+    The kernel splits a "#!" line at the first blank and truncates it at 127 bytes on older kernels: an
+    interpreter path like that (a venv under "My Projects") gets a shell launcher, at the cost of one exec.
+    """
     if len(python) <= _SHEBANG_SAFE_LENGTH and not any(c.isspace() for c in python):
-        return _LAUNCHER.format(python=python, directory=directory, module=module, program=program, socket=socket)
-    code = f"import sys; sys.path.insert(0, {directory!r}); from {module} import main; main({program!r}, {socket!r})"
-    return _SH_LAUNCHER.format(python=shlex.quote(python), code=shlex.quote(code))
+        return f"#!{python} {flags}\nimport sys\nsys.path.insert(0, {directory!r})\n{code}\n"
+    one_line = f"import sys; sys.path.insert(0, {directory!r}); " + code.replace("\n", "; ")
+    return f'#!/bin/sh\nexec {shlex.quote(python)} {flags} -c {shlex.quote(one_line)} "$@"\n'
 
 
-def _atomic_write(path: Path, text: str, mode: int) -> None:
+def _launcher(python: str, directory: str, module: str, program: str, socket: str) -> str:
+    return launcher_text(python, "-IS", directory, f"from {module} import main\nmain({program!r}, {socket!r})")
+
+
+def atomic_write(path: Path, text: str, mode: int) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.chmod(mode)
@@ -55,6 +53,6 @@ def write_shims(directory: Union[str, Path], socket_path: Union[str, Path]) -> D
     for program in PROGRAMS:
         path = target / program
         launcher = _launcher(sys.executable, str(target), MODULE, program, str(Path(socket_path).resolve()))
-        _atomic_write(path, launcher, 0o755)
+        atomic_write(path, launcher, 0o755)
         written[program] = path
     return written

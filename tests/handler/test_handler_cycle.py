@@ -13,11 +13,12 @@ import pytest
 from handler.metrics import Metrics
 from handler.state import FileStateStore
 from simulator import Simulator
-from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
+from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+from tests.handler.virtual import make_handler, rpcs
 
 
 def test_acks_within_the_deadline_and_unquiesces_after_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path
 ) -> None:
     hooks.script("quiesce", seconds=5)
     hooks.script("unquiesce", seconds=2)
@@ -65,7 +66,7 @@ def test_acks_within_the_deadline_and_unquiesces_after_the_end(
 
 
 def test_state_file_is_0600_and_written_before_the_quiesce_runs(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     seen: list[dict[str, object]] = []
     hooks.script("quiesce", seconds=4)
@@ -88,7 +89,7 @@ def test_state_file_is_0600_and_written_before_the_quiesce_runs(
 
 
 def test_the_token_never_appears_in_the_logs(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
     from handler.logs import setup_logging
@@ -130,7 +131,7 @@ def test_a_token_quoted_in_a_traceback_is_redacted_too(tmp_path: Path, log_forma
 
 
 def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     metrics_dir = tmp_path / "metrics"
@@ -153,7 +154,7 @@ def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
 
 
 def test_the_core_redacts_tokens_whatever_logging_its_embedder_set_up(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # No setup_logging here: records reach the root logger (caplog, at debug) without the daemon's filter.

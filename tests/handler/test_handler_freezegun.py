@@ -10,7 +10,7 @@ from handler.core import CoreSettings, Handler
 from handler.state import MemoryStateStore
 from simulator import Simulator
 from simulator.clock import SystemClock as SimulatorClock
-from tests.handler.virtual import ScriptedHooks
+from simulator.harness.virtual import ScriptedHooks
 
 
 class FrozenClock:

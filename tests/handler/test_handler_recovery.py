@@ -11,12 +11,13 @@ import pytest
 from handler.protocol import unregister_request
 from handler.state import FileStateStore
 from simulator import Knobs, ManualClock, Simulator
-from tests.handler.virtual import Crash, ScriptedHooks, Timeline, make_handler, rpcs
+from simulator.harness.virtual import Crash, ScriptedHooks, VirtualTime
+from tests.handler.virtual import make_handler, rpcs
 
 
 @pytest.mark.parametrize("fault", ["channel_down", "garble", "truncate", "unsupported"])
 def test_transport_errors_are_retried_with_capped_backoff(
-    fault: str, sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    fault: str, sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, backoff_max=4.0)
@@ -39,7 +40,7 @@ def test_transport_errors_are_retried_with_capped_backoff(
 
 
 def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=5)
     timeline.at(1, sim.vmotion)
@@ -53,7 +54,7 @@ def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
 
 @pytest.mark.parametrize("envelope", ["json-stdout", "json-stderr", "text-stderr"])
 def test_rejections_in_every_envelope_are_understood(
-    envelope: str, clock: ManualClock, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    envelope: str, clock: ManualClock, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     sim = Simulator(clock=clock, knobs=Knobs(error_envelope=envelope))
     handler = make_handler(sim, timeline, hooks, store)
@@ -66,7 +67,7 @@ def test_rejections_in_every_envelope_are_understood(
 
 
 def test_a_vmtoolsd_that_is_missing_or_hangs_does_not_stop_the_loop(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from handler.transport import VmtoolsdTransport
@@ -94,7 +95,7 @@ def test_a_vmtoolsd_that_is_missing_or_hangs_does_not_stop_the_loop(
 
 
 def test_restart_after_a_crash_mid_quiesce_reuses_the_registration_and_unquiesces_at_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=4, crash=True)
     timeline.at(1, sim.vmotion)
@@ -116,7 +117,7 @@ def test_restart_after_a_crash_mid_quiesce_reuses_the_registration_and_unquiesce
 
 
 def test_restart_after_a_crash_and_a_vm_reboot_unquiesces_at_once(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=4, crash=True)
     timeline.at(1, sim.vmotion)
@@ -132,7 +133,7 @@ def test_restart_after_a_crash_and_a_vm_reboot_unquiesces_at_once(
 
 
 def test_restart_after_a_crash_while_acked_unquiesces_at_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=2)
     timeline.at(1, sim.vmotion)
@@ -152,7 +153,7 @@ def test_restart_after_a_crash_while_acked_unquiesces_at_the_end(
 
 
 def test_a_registration_of_another_app_name_is_unregistered_on_start(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     with pytest.raises(Crash):
         timeline.at(2, lambda: (_ for _ in ()).throw(Crash()))
@@ -163,7 +164,7 @@ def test_a_registration_of_another_app_name_is_unregistered_on_start(
 
 
 def test_stop_during_quiesce_kills_it_acks_unquiesces_and_unregisters(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=50)
     timeline.at(1, sim.vmotion)
@@ -180,7 +181,7 @@ def test_stop_during_quiesce_kills_it_acks_unquiesces_and_unregisters(
 
 
 def test_a_vm_reboot_while_running_leads_to_a_new_registration(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(5, sim.reboot)
@@ -192,7 +193,7 @@ def test_a_vm_reboot_while_running_leads_to_a_new_registration(
 
 
 def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     squatter = json.loads(sim.call(
@@ -206,7 +207,7 @@ def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
 
 
 def test_a_register_reply_without_a_token_is_retried_with_backoff(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     spoiled: list[float] = []
@@ -225,7 +226,7 @@ def test_a_register_reply_without_a_token_is_retried_with_backoff(
 
 
 def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     # A previous run registered and crashed; a vMotion is requested before the restart.
     first = make_handler(sim, timeline, hooks, store)
@@ -240,7 +241,7 @@ def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
 
 
 def test_an_end_lost_with_a_crashed_run_does_not_leave_the_app_quiesced_for_good(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, state_path: Path
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, state_path: Path
 ) -> None:
     hooks.script("quiesce", seconds=3)
     timeline.at(1, sim.vmotion)

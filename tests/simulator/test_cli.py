@@ -6,15 +6,16 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from simulator.harness.journal import Journal
+from simulator.harness.vm import SimulatedVM
+from simulator.harness.wait import wait_until
 from simulator.inprocess import SimulatorError
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
-from tests.simulator.procs import SimProcess, start_sim
 
 
 def sim_cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -22,12 +23,10 @@ def sim_cli(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[SimProcess]:
-    proc = start_sim(tmp_path, "--clock", "manual", "--host-timeout", "120")
-    try:
+def served(tmp_path: Path) -> Iterator[SimulatedVM]:
+    proc = SimulatedVM.as_process(tmp_path, "--clock", "manual", "--host-timeout", "120")
+    with proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -43,7 +42,7 @@ def test_no_simulator_exit_3(tmp_path: Path) -> None:
     assert "no simulator answers" in line
 
 
-def test_usage_errors_exit_2(served: SimProcess) -> None:
+def test_usage_errors_exit_2(served: SimulatedVM) -> None:
     one_line_error(sim_cli("--socket", str(served.socket), "advance", "soon"), 2)
     one_line_error(sim_cli("--socket", str(served.socket), "set"), 2)
     one_line_error(sim_cli("--socket", str(served.socket), "set", "--host-timeout", "-3"), 2)
@@ -54,19 +53,19 @@ def test_usage_errors_exit_2(served: SimProcess) -> None:
     one_line_error(sim_cli("frobnicate"), 2)
 
 
-def test_refusals_exit_1(served: SimProcess) -> None:
+def test_refusals_exit_1(served: SimulatedVM) -> None:
     sock = str(served.socket)
     assert sim_cli("--socket", sock, "vmotion").returncode == 0
     sim_cli("--socket", sock, "call", 'vm-operation-notification.register {"appName": "a", "notificationTypes": ["sla-miss"]}')
     assert "still in flight" in one_line_error(sim_cli("--socket", sock, "vmotion"), 1)
 
 
-def test_serving_twice_on_one_socket_is_refused(served: SimProcess) -> None:
+def test_serving_twice_on_one_socket_is_refused(served: SimulatedVM) -> None:
     line = one_line_error(sim_cli("--socket", str(served.socket), "serve"), 1)
     assert "already serves" in line
 
 
-def test_a_cycle_driven_from_the_command_line(served: SimProcess) -> None:
+def test_a_cycle_driven_from_the_command_line(served: SimulatedVM) -> None:
     sock = str(served.socket)
     register = sim_cli(
         "--socket", sock, "call", 'vm-operation-notification.register {"appName": "cli", "notificationTypes": ["sla-miss"]}'
@@ -86,7 +85,7 @@ def test_a_cycle_driven_from_the_command_line(served: SimProcess) -> None:
     assert json.loads(sim_cli("--socket", sock, "status", "--json").stdout)["effective_timeout"] == 30
 
 
-def test_faults_from_the_command_line(served: SimProcess) -> None:
+def test_faults_from_the_command_line(served: SimulatedVM) -> None:
     sock = str(served.socket)
     assert sim_cli("--socket", sock, "fault", "--channel-down", "--count", "1").returncode == 0
     down = sim_cli("--socket", sock, "call", "vm-operation-notification.list")
@@ -101,14 +100,14 @@ def test_knobs_are_listed_with_their_reasons() -> None:
     assert "S2" in out  # each reason cites its source
 
 
-def test_knobs_can_be_set_at_run_time(served: SimProcess) -> None:
+def test_knobs_can_be_set_at_run_time(served: SimulatedVM) -> None:
     result = sim_cli("--socket", str(served.socket), "knobs", "max_apps=2", "purge_stale_starts=true")
     assert result.returncode == 0
     knobs = json.loads(result.stdout)
     assert (knobs["max_apps"], knobs["purge_stale_starts"]) == (2, True)
 
 
-def test_vm_timeout_minus_one_unsets_it(served: SimProcess) -> None:
+def test_vm_timeout_minus_one_unsets_it(served: SimulatedVM) -> None:
     sock = str(served.socket)
     assert sim_cli("--socket", sock, "set", "--vm-timeout", "30").returncode == 0
     result = sim_cli("--socket", sock, "set", "--vm-timeout", "-1")
@@ -127,7 +126,7 @@ def test_vm_timeout_minus_one_unsets_it(served: SimProcess) -> None:
     ],
 )
 def test_a_malformed_control_request_gets_a_reply_saying_why(
-    served: SimProcess, op: str, args: dict[str, object]
+    served: SimulatedVM, op: str, args: dict[str, object]
 ) -> None:
     client = SimulatorClient(served.socket)
     with pytest.raises(SimulatorError) as refused:
@@ -139,16 +138,13 @@ def test_a_malformed_control_request_gets_a_reply_saying_why(
     assert client.call("vm-operation-notification.list").exit_code == 0
 
 
-def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimProcess) -> None:
+def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimulatedVM) -> None:
     for _ in range(3):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(str(served.socket))
             conn.sendall(b'{"op": "rpc", "command": "vm-operation-notification.list"}\n')
     client = SimulatorClient(served.socket)
-    deadline = time.monotonic() + 10
-    while len([e for e in client.journal() if e["kind"] == "rpc"]) < 3:  # each request is still carried out
-        assert time.monotonic() < deadline, "the requests of the clients that left were not carried out"
-        time.sleep(0.02)
-    served.stop()
-    assert served.process.stderr is not None
-    assert "Traceback" not in served.process.stderr.read().decode()
+    # each request is still carried out
+    assert wait_until(lambda: len(Journal(client.journal()).rpcs()) >= 3, 10), "the requests were not carried out"
+    served.close()
+    assert "Traceback" not in served.errors

@@ -12,33 +12,31 @@ from typing import Iterator, List
 
 import pytest
 
+from simulator.harness.vm import SimulatedVM
 from simulator.transport.client import SimulatorClient
 from tests.simulator import obs
-from tests.simulator.procs import SimProcess, start_sim
 
 START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[SimProcess]:
-    proc = start_sim(tmp_path, "--clock", "manual", "--start-time", str(START_TIME))
-    try:
+def served(tmp_path: Path) -> Iterator[SimulatedVM]:
+    proc = SimulatedVM.as_process(tmp_path, "--clock", "manual", "--start-time", str(START_TIME))
+    with proc:
         yield proc
-    finally:
-        proc.stop()
 
 
-def run(proc: SimProcess, *argv: str, program: str = "vmtoolsd") -> subprocess.CompletedProcess[bytes]:
+def run(proc: SimulatedVM, *argv: str, program: str = "vmtoolsd") -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ, PATH=f"{proc.bin_dir}{os.pathsep}{os.environ['PATH']}")
     env.pop("VMOTION_SIM_SOCKET", None)
     return subprocess.run([program, *argv], capture_output=True, env=env, timeout=30)
 
 
-def test_the_socket_is_private(served: SimProcess) -> None:
+def test_the_socket_is_private(served: SimulatedVM) -> None:
     assert served.socket.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_full_cycle_byte_for_byte(served: SimProcess) -> None:
+def test_a_full_cycle_byte_for_byte(served: SimulatedVM) -> None:
     reg = run(served, "--cmd", obs.REGISTER_DEMO)
     assert (reg.returncode, reg.stderr) == (0, b"")
     token = re.search(rb'"uniqueToken": "([0-9a-f-]{36})"', reg.stdout).group(1).decode()  # type: ignore[union-attr]
@@ -65,14 +63,14 @@ def test_a_full_cycle_byte_for_byte(served: SimProcess) -> None:
     assert (unreg.stdout, unreg.stderr, unreg.returncode) == ((obs.OK + "\n").encode(), b"", 0)
 
 
-def test_cmdfile_strips_trailing_whitespace_like_g_strchomp(served: SimProcess, tmp_path: Path) -> None:
+def test_cmdfile_strips_trailing_whitespace_like_g_strchomp(served: SimulatedVM, tmp_path: Path) -> None:
     cmdfile = tmp_path / "cmd.txt"
     cmdfile.write_text("vm-operation-notification.list \r\n\n")
     result = run(served, "--cmdfile", str(cmdfile))
     assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
 
 
-def test_an_unreadable_cmdfile(served: SimProcess, tmp_path: Path) -> None:
+def test_an_unreadable_cmdfile(served: SimulatedVM, tmp_path: Path) -> None:
     missing = tmp_path / "missing.txt"
     result = run(served, "--cmdfile", str(missing))
     assert (result.stdout, result.stderr, result.returncode) == (
@@ -82,24 +80,24 @@ def test_an_unreadable_cmdfile(served: SimProcess, tmp_path: Path) -> None:
     )
 
 
-def test_failures_go_to_stderr_with_exit_1(served: SimProcess) -> None:
+def test_failures_go_to_stderr_with_exit_1(served: SimulatedVM) -> None:
     result = run(served, "--cmd", "vm-operation-notification.nonsense {}")
     assert (result.stdout, result.stderr, result.returncode) == (b"", b"Unknown command\n", 1)
 
 
-def test_error_envelope_on_stderr(served: SimProcess) -> None:
+def test_error_envelope_on_stderr(served: SimulatedVM) -> None:
     SimulatorClient(served.socket).set_knobs(error_envelope="json-stderr")
     result = run(served, "--cmd", 'vm-operation-notification.unregister {"uniqueToken": "x"}')
     assert result.returncode == 1 and result.stdout == b""
     assert result.stderr.startswith(b'{"version":"1.0.0", "result": false, "errorMessage": "vm-operation-notification')
 
 
-def test_vmware_rpctool_behaves_the_same(served: SimProcess) -> None:
+def test_vmware_rpctool_behaves_the_same(served: SimulatedVM) -> None:
     result = run(served, "vm-operation-notification.list", program="vmware-rpctool")
     assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
 
 
-def test_unicode_survives_the_round_trip(served: SimProcess) -> None:
+def test_unicode_survives_the_round_trip(served: SimulatedVM) -> None:
     name = 'dé"mo\\☃😀'
     args = json.dumps({"appName": name, "notificationTypes": ["sla-miss"]})
     run(served, "--cmd", f"vm-operation-notification.register {args}")
@@ -107,8 +105,8 @@ def test_unicode_survives_the_round_trip(served: SimProcess) -> None:
     assert status["registrations"][0]["app_name"] == name
 
 
-def test_no_simulator_means_no_hypervisor(served: SimProcess) -> None:
-    served.stop()
+def test_no_simulator_means_no_hypervisor(served: SimulatedVM) -> None:
+    served.close()
     result = run(served, "--cmd", "vm-operation-notification.list")
     assert (result.stdout, result.stderr, result.returncode) == (
         b"",
@@ -117,7 +115,7 @@ def test_no_simulator_means_no_hypervisor(served: SimProcess) -> None:
     )
 
 
-def test_the_socket_can_be_chosen_at_call_time(served: SimProcess, tmp_path: Path) -> None:
+def test_the_socket_can_be_chosen_at_call_time(served: SimulatedVM, tmp_path: Path) -> None:
     env = dict(os.environ, VMOTION_SIM_SOCKET=str(tmp_path / "elsewhere.sock"))
     result = subprocess.run(
         [str(served.bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"], capture_output=True, env=env
@@ -125,7 +123,7 @@ def test_the_socket_can_be_chosen_at_call_time(served: SimProcess, tmp_path: Pat
     assert result.returncode == 1 and b"Unable to send command" in result.stderr
 
 
-def test_the_shim_runs_under_isolated_mode(served: SimProcess) -> None:
+def test_the_shim_runs_under_isolated_mode(served: SimulatedVM) -> None:
     first_line = (served.bin_dir / "vmtoolsd").read_text().splitlines()[0]
     assert first_line == f"#!{sys.executable} -IS"
 
@@ -135,11 +133,11 @@ def argv_variants() -> List[List[str]]:
 
 
 @pytest.mark.parametrize("argv", argv_variants())
-def test_cmd_spellings(served: SimProcess, argv: List[str]) -> None:
+def test_cmd_spellings(served: SimulatedVM, argv: List[str]) -> None:
     assert run(served, *argv).returncode == 0
 
 
-def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimProcess, tmp_path: Path) -> None:
+def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimulatedVM, tmp_path: Path) -> None:
     # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
     python = tmp_path / "My Projects" / "python3"
     python.parent.mkdir()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import Any, Dict, List, Optional
+from typing import Dict, List
 
 from pytest_bdd import given, parsers, then, when
 
-from simulator.harness.plugin import wait_until
+from simulator.harness.journal import event_type
 from simulator.harness.scenarios.story import PROCESS, VIRTUAL, Story, fail
 from simulator.harness.virtual import T0
+from simulator.harness.wait import wait_until
 from simulator.processes import process_alive
 
 # ------------------------------------------------------------------------------------------ how it runs
@@ -124,7 +125,7 @@ def operation_ended(story: Story, seconds: float) -> None:
 
 @when(parsers.parse("the quiesce has started, waiting at most {seconds:g} seconds"))
 def quiesce_started(story: Story, seconds: float) -> None:
-    if not wait_until(lambda: story.probes("quiesce", "started"), seconds):
+    if not wait_until(lambda: story.journal().probes("quiesce", "started"), seconds):
         fail(f"the handler did not run its quiesce command within {seconds:g} s of the start event; "
              f"handler log: {story.log_tail()}")
 
@@ -169,7 +170,7 @@ def _env_value(story: Story, text: str) -> str:
 
 @then(parsers.parse("the {hook} command's environment held"))
 def hook_env(story: Story, hook: str, datatable: List[List[str]]) -> None:
-    runs = story.probes(hook, "started")
+    runs = story.journal().probes(hook, "started")
     if not runs:
         fail(f"the {hook} command never ran")
     env: Dict[str, str] = runs[-1]["env"]
@@ -193,19 +194,14 @@ def forced(story: Story) -> None:
     assert op["migration_started_at"] == op["deadline"], op
 
 
-def _first_note(story: Story, what: str, **match: Any) -> Optional[Dict[str, Any]]:
-    notes = story.notes(what, **match)
-    return notes[0] if notes else None
-
-
 @then("the quiesce ran once, after the start event was delivered")
 def quiesce_once(story: Story) -> None:
-    runs = story.probes("quiesce", "started")
+    runs = story.journal().probes("quiesce", "started")
     if not runs:
         fail(f"the handler never ran its quiesce command; handler log: {story.log_tail()}")
     if len(runs) > 1:
         fail(f"the handler ran its quiesce command {len(runs)} times for one vMotion")
-    delivered = _first_note(story, "delivered", event="start", operation_id=story.operation_id)
+    delivered = story.journal().notes("delivered", event="start", operation_id=story.operation_id).first()
     if delivered is None or delivered["time"] > runs[0]["time"]:
         fail("the quiesce command ran before the start event was fetched")
 
@@ -213,17 +209,17 @@ def quiesce_once(story: Story) -> None:
 @then("the handler acked the operation after the quiesce ended and before the timeout")
 def acked_in_time(story: Story) -> None:
     op = story.operation()
-    acked = _first_note(story, "acked", operation_id=story.operation_id)
+    acked = story.journal().notes("acked", operation_id=story.operation_id).first()
     if acked is None:
-        late = story.notes("late-ack", operation_id=story.operation_id)
+        late = story.journal().notes("late-ack", operation_id=story.operation_id)
         why = "it acked after the timeout" if late else "it never acked"
         fail(f"the handler did not ack operation {story.operation_id} in time ({why}); the migration was "
              f"forced at the {op['notification_timeout']} s timeout")
     assert acked is not None
     if acked["time"] > op["deadline"]:
         fail(f"the ack came {acked['time'] - op['deadline']:.1f} s after the timeout")
-    started = story.probes("quiesce", "started")
-    ends = story.probe_ends("quiesce")
+    started = story.journal().probes("quiesce", "started")
+    ends = story.journal().probe_ends("quiesce")
     if not started:
         fail("the handler acked without running its quiesce command")
     if started[0]["time"] > acked["time"]:
@@ -241,11 +237,11 @@ def acked_in_time(story: Story) -> None:
 @then("the unquiesce ran after the end event was delivered")
 def unquiesce_after_end(story: Story) -> None:
     def check() -> None:
-        delivered = _first_note(story, "delivered", event="end", operation_id=story.operation_id)
+        delivered = story.journal().notes("delivered", event="end", operation_id=story.operation_id).first()
         if delivered is None:
             fail("the handler never fetched the end event")
         assert delivered is not None
-        runs = [r for r in story.probes("unquiesce", "started") if r["time"] >= delivered["time"]]
+        runs = [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= delivered["time"]]
         if not runs:
             fail(f"the handler did not run its unquiesce command after the end event; the application stays "
                  f"quiesced; handler log: {story.log_tail()}")
@@ -257,10 +253,10 @@ def unquiesce_after_end(story: Story) -> None:
 @then("the unquiesce ran after the quiesce started")
 def unquiesce_after_quiesce(story: Story) -> None:
     def check() -> None:
-        started = story.probes("quiesce", "started")
+        started = story.journal().probes("quiesce", "started")
         if not started:
             fail("the quiesce command never ran")
-        if not [r for r in story.probes("unquiesce", "started") if r["time"] >= started[0]["time"]]:
+        if not [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= started[0]["time"]]:
             fail("the handler stopped without running its unquiesce command; the application stays quiesced")
 
     story.eventually(check)
@@ -270,7 +266,7 @@ def unquiesce_after_quiesce(story: Story) -> None:
 def unquiesce_after_restart(story: Story, seconds: float) -> None:
     def check() -> None:
         assert story.restarted_at is not None
-        if not [r for r in story.probes("unquiesce", "started") if r["time"] >= story.restarted_at]:
+        if not [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= story.restarted_at]:
             fail(f"the restarted handler did not unquiesce the application within {seconds:g} s; "
                  f"handler log: {story.log_tail()}")
 
@@ -280,7 +276,7 @@ def unquiesce_after_restart(story: Story, seconds: float) -> None:
 @then("the restarted handler was never refused a registration")
 def never_refused(story: Story) -> None:
     assert story.restarted_at is not None
-    for entry in story.rpcs("register"):
+    for entry in story.journal().rpcs("register"):
         if entry["time"] >= story.restarted_at and '"result": false' in (entry["stdout"] + entry["stderr"]):
             reply = (entry["stdout"] or entry["stderr"]).strip()
             fail(f"the restarted handler's registration was refused (its old registration leaked): {reply}")
@@ -289,10 +285,10 @@ def never_refused(story: Story) -> None:
 @then("the quiesce was stopped by the timeout")
 def quiesce_stopped(story: Story) -> None:
     op = story.operation()
-    started = story.probes("quiesce", "started")
+    started = story.journal().probes("quiesce", "started")
     if not started:
         fail("the handler never ran its quiesce command")
-    ends = story.probe_ends("quiesce")
+    ends = story.journal().probe_ends("quiesce")
     if ends and ends[0]["time"] <= op["deadline"]:
         return
     pid = started[0].get("pid")
@@ -306,7 +302,7 @@ def quiesce_stopped(story: Story) -> None:
 @then("the quiesce command is no longer running")
 def quiesce_gone(story: Story) -> None:
     def check() -> None:
-        for run in story.probes("quiesce", "started"):
+        for run in story.journal().probes("quiesce", "started"):
             if "pid" in run and process_alive(int(run["pid"])):
                 fail(f"the quiesce command (pid {run['pid']}) is still running: the handler orphaned it")
 
@@ -326,7 +322,7 @@ def exits_with(story: Story, code: int, seconds: float) -> None:
 @then("the handler's log does not show the registration token")
 def token_redacted(story: Story) -> None:
     text = story.log_text()
-    tokens = story.tokens_seen()
+    tokens = story.journal().tokens()
     assert tokens, "no registration reply in the journal"
     for token in tokens:
         if token in text:
@@ -342,28 +338,17 @@ def logged(story: Story, text: str) -> None:
     story.eventually(check)
 
 
-def _event_type(entry: Dict[str, Any]) -> str:
-    try:
-        reply = json.loads(entry["stdout"])
-    except ValueError:
-        return "unreadable"
-    if not isinstance(reply, dict) or reply.get("result") is not True:
-        return "refused"
-    return str(reply.get("eventType", "nothing"))
-
-
 @then(parsers.parse("at second {second:g} the handler's check-for-event calls returned, in order:"))
 def calls_at_second(story: Story, second: float, datatable: List[List[str]]) -> None:
     assert story.mode == VIRTUAL
-    calls = [e for e in story.rpcs("check-for-event") if story.second(e) == second]
-    assert [_event_type(e) for e in calls] == [row[0] for row in datatable[1:]]
+    calls = story.journal().rpcs("check-for-event").where(lambda e: story.second(e) == second)
+    assert calls.event_types() == [row[0] for row in datatable[1:]]
 
 
 @then("the handler fetched, one per check-for-event call:")
 def fetched_in_order(story: Story, datatable: List[List[str]]) -> None:
     assert story.mode == PROCESS
-    fetched = [_event_type(e) for e in story.rpcs("check-for-event") if e["exit_code"] == 0]
-    fetched = [t for t in fetched if t not in ("nothing", "refused", "unreadable")]
+    fetched = story.journal().fetched()
     want = [row[0] for row in datatable[1:]]
     if fetched[: len(want)] != want:
         fail(f"the handler fetched {fetched} instead of {want}")
@@ -371,6 +356,6 @@ def fetched_in_order(story: Story, datatable: List[List[str]]) -> None:
 
 @then(parsers.parse("the start event gave {seconds:d} seconds to acknowledge"))
 def start_gave(story: Story, seconds: int) -> None:
-    starts = [e for e in story.rpcs("check-for-event") if _event_type(e) == "start"]
+    starts = story.journal().rpcs("check-for-event").where(lambda e: event_type(e) == "start")
     assert starts, "no start event was fetched"
     assert json.loads(starts[0]["stdout"])["notificationTimeoutInSec"] == seconds

@@ -8,19 +8,21 @@ and its log.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import pytest
 
 from handler.core import CoreSettings, Handler
 from handler.state import FileStateStore
 from simulator import ManualClock, Simulator
-from simulator.harness.plugin import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
-from simulator.harness.virtual import T0, VirtualApp, VirtualTime
+from simulator.harness.journal import Journal
+from simulator.harness.launcher import HandlerLauncher, HandlerProcess
+from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+from simulator.harness.vm import SimulatedVM
+from simulator.harness.wait import wait_until
 
 VIRTUAL, PROCESS = "virtual", "process"
 # How long a process-mode expectation may take to become true (the handler polls every 0.2 s).
@@ -49,7 +51,7 @@ class Story:
         self._sim: Optional[Simulator] = None
         self.vm: Optional[SimulatedVM] = None
         self.time: Optional[VirtualTime] = None
-        self.app: Optional[VirtualApp] = None
+        self.app: Optional[ScriptedHooks] = None
         self.launcher: Optional[HandlerLauncher] = None
         self.core: Optional[Handler] = None
         self.process: Optional[HandlerProcess] = None
@@ -71,6 +73,7 @@ class Story:
         self.mode = PROCESS
         self.vm = self.request.getfixturevalue("vmotion_sim")
         self.launcher = self.request.getfixturevalue("vmotion_handler")
+        assert isinstance(self.vm.simulator, Simulator)  # the plugin serves its VM from this process
         self._sim = self.vm.simulator
         self.origin = time.time()
 
@@ -78,7 +81,7 @@ class Story:
         self.mode = VIRTUAL
         self._sim = Simulator(ManualClock(T0), host_timeout=120, migration_seconds=15.0, seed=11)
         self.time = VirtualTime(self._sim.clock)  # type: ignore[arg-type]
-        self.app = VirtualApp(self._sim, self.time)
+        self.app = ScriptedHooks(self.time, self._sim, default_seconds=0.0)
 
     @property
     def sim(self) -> Simulator:
@@ -136,7 +139,7 @@ class Story:
     def run_until(self, second: float) -> None:
         """Virtual mode: the handler's own loop (poll, drain, sleep the interval) up to ``second``."""
         assert self.core is not None and self.time is not None, "the handler is not running"
-        while self.time.second() < second:
+        while self.time.elapsed() < second:
             if not self.core.step():
                 self.time.sleep(self.core.settings.interval)
 
@@ -169,73 +172,22 @@ class Story:
         self.request.node.user_properties.append(("timing", {k: round(v, 3) for k, v in values.items()}))
 
     # ------------------------------------------------------------------------------------ readings
-    def journal(self) -> List[Dict[str, Any]]:
-        return self.sim.journal()
+    def journal(self) -> Journal:
+        return Journal(self.sim.journal())
 
-    def second(self, entry: Dict[str, Any]) -> float:
+    def second(self, entry: Mapping[str, Any]) -> float:
         return float(entry["time"]) - self.origin
 
     def registrations(self) -> int:
         return len(self.sim.status()["registrations"])
 
     def polling_since(self, since: float) -> bool:
-        """Since ``since``, the handler registered and then polled, or polled twice (reusing a valid token).
-
-        A poll after the registration says the handler reached its loop (and has saved its token, which it
-        cannot do before the register reply: a kill in between leaks the registration whatever it does).
-        One poll alone is not enough: a handler killed by SIGKILL can leave a vmtoolsd call in flight.
-        """
-        registered, polls = False, 0
-        for entry in self.journal():
-            if entry["kind"] != "rpc" or entry["time"] < since or entry["exit_code"] != 0:
-                continue
-            if entry.get("verb") not in ("register", "check-for-event"):
-                continue
-            try:
-                reply = json.loads(entry["stdout"])
-            except ValueError:
-                continue
-            if not isinstance(reply, dict) or reply.get("result") is not True:
-                continue
-            if entry["verb"] == "register":
-                registered = True
-            else:
-                polls += 1
-                if registered or polls >= 2:
-                    return True
-        return False
+        return self.journal().polling_since(since)
 
     def operation(self) -> Dict[str, Any]:
         if self.operation_id is None:
             fail("no vMotion was requested")
         return self.sim.operation(self.operation_id)  # type: ignore[arg-type]
-
-    def notes(self, what: str, **match: Any) -> List[Dict[str, Any]]:
-        return [
-            e for e in self.journal()
-            if e["kind"] == "model" and e["what"] == what and all(e.get(k) == v for k, v in match.items())
-        ]
-
-    def probes(self, name: str, phase: Optional[str] = None) -> List[Dict[str, Any]]:
-        return [e for e in self.journal() if e["kind"] == "probe" and e["name"] == name
-                and phase in (None, e["phase"])]
-
-    def probe_ends(self, name: str) -> List[Dict[str, Any]]:
-        return [e for e in self.probes(name) if e["phase"] in ("finished", "terminated")]
-
-    def rpcs(self, verb: str) -> List[Dict[str, Any]]:
-        return [e for e in self.journal() if e["kind"] == "rpc" and e.get("verb") == verb]
-
-    def tokens_seen(self) -> List[str]:
-        found = []
-        for entry in self.rpcs("register"):
-            try:
-                reply = json.loads(entry["stdout"])
-            except ValueError:
-                continue
-            if isinstance(reply, dict) and reply.get("uniqueToken"):
-                found.append(str(reply["uniqueToken"]))
-        return found
 
     def log_text(self) -> str:
         if self.mode == PROCESS:
@@ -250,12 +202,7 @@ class Story:
 
     def timeline(self) -> List[Tuple[float, str]]:
         """The journal in the scenario's words, each line with its second."""
-        out: List[Tuple[float, str]] = []
-        for e in self.journal():
-            text = _describe(e)
-            if text:
-                out.append((round(self.second(e), 3), text))
-        return out
+        return self.journal().timeline(self.origin)
 
 
 @pytest.fixture
@@ -265,35 +212,3 @@ def story(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Story]:
         yield told
     finally:
         told.close()
-
-
-def _describe(e: Dict[str, Any]) -> Optional[str]:
-    if e["kind"] == "probe":
-        phase = e["phase"]
-        if phase == "finished" and e.get("exit_code"):
-            phase = f"failed with exit status {e['exit_code']}"
-        elif phase == "terminated":
-            phase = "stopped"
-        return f"{e['name']} {phase}"
-    if e["kind"] != "model":
-        return None
-    what = e["what"]
-    simple = {
-        "vmotion-requested": "vMotion requested",
-        "acked": "ack received",
-        "acked-timeout-change": "timeout-change acked",
-        "forced": "migration forced at the timeout",
-        "migration-started": "migration started",
-        "rebooted": "VM rebooted",
-    }
-    if what in simple:
-        return simple[what]
-    if what == "registered":
-        return f'app "{e["app"]}" registered'
-    if what == "unregistered":
-        return f'app "{e["app"]}" unregistered'
-    if what == "delivered":
-        return f"{e['event']} delivered"
-    if what == "migration-ended":
-        return f"migration ended: {e['op_status']}"
-    return None

@@ -1,0 +1,166 @@
+"""The simulator's journal as a query object: what the guest sent, what the hypervisor did, what the hooks did.
+
+``Journal(sim.journal())`` is a snapshot; each filter returns a narrower ``Journal``, so questions read as one
+line: ``journal.probes("quiesce", "started").first()``, ``journal.notes("acked", operation_id=op).first()``,
+``journal.rpcs("register").since(t)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+
+Entry = Mapping[str, Any]
+NO_EVENT = ("nothing", "refused", "unreadable")  # check-for-event replies that carry no event
+
+
+def reply_of(entry: Entry) -> Optional[Dict[str, Any]]:
+    """An RPC's reply as a JSON object, or None when it is not one (a fault, a garbled or refused channel)."""
+    try:
+        reply = json.loads(entry.get("stdout") or "")
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def event_type(entry: Entry) -> str:
+    """What a check-for-event call returned: an eventType, ``nothing``, ``refused`` or ``unreadable``."""
+    reply = reply_of(entry)
+    if reply is None:
+        return "unreadable"
+    if reply.get("result") is not True:
+        return "refused"
+    return str(reply.get("eventType", "nothing"))
+
+
+class Journal:
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries: List[Entry] = list(entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def __getitem__(self, index: int) -> Entry:
+        return self.entries[index]
+
+    def where(self, keep: Callable[[Entry], bool]) -> Journal:
+        return Journal(e for e in self.entries if keep(e))
+
+    # ------------------------------------------------------------------ by kind
+    def rpcs(self, verb: Optional[str] = None) -> Journal:
+        """Guest RPCs, of one verb (``register``, ``check-for-event``, ...) or all."""
+        return self.where(lambda e: e["kind"] == "rpc" and verb in (None, e.get("verb")))
+
+    def probes(self, name: Optional[str] = None, phase: Optional[str] = None) -> Journal:
+        """Hook probe records: ``started``, ``finished`` (with ``exit_code``), ``terminated``."""
+        return self.where(
+            lambda e: e["kind"] == "probe" and name in (None, e["name"]) and phase in (None, e["phase"])
+        )
+
+    def probe_ends(self, name: str) -> Journal:
+        """The runs of hook ``name`` that ended, by themselves or stopped by a signal."""
+        return self.probes(name).where(lambda e: e["phase"] in ("finished", "terminated"))
+
+    def notes(self, what: Optional[str] = None, **match: Any) -> Journal:
+        """What the hypervisor did (``registered``, ``delivered``, ``acked``, ``forced``, ...), matching fields."""
+        return self.where(
+            lambda e: e["kind"] == "model"
+            and what in (None, e["what"])
+            and all(e.get(key) == value for key, value in match.items())
+        )
+
+    # ------------------------------------------------------------------ by time
+    def since(self, start: float) -> Journal:
+        return self.where(lambda e: e["time"] >= start)
+
+    def between(self, start: float, end: float) -> Journal:
+        return self.where(lambda e: start <= e["time"] <= end)
+
+    def first(self) -> Optional[Entry]:
+        return self.entries[0] if self.entries else None
+
+    def last(self) -> Optional[Entry]:
+        return self.entries[-1] if self.entries else None
+
+    # ------------------------------------------------------------------ what RPCs said
+    def succeeded(self) -> Journal:
+        """RPCs that went through (exit 0) and were not refused (``"result": true``)."""
+        return self.where(lambda e: e.get("exit_code") == 0 and (reply_of(e) or {}).get("result") is True)
+
+    def event_types(self) -> List[str]:
+        """What each check-for-event call returned, in order."""
+        return [event_type(e) for e in self.rpcs("check-for-event")]
+
+    def fetched(self) -> List[str]:
+        """The events a handler fetched, one per call, in order."""
+        return [t for t in self.rpcs("check-for-event").succeeded().event_types() if t not in NO_EVENT]
+
+    def tokens(self) -> List[str]:
+        """The registration tokens the hypervisor handed out (to check that a log does not show them)."""
+        replies = (reply_of(e) or {} for e in self.rpcs("register"))
+        return [str(r["uniqueToken"]) for r in replies if r.get("uniqueToken")]
+
+    def polling_since(self, since: float) -> bool:
+        """Since ``since``, a handler registered and then polled, or polled twice (reusing a saved token).
+
+        A poll after the registration says the handler reached its loop (and has saved its token, which it
+        cannot do before the register reply). One poll alone is not enough: a handler killed by SIGKILL can
+        leave a vmtoolsd call in flight.
+        """
+        registered, polls = False, 0
+        for entry in self.since(since).rpcs().succeeded():
+            if entry.get("verb") == "register":
+                registered = True
+            elif entry.get("verb") == "check-for-event":
+                polls += 1
+                if registered or polls >= 2:
+                    return True
+        return False
+
+    def timeline(self, origin: float) -> List[Tuple[float, str]]:
+        """The journal in the scenarios' words, each line with its second after ``origin``."""
+        out: List[Tuple[float, str]] = []
+        for entry in self.entries:
+            text = describe(entry)
+            if text:
+                out.append((round(float(entry["time"]) - origin, 3), text))
+        return out
+
+
+_SIMPLE = {
+    "vmotion-requested": "vMotion requested",
+    "acked": "ack received",
+    "acked-timeout-change": "timeout-change acked",
+    "forced": "migration forced at the timeout",
+    "migration-started": "migration started",
+    "rebooted": "VM rebooted",
+}
+
+
+def describe(e: Entry) -> Optional[str]:
+    """One journal entry as a line of a scenario's ``the timeline was`` table (None: not told there)."""
+    if e["kind"] == "probe":
+        phase = e["phase"]
+        if phase == "finished" and e.get("exit_code"):
+            phase = f"failed with exit status {e['exit_code']}"
+        elif phase == "terminated":
+            phase = "stopped"
+        return f"{e['name']} {phase}"
+    if e["kind"] != "model":
+        return None
+    what = e["what"]
+    if what in _SIMPLE:
+        return _SIMPLE[what]
+    if what in ("registered", "unregistered"):
+        return f'app "{e["app"]}" {what}'
+    if what == "delivered":
+        return f"{e['event']} delivered"
+    if what == "migration-ended":
+        return f"migration ended: {e['op_status']}"
+    return None
