@@ -7,6 +7,8 @@ option of the host the VM runs on (the source decides [S5/S10]) and of the desti
 hands them to a :class:`~simulator.Simulator`, which derives its effective and destination timeouts from them.
 Once the simulated migration has ended with success, ``relocate`` moves the VM in vCenter (``RelocateVM_Task``).
 
+It reads vCenter through the helper's own vSphere code (``helper.inventory`` finds one object by its decoded
+name, ``helper.host_option`` reads the option by its exact key), so both see vCenter the same way.
 pyVmomi is needed only here (the ``[helper]`` extra); the rest of ``simulator`` runs on the standard library.
 """
 
@@ -17,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from simulator.inprocess import Simulator, SimulatorError
-
-HOST_OPTION = "VmOpNotificationToApp.Timeout"
 
 
 class BridgeError(Exception):
@@ -78,28 +78,26 @@ class VCenterBridge:
         self.close()
 
     # ------------------------------------------------------------------------------------ reading
-    def _find(self, kind: Any, name: str) -> Any:
-        content = self.si.RetrieveContent()
-        view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
+    def _find(self, kind: str, name: str) -> Any:
+        from helper.errors import HelperError
+        from helper.inventory import find_by_name
+
         try:
-            found = [obj for obj in view.view if obj.name == name]
-        finally:
-            view.Destroy()
-        if len(found) != 1:
-            raise BridgeError(f"{len(found)} objects named {name!r} in vCenter (expected exactly one)")
-        return found[0]
+            return find_by_name(self.si.RetrieveContent(), kind, name)
+        except HelperError as e:
+            raise BridgeError(f"vCenter: {e}") from None
 
     def vm(self, name: str) -> Any:
-        return self._find(self._vim.VirtualMachine, name)
+        return self._find("VM", name)
 
     def host(self, name: str) -> Any:
-        return self._find(self._vim.HostSystem, name)
+        return self._find("host", name)
 
     def current_host(self, vm_name: str) -> str:
         return str(self.vm(vm_name).runtime.host.name)
 
     def cluster_hosts(self, cluster_name: str) -> List[str]:
-        return sorted(str(h.name) for h in self._find(self._vim.ClusterComputeResource, cluster_name).host)
+        return sorted(str(h.name) for h in self._find("cluster", cluster_name).host)
 
     def other_hosts(self, vm_name: str) -> List[str]:
         """The hosts of the VM's cluster it does not run on: where a vMotion can take it."""
@@ -107,12 +105,10 @@ class VCenterBridge:
         return sorted(str(h.name) for h in here.parent.host if h.name != here.name)
 
     def host_timeout(self, host_name: str) -> int:
-        manager = self.host(host_name).configManager.advancedOption
-        try:
-            values = manager.QueryOptions(HOST_OPTION)
-        except self._vim.fault.InvalidName:
-            return 0
-        return int(values[0].value) if values else 0
+        """The host's option by its exact key; absent (or not an integer) counts as 0, its real default."""
+        from helper.host_option import read_host_timeout
+
+        return read_host_timeout(self.host(host_name)) or 0
 
     def vm_settings(self, vm_name: str) -> tuple[bool, Optional[int]]:
         """(vmOpNotificationToAppEnabled, vmOpNotificationTimeout or None when unset)."""
