@@ -15,6 +15,10 @@ When none works it raises :class:`VcsimUnavailable` with every reason; the pytes
 container by its id. Only 127.0.0.0/8 is ever contacted.
 
 Only the standard library is imported at module level; testcontainers is imported when a container is needed.
+
+**Checkout only**: building the binary or the image needs this repository's ``vcsim/`` (Go sources, patches,
+Dockerfile), which the wheel does not carry. Installed from the wheel, this module imports and works with
+``VCSIM_URL`` or ``VCSIM_BINARY``; otherwise it says so (a skip), never a crash.
 """
 
 from __future__ import annotations
@@ -59,9 +63,9 @@ IMAGE = "vmotion-vcsim:latest"
 BINARY_LABEL = "org.vmotion.vcsim.binary-sha256"
 # Containers carry this label and their owner's pid, so a run can remove what a crashed run left behind.
 OWNER_LABEL = "org.vmotion.vcsim.owner-pid"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "vcsim" / "build"
-DOCKERFILE = REPO_ROOT / "vcsim" / "Dockerfile"
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository root, when run from a source checkout
+BUILD_SCRIPT = CHECKOUT / "vcsim" / "build"
+DOCKERFILE = CHECKOUT / "vcsim" / "Dockerfile"
 # Generous: the first `vcsim/build` compiles for ~30 s; starting the simulator takes well under a second.
 BUILD_TIMEOUT_S = 300.0
 START_TIMEOUT_S = 30.0
