@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,14 +47,25 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with the wheel and its [check] extra, and nothing of the checkout."""
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(REPO)],
+    # Built from a copy of the files git knows (committed or not): a build/ left in the checkout by an earlier
+    # build would otherwise put modules that no longer exist into the wheel.
+    listed = _run(["git", "ls-files", "-co", "--exclude-standard", "-z"], REPO, env)
+    assert listed.returncode == 0, listed.stderr
+    source = base / "source"
+    for name in filter(None, listed.stdout.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(source)],
                  base, env)
     assert built.returncode == 0, built.stderr
     [wheel] = (base / "dist").glob("*.whl")
     venv = base / "venv"
-    created = _run([sys.executable, "-m", "venv", str(venv)], base, env)
+    created = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], base, env)
     assert created.returncode == 0, created.stderr
-    installed = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[check]"], base, env)
+    # This environment's pip installs into the new one (--python): no copy of pip to set up there first.
+    installed = _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                      f"{wheel}[check]"], base, env)
     assert installed.returncode == 0, installed.stderr
     return venv
 
