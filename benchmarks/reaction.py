@@ -155,7 +155,7 @@ def _drains(run: _Run, k: int, reps: int) -> List[Dict[str, Any]]:
         time.sleep(INTERVAL / 2)
         before = len(run.rpcs())
         for i in range(k):
-            client.set_config(host_timeout=100 + (rep * k + i) % 2)
+            client.set(host_timeout=100 + (rep * k + i) % 2)
         _wait(lambda: sum(1 for e in run.rpcs()[before:] if e["verb"] == "ack-event") >= k  # noqa: B023
               and run.rpcs()[-1]["verb"] == "check-for-event"
               and '"eventType"' not in run.rpcs()[-1]["stdout"], "the drain")

@@ -253,14 +253,14 @@ def _run(args: argparse.Namespace) -> int:
             changes["enabled"] = bool(args.enable)
         if not changes:
             raise UsageError("set: name at least one of --host-timeout, --vm-timeout, --dest-host-timeout, --enable")
-        client.set_config(**changes)
+        client.set(**changes)
     elif args.command == "knobs":
-        _print_json(client.set_knobs(**_knob_assignments(args.assignments)))
+        _print_json(client.knobs(**_knob_assignments(args.assignments)).as_dict())
     elif args.command == "fault":
         if args.clear:
-            client.set_faults()
+            client.fault()
         else:
-            client.set_faults(
+            client.fault(
                 latency=args.latency,
                 channel_down=args.channel_down,
                 garble=args.garble,

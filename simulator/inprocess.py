@@ -1,7 +1,7 @@
 """The in-process transport: one simulated VM with its clock, faults and journal, thread-safe.
 
 ``Simulator.call`` is what a handler's transport calls instead of running vmtoolsd. The control methods
-(``vmotion``, ``set_config``, ``advance``, ...) stand in for vCenter and for the person running the test.
+(``vmotion``, ``set``, ``advance``, ...) stand in for vCenter and for the person running the test.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Simulator:
                 self._absorb_notes()
             return op.operation_id
 
-    def set_config(
+    def set(
         self,
         *,
         host_timeout: Any = _UNSET,
@@ -122,7 +122,7 @@ class Simulator:
             finally:
                 self._absorb_notes()
 
-    def set_knobs(self, **changes: Any) -> Knobs:
+    def knobs(self, **changes: Any) -> Knobs:
         with self._lock:
             try:
                 self._knobs = self._knobs.replace(**changes)
@@ -131,7 +131,7 @@ class Simulator:
             self.vm.knobs = self._knobs
             return self._knobs
 
-    def set_faults(self, **faults: Any) -> Faults:
+    def fault(self, **faults: Any) -> Faults:
         """Switch faults on (see ``Faults``); with no arguments, switch them all off."""
         with self._lock:
             try:

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
+from simulator.model.journal_events import JournalEvent
+
 _TOKEN = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
@@ -55,20 +57,21 @@ def _rpc_line(entry: Mapping[str, Any]) -> str:
 _META = {"seq", "time", "kind", "what"}
 
 _MODEL: Dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "registered": lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
-    "unregistered": lambda e: f"app {e['app']} unregistered",
-    "vmotion-requested": lambda e: (
+    JournalEvent.REGISTERED.value: lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
+    JournalEvent.UNREGISTERED.value: lambda e: f"app {e['app']} unregistered",
+    JournalEvent.VMOTION_REQUESTED.value: lambda e: (
         f"vMotion requested, operation {_short(e['operation_id'])}"
         + ("" if e["notified"] else " (notifications not in effect: runs at once)")
     ),
-    "queued": lambda e: f"{e['event']} event queued for {e['app']}",
-    "acked": lambda e: f"ack from {e['app']} after {e['waited']:.1f} s",
-    "forced": lambda e: f"timeout: migration forced, {e['missing_acks']} ack(s) missing",
-    "migration-started": lambda e: "migration running" + (" (forced)" if e["forced"] else ""),
-    "migration-ended": lambda e: f"migration ended: {e['op_status']}",
-    "rebooted": lambda e: "VM rebooted: registrations dropped",
-    "hold-released": lambda e: f"hold released ({e['why']})",
-    "configured": lambda e: "settings changed: " + ", ".join(f"{k}={v}" for k, v in e.items() if k not in _META),
+    JournalEvent.QUEUED.value: lambda e: f"{e['event']} event queued for {e['app']}",
+    JournalEvent.ACKED.value: lambda e: f"ack from {e['app']} after {e['waited']:.1f} s",
+    JournalEvent.FORCED.value: lambda e: f"timeout: migration forced, {e['missing_acks']} ack(s) missing",
+    JournalEvent.MIGRATION_STARTED.value: lambda e: "migration running" + (" (forced)" if e["forced"] else ""),
+    JournalEvent.MIGRATION_ENDED.value: lambda e: f"migration ended: {e['op_status']}",
+    JournalEvent.REBOOTED.value: lambda e: "VM rebooted: registrations dropped",
+    JournalEvent.HOLD_RELEASED.value: lambda e: f"hold released ({e['why']})",
+    JournalEvent.CONFIGURED.value: lambda e: "settings changed: "
+    + ", ".join(f"{k}={v}" for k, v in e.items() if k not in _META),
 }
 
 

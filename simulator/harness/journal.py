@@ -8,7 +8,9 @@ line: ``journal.probes("quiesce", "started").first()``, ``journal.notes("acked",
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+
+from simulator.model.journal_events import JournalEvent
 
 Entry = Mapping[str, Any]
 NO_EVENT = ("nothing", "refused", "unreadable")  # check-for-event replies that carry no event
@@ -67,7 +69,7 @@ class Journal:
         """The runs of hook ``name`` that ended, by themselves or stopped by a signal."""
         return self.probes(name).where(lambda e: e["phase"] in ("finished", "terminated"))
 
-    def notes(self, what: Optional[str] = None, **match: Any) -> Journal:
+    def notes(self, what: Optional[Union[JournalEvent, str]] = None, **match: Any) -> Journal:
         """What the hypervisor did (``registered``, ``delivered``, ``acked``, ``forced``, ...), matching fields."""
         return self.where(
             lambda e: e["kind"] == "model"
@@ -134,12 +136,12 @@ class Journal:
 
 
 _SIMPLE = {
-    "vmotion-requested": "vMotion requested",
-    "acked": "ack received",
-    "acked-timeout-change": "timeout-change acked",
-    "forced": "migration forced at the timeout",
-    "migration-started": "migration started",
-    "rebooted": "VM rebooted",
+    JournalEvent.VMOTION_REQUESTED.value: "vMotion requested",
+    JournalEvent.ACKED.value: "ack received",
+    JournalEvent.ACKED_TIMEOUT_CHANGE.value: "timeout-change acked",
+    JournalEvent.FORCED.value: "migration forced at the timeout",
+    JournalEvent.MIGRATION_STARTED.value: "migration started",
+    JournalEvent.REBOOTED.value: "VM rebooted",
 }
 
 
@@ -157,10 +159,10 @@ def describe(e: Entry) -> Optional[str]:
     what = e["what"]
     if what in _SIMPLE:
         return _SIMPLE[what]
-    if what in ("registered", "unregistered"):
+    if what in (JournalEvent.REGISTERED, JournalEvent.UNREGISTERED):
         return f'app "{e["app"]}" {what}'
-    if what == "delivered":
+    if what == JournalEvent.DELIVERED:
         return f"{e['event']} delivered"
-    if what == "migration-ended":
+    if what == JournalEvent.MIGRATION_ENDED:
         return f"migration ended: {e['op_status']}"
     return None

@@ -75,6 +75,14 @@ class Knobs:
         if self.queue_limit is not None and self.queue_limit < 1:
             raise ValueError("queue_limit must be at least 1 (or unset)")
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Knobs:
+        """The knobs from their JSON form (``as_dict`` sent over the socket: tuples arrive as lists)."""
+        values = dict(data)
+        if isinstance(values.get("accepted_notification_types"), list):
+            values["accepted_notification_types"] = tuple(values["accepted_notification_types"])
+        return cls(**values)
+
     def replace(self, **changes: Any) -> Knobs:
         return dataclasses.replace(self, **changes)
 

@@ -1,4 +1,4 @@
-"""A client for the control server, with the same methods as ``Simulator``."""
+"""A client for the control server, with the same methods as ``Simulator`` (both satisfy ``SimulatorAPI``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import socket
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from simulator.faults import Faults
 from simulator.inprocess import SimulatorError
+from simulator.model.knobs import Knobs
 from simulator.rpc import RpcResult
 
 
@@ -38,20 +40,20 @@ class SimulatorClient:
         return answer
 
     def call(self, command: str) -> RpcResult:
-        r = self.request("rpc", command=command)
+        r = self.request("call", command=command)
         return RpcResult(r["stdout"], r["stderr"], r["exit_code"])
 
     def vmotion(self, outcome: str = "success", migration_seconds: Optional[float] = None) -> int:
         return int(self.request("vmotion", outcome=outcome, migration_seconds=migration_seconds)["operation_id"])
 
-    def set_config(self, **changes: Any) -> None:
+    def set(self, **changes: Any) -> None:
         self.request("set", **changes)
 
-    def set_knobs(self, **changes: Any) -> Dict[str, Any]:
-        return dict(self.request("knobs", **changes)["knobs"])
+    def knobs(self, **changes: Any) -> Knobs:
+        return Knobs.from_json(self.request("knobs", **changes)["knobs"])
 
-    def set_faults(self, **faults: Any) -> Dict[str, Any]:
-        return dict(self.request("faults", **faults)["faults"])
+    def fault(self, **faults: Any) -> Faults:
+        return Faults(**self.request("fault", **faults)["faults"])
 
     def advance(self, seconds: float) -> float:
         return float(self.request("advance", seconds=seconds)["time"])

@@ -20,7 +20,7 @@ from simulator.model.knobs import Knobs
 Reply = Dict[str, Any]
 
 
-def _rpc(sim: Simulator, command: Any) -> Reply:
+def _call(sim: Simulator, command: Any) -> Reply:
     if not isinstance(command, str):
         raise SimulatorError('"command" must be a string')
     result = sim.call(command)
@@ -32,7 +32,7 @@ def _vmotion(sim: Simulator, outcome: str = "success", migration_seconds: Any = 
 
 
 def _set(sim: Simulator, **changes: Any) -> Reply:
-    sim.set_config(**changes)
+    sim.set(**changes)
     return {"config": sim.status()["config"]}
 
 
@@ -42,11 +42,11 @@ def _knobs(sim: Simulator, **changes: Any) -> Reply:
         raise SimulatorError(f"unknown knob {sorted(unknown)[0]!r}")
     if "accepted_notification_types" in changes and changes["accepted_notification_types"] is not None:
         changes["accepted_notification_types"] = tuple(changes["accepted_notification_types"])
-    return {"knobs": sim.set_knobs(**changes).as_dict()}
+    return {"knobs": sim.knobs(**changes).as_dict()}
 
 
-def _faults(sim: Simulator, **faults: Any) -> Reply:
-    return {"faults": sim.set_faults(**faults).as_dict()}
+def _fault(sim: Simulator, **faults: Any) -> Reply:
+    return {"faults": sim.fault(**faults).as_dict()}
 
 
 def _advance(sim: Simulator, seconds: Any) -> Reply:
@@ -68,12 +68,13 @@ def _probe(sim: Simulator, name: str, phase: str, env: Any = None, **details: An
     return {}
 
 
+# One name per action: the op is the vmotion-sim command and the method (see simulator.api).
 OPS: Dict[str, Callable[..., Reply]] = {
-    "rpc": _rpc,
+    "call": _call,
     "vmotion": _vmotion,
     "set": _set,
     "knobs": _knobs,
-    "faults": _faults,
+    "fault": _fault,
     "advance": _advance,
     "reboot": _reboot,
     "reset": _reset,
@@ -83,6 +84,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "time": lambda sim: {"time": sim.now()},
     "ping": lambda sim: {},
 }
+OLD_NAMES = {"rpc": "call", "faults": "fault"}  # still accepted from clients written before the rename
 
 
 def dispatch(sim: Simulator, request: Any) -> Reply:
@@ -90,7 +92,7 @@ def dispatch(sim: Simulator, request: Any) -> Reply:
         return {"ok": False, "error": 'a request is a JSON object with a string "op"'}
     args = dict(request)
     op = args.pop("op")
-    handler = OPS.get(op)
+    handler = OPS.get(OLD_NAMES.get(op, op))
     if handler is None:
         return {"ok": False, "error": f"unknown op {op!r} (known: {', '.join(sorted(OPS))})"}
     try:

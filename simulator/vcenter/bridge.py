@@ -134,7 +134,7 @@ class VCenterBridge:
     @staticmethod
     def apply(sim: Simulator, settings: MoveSettings) -> None:
         """Give the guest simulator the settings vCenter holds (a change queues a timeout-change as usual)."""
-        sim.set_config(
+        sim.set(
             enabled=settings.enabled,
             host_timeout=settings.host_timeout,
             vm_timeout=settings.vm_timeout,

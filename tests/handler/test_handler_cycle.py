@@ -159,7 +159,7 @@ def test_the_core_redacts_tokens_whatever_logging_its_embedder_set_up(
 ) -> None:
     # No setup_logging here: records reach the root logger (caplog, at debug) without the daemon's filter.
     timeline.at(2, sim.vmotion)
-    timeline.at(4, lambda: sim.set_faults(truncate=True, remaining=1))  # an error excerpt of a reply
+    timeline.at(4, lambda: sim.fault(truncate=True, remaining=1))  # an error excerpt of a reply
     make_handler(sim, timeline, hooks, store, stop_at=30).run()
     token = json.loads(rpcs(sim, "register")[0]["stdout"])["uniqueToken"]
     messages = [r.getMessage() for r in caplog.records]

@@ -23,7 +23,7 @@ def _op(sim: Simulator) -> dict[str, Any]:
 def test_a_slow_quiesce_is_killed_at_the_deadline_and_acked_at_once(
     sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
-    sim.set_config(host_timeout=30)
+    sim.set(host_timeout=30)
     hooks.script("quiesce", seconds=600)  # would outlast any timeout
     timeline.at(1, sim.vmotion)
     make_handler(sim, timeline, hooks, store, stop_at=100, safety_margin=2.0).run()
@@ -74,7 +74,7 @@ def test_queued_timeout_change_and_start_are_drained_without_sleeping(
     hooks.script("quiesce", seconds=0)
     handler = make_handler(sim, timeline, hooks, store)
     assert handler.start()
-    sim.set_config(host_timeout=60)  # queues timeout-change
+    sim.set(host_timeout=60)  # queues timeout-change
     sim.vmotion()  # queues start
     timeline.advance(0.5)  # both are waiting when the handler next looks
     sleeps_before = len(timeline.sleeps)
@@ -98,7 +98,7 @@ def test_timeout_change_ack_can_be_switched_off(
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, ack_timeout_change=False)
     assert handler.start()
-    sim.set_config(host_timeout=60)
+    sim.set(host_timeout=60)
     assert handler.step()
     assert rpcs(sim, "ack-event") == []
 
@@ -108,7 +108,7 @@ def test_timeout_change_during_quiesce_replans_its_deadline(
 ) -> None:
     hooks.script("quiesce", seconds=100)
     timeline.at(1, sim.vmotion)
-    timeline.at(10, lambda: sim.set_config(host_timeout=30))
+    timeline.at(10, lambda: sim.set(host_timeout=30))
     make_handler(sim, timeline, hooks, store, stop_at=150).run()
     (quiesce,) = hooks.of("quiesce")
     assert quiesce.outcome == "killed"
@@ -121,10 +121,10 @@ def test_timeout_change_during_quiesce_replans_its_deadline(
 def test_a_timeout_that_grows_during_quiesce_keeps_the_earlier_deadline(
     sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
-    sim.set_config(host_timeout=60)
+    sim.set(host_timeout=60)
     hooks.script("quiesce", seconds=100)
     timeline.at(10, sim.vmotion)
-    timeline.at(20, lambda: sim.set_config(host_timeout=120))  # the simulator keeps the held deadline (knob)
+    timeline.at(20, lambda: sim.set(host_timeout=120))  # the simulator keeps the held deadline (knob)
     make_handler(sim, timeline, hooks, store, stop_at=200).run()
     (quiesce,) = hooks.of("quiesce")
     assert (quiesce.outcome, quiesce.ended) == ("killed", 10 + 60 - 2)
@@ -229,7 +229,7 @@ def test_notifications_turned_off_mid_migration_unquiesce_without_waiting_for_th
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(1, sim.vmotion)
-    timeline.at(10, lambda: sim.set_config(enabled=False))  # the end (at 2 + 15) can no longer be fetched
+    timeline.at(10, lambda: sim.set(enabled=False))  # the end (at 2 + 15) can no longer be fetched
     make_handler(sim, timeline, hooks, store, stop_at=300).run()
     assert _op(sim)["acked"] is True
     (unquiesce,) = hooks.of("unquiesce")
@@ -242,7 +242,7 @@ def test_a_hung_vmtoolsd_during_the_quiesce_cannot_push_the_kill_past_the_deadli
     sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     """While the quiesce runs the handler polls for timeout-change; a hung call lasts rpc_timeout."""
-    sim.set_config(host_timeout=30)
+    sim.set(host_timeout=30)
     hooks.script("quiesce", seconds=600)
     timeline.at(1, sim.vmotion)
     quiescing = {"on": False}

@@ -22,7 +22,7 @@ def test_transport_errors_are_retried_with_capped_backoff(
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, backoff_max=4.0)
     assert handler.start()
-    sim.set_faults(**{fault: True}, remaining=6)
+    sim.fault(**{fault: True}, remaining=6)
     timeline.at(0, sim.vmotion)  # requested while the channel is bad
     while timeline.elapsed() < 60:
         if not handler.step():
@@ -44,7 +44,7 @@ def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
 ) -> None:
     hooks.script("quiesce", seconds=5)
     timeline.at(1, sim.vmotion)
-    timeline.at(5.5, lambda: sim.set_faults(channel_down=True, remaining=3))  # the ack's first three tries fail
+    timeline.at(5.5, lambda: sim.fault(channel_down=True, remaining=3))  # the ack's first three tries fail
     make_handler(sim, timeline, hooks, store, stop_at=60).run()
     acks = rpcs(sim, "ack-event")
     assert [a["exit_code"] for a in acks] == [1, 1, 1, 0]

@@ -86,7 +86,7 @@ def test_failures_go_to_stderr_with_exit_1(served: SimulatedVM) -> None:
 
 
 def test_error_envelope_on_stderr(served: SimulatedVM) -> None:
-    SimulatorClient(served.socket).set_knobs(error_envelope="json-stderr")
+    SimulatorClient(served.socket).knobs(error_envelope="json-stderr")
     result = run(served, "--cmd", 'vm-operation-notification.unregister {"uniqueToken": "x"}')
     assert result.returncode == 1 and result.stdout == b""
     assert result.stderr.startswith(b'{"version":"1.0.0", "result": false, "errorMessage": "vm-operation-notification')

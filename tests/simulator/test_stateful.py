@@ -89,7 +89,7 @@ class NotificationMachine(RuleBasedStateMachine):
 
     @rule(host=st.sampled_from([0, 30, 60, 90]), vm=st.sampled_from([None, 0, 20, 45]))
     def configure(self, host: int, vm: Optional[int]) -> None:
-        self.sim.set_config(host_timeout=host, vm_timeout=vm)
+        self.sim.set(host_timeout=host, vm_timeout=vm)
 
     @rule()
     def reboot(self) -> None:

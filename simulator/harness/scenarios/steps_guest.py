@@ -28,17 +28,17 @@ def _reply(story: Story) -> dict[str, object]:
 
 @given(parsers.parse("the hosts allow {seconds:d} seconds for notifications"))
 def hosts_allow(story: Story, seconds: int) -> None:
-    story.sim.set_config(host_timeout=seconds)
+    story.sim.set(host_timeout=seconds)
 
 
 @given(parsers.parse("the VM allows {seconds:d} seconds for notifications"))
 def vm_allows(story: Story, seconds: int) -> None:
-    story.sim.set_config(vm_timeout=seconds)
+    story.sim.set(vm_timeout=seconds)
 
 
 @given("vMotion notifications are disabled on the VM")
 def disabled(story: Story) -> None:
-    story.sim.set_config(enabled=False)
+    story.sim.set(enabled=False)
 
 
 @given(parsers.parse("a migration takes {seconds:g} seconds"))
@@ -49,7 +49,7 @@ def migration_takes(story: Story, seconds: float) -> None:
 
 @given("the hypervisor moves the deadline of a waiting vMotion when the timeout changes")
 def deadline_moves(story: Story) -> None:
-    story.sim.set_knobs(timeout_change_moves_deadline=True)
+    story.sim.knobs(timeout_change_moves_deadline=True)
 
 
 # ------------------------------------------------------------------------------------------ guest RPCs

@@ -12,6 +12,7 @@ from simulator.harness.journal import event_type
 from simulator.harness.scenarios.story import PROCESS, VIRTUAL, Story, fail
 from simulator.harness.virtual import T0
 from simulator.harness.wait import wait_until
+from simulator.model.journal_events import JournalEvent
 from simulator.processes import process_alive
 
 # ------------------------------------------------------------------------------------------ how it runs
@@ -85,12 +86,12 @@ def failing_vmotion_now(story: Story) -> None:
 
 @when(parsers.parse("the host timeout changes to {seconds:d} seconds at second {second:g}"))
 def timeout_change_at(story: Story, seconds: int, second: float) -> None:
-    story.at(second, lambda: story.sim.set_config(host_timeout=seconds))
+    story.at(second, lambda: story.sim.set(host_timeout=seconds))
 
 
 @when(parsers.parse("the host timeout changes to {seconds:d} seconds"))
 def timeout_change_now(story: Story, seconds: int) -> None:
-    story.sim.set_config(host_timeout=seconds)
+    story.sim.set(host_timeout=seconds)
 
 
 @when(
@@ -100,19 +101,19 @@ def timeout_change_now(story: Story, seconds: int) -> None:
     )
 )
 def queue_three(story: Story, second: float, first: int, then_: int) -> None:
-    story.at(second, lambda: story.sim.set_config(host_timeout=first))
-    story.at(second, lambda: story.sim.set_config(host_timeout=then_))
+    story.at(second, lambda: story.sim.set(host_timeout=first))
+    story.at(second, lambda: story.sim.set(host_timeout=then_))
     story.at(second, story.request_vmotion)
 
 
 @when("the guest RPC channel goes down")
 def channel_down(story: Story) -> None:
-    story.sim.set_faults(channel_down=True)
+    story.sim.fault(channel_down=True)
 
 
 @when("the guest RPC channel comes back")
 def channel_back(story: Story) -> None:
-    story.sim.set_faults()
+    story.sim.fault()
 
 
 @when(parsers.parse("the operation has ended, waiting at most {seconds:g} seconds"))
@@ -201,7 +202,7 @@ def quiesce_once(story: Story) -> None:
         fail(f"the handler never ran its quiesce command; handler log: {story.log_tail()}")
     if len(runs) > 1:
         fail(f"the handler ran its quiesce command {len(runs)} times for one vMotion")
-    delivered = story.journal().notes("delivered", event="start", operation_id=story.operation_id).first()
+    delivered = story.journal().notes(JournalEvent.DELIVERED, event="start", operation_id=story.operation_id).first()
     if delivered is None or delivered["time"] > runs[0]["time"]:
         fail("the quiesce command ran before the start event was fetched")
 
@@ -209,9 +210,9 @@ def quiesce_once(story: Story) -> None:
 @then("the handler acked the operation after the quiesce ended and before the timeout")
 def acked_in_time(story: Story) -> None:
     op = story.operation()
-    acked = story.journal().notes("acked", operation_id=story.operation_id).first()
+    acked = story.journal().notes(JournalEvent.ACKED, operation_id=story.operation_id).first()
     if acked is None:
-        late = story.journal().notes("late-ack", operation_id=story.operation_id)
+        late = story.journal().notes(JournalEvent.LATE_ACK, operation_id=story.operation_id)
         why = "it acked after the timeout" if late else "it never acked"
         fail(f"the handler did not ack operation {story.operation_id} in time ({why}); the migration was "
              f"forced at the {op['notification_timeout']} s timeout")
@@ -237,7 +238,7 @@ def acked_in_time(story: Story) -> None:
 @then("the unquiesce ran after the end event was delivered")
 def unquiesce_after_end(story: Story) -> None:
     def check() -> None:
-        delivered = story.journal().notes("delivered", event="end", operation_id=story.operation_id).first()
+        delivered = story.journal().notes(JournalEvent.DELIVERED, event="end", operation_id=story.operation_id).first()
         if delivered is None:
             fail("the handler never fetched the end event")
         assert delivered is not None
