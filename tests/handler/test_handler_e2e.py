@@ -52,13 +52,13 @@ class Rig:
 
     def serve(self, host_timeout: int, migration_seconds: float) -> None:
         proc = subprocess.Popen(
-            ["vmotion-sim", "--socket", str(self.socket), "serve", "--host-timeout", str(host_timeout),
+            [sys.executable, "-m", "simulator", "--socket", str(self.socket), "serve", "--host-timeout", str(host_timeout),
              "--migration-seconds", str(migration_seconds), "--clock", "real"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         self.procs.append(proc)
         wait_for("the simulator", self.client.ping)
-        subprocess.run(["vmotion-sim", "--socket", str(self.socket), "shim", str(self.bin)], check=True,
+        subprocess.run([sys.executable, "-m", "simulator", "--socket", str(self.socket), "shim", str(self.bin)], check=True,
                        capture_output=True)
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
@@ -66,7 +66,7 @@ class Rig:
     def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ, HOOK_LOG=str(self.hook_log), QUIESCE_SECONDS=str(quiesce_seconds))
         proc = subprocess.Popen(
-            ["vmotion-handler", "--name", "e2e", "--vmtoolsd", str(self.bin / "vmtoolsd"), "--interval", "0.2",
+            [sys.executable, "-m", "handler", "--name", "e2e", "--vmtoolsd", str(self.bin / "vmtoolsd"), "--interval", "0.2",
              "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", str(self.state),
              "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5",
              "--log-format", "json", *extra],

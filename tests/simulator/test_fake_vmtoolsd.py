@@ -15,6 +15,7 @@ import pytest
 from simulator.client import SimulatorClient
 from tests.simulator import obs
 from tests.simulator.procs import SimProcess, start_sim
+from tests.spaced_venv import spaced_venv_python
 
 START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
 
@@ -141,9 +142,7 @@ def test_cmd_spellings(served: SimProcess, argv: List[str]) -> None:
 
 def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimProcess, tmp_path: Path) -> None:
     # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
-    python = tmp_path / "My Projects" / "python3"
-    python.parent.mkdir()
-    python.symlink_to(sys.executable)
+    python = spaced_venv_python(tmp_path)
     bin_dir = tmp_path / "bin with space"
     subprocess.run([str(python), "-m", "simulator", "--socket", str(served.socket), "shim", str(bin_dir)],
                    check=True, capture_output=True, timeout=30)
