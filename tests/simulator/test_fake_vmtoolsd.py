@@ -151,3 +151,20 @@ def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimPro
     assert (result.stdout, result.stderr, result.returncode) == (
         b'{"version":"1.0.0", "result": true, "info": [] }\n', b"", 0
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "vmtoolsd (vmotion-sim fake): only --cmd STRING and --cmdfile FILE are simulated"),
+        (["--cmd"], "vmtoolsd (vmotion-sim fake): --cmd needs a value"),
+        (["--cmdfile"], "vmtoolsd (vmotion-sim fake): --cmdfile needs a value"),
+        (["--frobnicate", "--cmd", "vm-operation-notification.list"],
+         "vmtoolsd (vmotion-sim fake): unknown option --frobnicate; only --cmd STRING and --cmdfile FILE are simulated"),
+    ],
+    ids=["no arguments", "--cmd without a value", "--cmdfile without a value", "an unknown option"],
+)
+def test_usage_errors_exit_1_as_the_readme_says(served: SimProcess, argv: List[str], message: str) -> None:
+    done = run(served, *argv)
+    assert (done.returncode, done.stdout, done.stderr.decode()) == (1, b"", message + "\n")
+    assert SimulatorClient(served.socket).journal() == []  # nothing reached the simulator
