@@ -7,8 +7,8 @@
 #   vmtoolsd --cmd STRING | --cmd=STRING | --cmdfile FILE   (file content, trailing whitespace removed)
 #   vmware-rpctool STRING
 # A reply with RPC status "1" goes to stdout with exit 0; any other to stderr with exit 1; no hypervisor
-# (here: no simulator on the socket) gives "Unable to send command to VMware hypervisor." and exit 1, and so
-# does every usage error (no command, --cmd without a value, an option it does not simulate).
+# (here: no simulator on the socket) gives "Unable to send command to VMware hypervisor." and exit 1. A usage
+# error (no command, --cmd without a value, an option it does not simulate) is one line on stderr, exit 1.
 import _socket
 import posix
 import sys
