@@ -11,14 +11,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 from simulator.client import SimulatorClient
 from simulator.knobs import knob_docs
 from simulator.processes import stop_process
 from simulator.pytest_plugin import wait_until
+from tests.simulator.procs import start_sim
 
-README = (Path(__file__).parents[2] / "README.md").read_text()
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text()
+COMMANDS = {"vmotion-sim": "simulator", "vmotion-handler": "handler", "vmotion-helper": "helper"}
 
 
 def test_every_knob_is_in_the_readme_table_with_its_default() -> None:
@@ -36,6 +39,18 @@ def test_the_in_process_example_runs() -> None:
 def shell_block_after(marker: str) -> List[str]:
     block = README.split(marker, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
+
+
+def env_with_programs(bin_dir: Path, extra: Dict[str, str]) -> Dict[str, str]:
+    """An environment whose PATH starts with this interpreter's commands (and ``extra`` shell scripts)."""
+    bin_dir.mkdir()
+    programs = {name: f'exec {shlex.quote(sys.executable)} -m {module} "$@"' for name, module in COMMANDS.items()}
+    for name, body in {**programs, **extra}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
+    env.pop("VMOTION_SIM_SOCKET", None)
+    return env
 
 
 def test_the_test_your_own_handler_commands_run_as_written(tmp_path: Path) -> None:
@@ -56,18 +71,10 @@ def test_the_test_your_own_handler_commands_run_as_written(tmp_path: Path) -> No
         ["vmotion-sim", "--socket", "/tmp/sim.sock"],
     ]
     short = Path(tempfile.mkdtemp(prefix="readme-", dir="/tmp"))
-    sock, tools, bin_dir = short / "sim.sock", tmp_path / "fake-tools", tmp_path / "bin"
-    bin_dir.mkdir()
-    programs = {
-        "vmotion-sim": f'exec {shlex.quote(sys.executable)} -m simulator "$@"',
-        "my-handler": f"exec {shlex.quote(sys.executable)} -m handler --name my-app --interval 0.2 "
-        f"--state-file {shlex.quote(str(tmp_path / 'state.json'))}",
-    }
-    for name, body in programs.items():
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
-    env.pop("VMOTION_SIM_SOCKET", None)
+    sock, tools = short / "sim.sock", tmp_path / "fake-tools"
+    my_handler = (f"exec {shlex.quote(sys.executable)} -m handler --name my-app --interval 0.2 "
+                  f"--state-file {shlex.quote(str(tmp_path / 'state.json'))}")
+    env = env_with_programs(tmp_path / "bin", {"my-handler": my_handler})
     client = SimulatorClient(sock)
     background: List[subprocess.Popen[bytes]] = []
     outputs: List[str] = []
@@ -102,3 +109,31 @@ def test_the_test_your_own_handler_commands_run_as_written(tmp_path: Path) -> No
         for proc in reversed(background):
             stop_process(proc)
         shutil.rmtree(short, ignore_errors=True)
+
+
+def test_the_demo_hook_command_runs_as_written(tmp_path: Path) -> None:
+    """From a clone's root, with the fake vmtoolsd on PATH (the README's guest has the real one) and, since
+    the default state file is under /var/lib, a state file of the test's own given through the environment."""
+    (line,) = shell_block_after("(unquiesce). It reads the event from its environment:")
+    assert line.startswith("vmotion-handler --name demo --quiesce handler/examples/demo-hook.sh")
+    served = start_sim(tmp_path, "--host-timeout", "10", "--migration-seconds", "1")
+    env = env_with_programs(tmp_path / "commands", {})
+    env.update(PATH=f"{served.bin_dir}{os.pathsep}{env['PATH']}", DEMO_HOOK_LOG=str(tmp_path / "hooks.log"),
+               VMOTION_HANDLER_STATE_FILE=str(tmp_path / "state" / "state.json"))
+    handler = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        client = SimulatorClient(served.socket)
+        assert wait_until(lambda: client.status()["registrations"], timeout=20), "the handler never registered"
+        op_id = client.vmotion()
+        hooks_log = tmp_path / "hooks.log"
+        assert wait_until(lambda: hooks_log.exists() and len(hooks_log.read_text().splitlines()) == 2, timeout=30)
+        assert hooks_log.read_text().splitlines() == [f"quiesce {op_id} start ", f"unquiesce {op_id} end success"]
+        assert client.operation(op_id)["acked"] is True
+        assert stop_process(handler) == 0
+        assert client.status()["registrations"] == []
+    finally:
+        stop_process(handler)
+        if handler.stderr is not None:
+            handler.stderr.close()
+        served.stop()
