@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Mapping, NoReturn, Optional, Sequence, Union
 
+from handler.console import package_version, run_console
 from helper import commands
 from helper.connection import Session, connection_error
 from helper.credentials import credentials_from_env
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     changing = _Parser(add_help=False)
@@ -113,6 +115,10 @@ def _fail(error: HelperError) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None) -> int:
+    return run_console(lambda: _main(argv, env))
+
+
+def _main(argv: Optional[Sequence[str]], env: Optional[Mapping[str, str]]) -> int:
     endpoint = "the endpoint"
     try:
         args = build_parser().parse_args(argv)
@@ -130,6 +136,8 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # our own output was closed (| head): not a connection error
+        raise
     except vmodl.MethodFault as fault:
         return _fail(commands.server_fault(f"{endpoint}: the server refused a request", fault))
     except (OSError, http.client.HTTPException) as error:  # the connection broke after login

@@ -15,6 +15,7 @@ import sys
 import threading
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
+from handler.console import package_version, run_console
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.knobs import Knobs, knob_docs, parse_knob
@@ -67,9 +68,9 @@ def _duration(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
-    parser.add_argument(
-        "--socket", default=None, help=f"control socket (default: ${SOCKET_ENV} or {DEFAULT_SOCKET})"
-    )
+    socket_help = f"control socket (default: ${SOCKET_ENV} or {DEFAULT_SOCKET})"
+    parser.add_argument("--socket", default=None, help=socket_help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run one simulated VM behind the control socket (foreground)")
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    for verb in sub.choices.values():
+        # Also after the verb; SUPPRESS keeps a --socket given before the verb when none is given after it.
+        verb.add_argument("--socket", default=argparse.SUPPRESS, help=socket_help)
     return parser
 
 
@@ -296,6 +300,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_console(lambda: _main(argv))
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
@@ -305,6 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SimulatorUnreachable as err:
         print(f"vmotion-sim: {err} (start one with `vmotion-sim serve`)", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except BrokenPipeError:  # our own output was closed (| head): run_console ends quietly
+        raise
     except (SimulatorError, ValueError, OSError) as refused:
         print(f"vmotion-sim: {refused}", file=sys.stderr)
         return EXIT_REFUSED

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -32,6 +33,15 @@ PLACEHOLDERS = (
     "quiesce", "unquiesce", "handler", "state_file", "state_dir", "name", "socket", "vmtoolsd", "python"
 )
 STOP_TIMEOUT_S = 15.0
+
+
+def placeholder_problem(template: str) -> Optional[str]:
+    """What is wrong with the command's ``{word}``s: a typo such as ``{quiesc}`` must not pass through."""
+    for name in re.findall(r"\{([A-Za-z_]\w*)\}", template):
+        if name not in PLACEHOLDERS:
+            known = ", ".join("{" + known + "}" for known in PLACEHOLDERS)
+            return f"unknown placeholder {{{name}}} in the handler command (known: {known})"
+    return None
 
 
 def expand_command(template: str, values: Dict[str, str]) -> List[str]:

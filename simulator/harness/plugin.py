@@ -38,7 +38,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from simulator.harness.launcher import BUNDLED_HANDLER_CMD, HandlerLauncher
+from simulator.harness.launcher import BUNDLED_HANDLER_CMD, HandlerLauncher, placeholder_problem
 from simulator.harness.report import VerdictReport, is_scenario
 from simulator.harness.vm import SimulatedVM, short_dir
 
@@ -81,6 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--handler-cmd: cannot split the command: {bad}") from None
         if not words:
             raise pytest.UsageError("--handler-cmd: the command is empty")
+        problem = placeholder_problem(command)
+        if problem:
+            raise pytest.UsageError(f"--handler-cmd: {problem}")
     report = config.getoption("--vmotion-report")
     if report:
         config.pluginmanager.register(VerdictReport(Path(report)), "vmotion-verdicts")

@@ -7,12 +7,15 @@
 #   vmtoolsd --cmd STRING | --cmd=STRING | --cmdfile FILE   (file content, trailing whitespace removed)
 #   vmware-rpctool STRING
 # A reply with RPC status "1" goes to stdout with exit 0; any other to stderr with exit 1; no hypervisor
-# (here: no simulator on the socket) gives "Unable to send command to VMware hypervisor." and exit 1.
+# (here: no simulator on the socket) gives "Unable to send command to VMware hypervisor." and exit 1. A usage
+# error (no command, --cmd without a value, an option it does not simulate) is one line on stderr, exit 1.
 import _socket
 import posix
 import sys
 
 UNABLE = "Unable to send command to VMware hypervisor."
+# Usage errors exit 1, as the README promises: what the real vmtoolsd does with them is not known here.
+ONLY = "only --cmd STRING and --cmdfile FILE are simulated"
 
 
 def fail(message: str, code: int = 1) -> SystemExit:
@@ -58,7 +61,9 @@ def command_from_argv(program: str, argv: "list[str]") -> str:
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--cmd" and i + 1 < len(argv):
+        if arg in ("--cmd", "--cmdfile") and i + 1 == len(argv):
+            raise fail(f"vmtoolsd (vmotion-sim fake): {arg} needs a value")
+        if arg == "--cmd":
             return argv[i + 1]
         if arg.startswith("--cmd="):
             return arg[6:]
@@ -69,8 +74,10 @@ def command_from_argv(program: str, argv: "list[str]") -> str:
                     return f.read().decode("utf-8", "replace").rstrip(" \t\n\r\f\v")
             except OSError:
                 raise fail(f"Unable to read command from file {path}.") from None
+        if arg.startswith("-"):
+            raise fail(f"vmtoolsd (vmotion-sim fake): unknown option {arg}; {ONLY}")
         i += 1
-    raise fail("vmtoolsd (vmotion-sim fake): only --cmd STRING and --cmdfile FILE are simulated", 2)
+    raise fail(f"vmtoolsd (vmotion-sim fake): {ONLY}")
 
 
 def main(program: str, socket_path: str) -> None:

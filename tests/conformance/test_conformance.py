@@ -81,7 +81,7 @@ def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
         "Killed with SIGKILL while idle, then restarted, it still handles the next vMotion",
         "SIGTERM while idle",
     ]
-    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts
+    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts  # xdist lost no timing
 
 
 def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
@@ -117,3 +117,25 @@ def test_check_says_so_in_one_line_when_no_scenario_matches() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == "vmotion-sim check: no conformance scenario matched"
     assert "Traceback" not in done.stderr
+
+
+def test_check_says_so_in_one_line_when_the_selection_is_not_an_expression() -> None:
+    done = check("-k", "no such")
+    assert (done.returncode, done.stderr) == (2, "vmotion-sim check: -k 'no such' is not a valid selection expression\n")
+
+
+KNOWN = "{quiesce}, {unquiesce}, {handler}, {state_file}, {state_dir}, {name}, {socket}, {vmtoolsd}, {python}"
+
+
+def test_check_names_a_misspelled_placeholder() -> None:
+    done = check("--", "./my-handler", "--on-start", "{quiesc}")
+    assert (done.returncode, done.stderr) == (
+        2, f"vmotion-sim check: unknown placeholder {{quiesc}} in the handler command (known: {KNOWN})\n"
+    )
+
+
+def test_gherkin_names_a_misspelled_placeholder(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(FEATURES), "--handler-cmd", "./h --on-end {unquiesce} {quiesc}",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --handler-cmd: unknown placeholder {{quiesc}} in the handler command (known: {KNOWN})"])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 
+from simulator.cli import build_parser
 from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
@@ -42,15 +44,23 @@ def test_no_simulator_exit_3(tmp_path: Path) -> None:
     assert "no simulator answers" in line
 
 
-def test_usage_errors_exit_2(served: SimulatedVM) -> None:
-    one_line_error(sim_cli("--socket", str(served.socket), "advance", "soon"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "set"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "set", "--host-timeout", "-3"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "advance", "nan"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "vmotion", "--migration-seconds", "inf"), 2)
-    one_line_error(sim_cli("serve", "--knob", "nonsense=1"), 2)
-    one_line_error(sim_cli("serve", "--knob", "error_envelope=carrier-pigeon"), 2)
-    one_line_error(sim_cli("frobnicate"), 2)
+USAGE_ERRORS = [
+    (["advance", "soon"], "vmotion-sim: argument seconds: 'soon' is not a number of seconds"),
+    (["set"], "vmotion-sim: set: name at least one of --host-timeout, --vm-timeout, --dest-host-timeout, --enable"),
+    (["set", "--host-timeout", "-3"], "vmotion-sim: argument --host-timeout: seconds must be >= 0"),
+    (["advance", "nan"], "vmotion-sim: argument seconds: 'nan' is not a finite number of seconds"),
+    (["vmotion", "--migration-seconds", "inf"],
+     "vmotion-sim: argument --migration-seconds: 'inf' is not a finite number of seconds"),
+    (["serve", "--knob", "nonsense=1"], "vmotion-sim: unknown knob 'nonsense' (known: accepted_notification_types, "),
+    (["serve", "--knob", "error_envelope=carrier-pigeon"],
+     "vmotion-sim: error_envelope must be one of json-stdout, json-stderr, text-stderr"),
+    (["frobnicate"], "vmotion-sim: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_exit_2_and_say_what_is_wrong(served: SimulatedVM, argv: List[str], message: str) -> None:
+    assert one_line_error(sim_cli("--socket", str(served.socket), *argv), 2).startswith(message)
 
 
 def test_refusals_exit_1(served: SimulatedVM) -> None:
@@ -117,22 +127,22 @@ def test_vm_timeout_minus_one_unsets_it(served: SimulatedVM) -> None:
 
 
 @pytest.mark.parametrize(
-    ("op", "args"),
+    ("op", "args", "why"),
     [
-        ("rpc", {"command": 123}),
-        ("faults", {"latency": "x"}),
-        ("knobs", {"max_apps": "x"}),
-        ("set", {"enabled": "false"}),
+        ("rpc", {"command": 123}, '"command" must be a string'),
+        ("faults", {"latency": "x"}, "latency must be a finite number of seconds >= 0"),
+        ("knobs", {"max_apps": "x"}, "knob max_apps has the wrong type: 'x'"),
+        ("set", {"enabled": "false"}, "enabled must be true or false"),
     ],
 )
 def test_a_malformed_control_request_gets_a_reply_saying_why(
-    served: SimulatedVM, op: str, args: dict[str, object]
+    served: SimulatedVM, op: str, args: dict[str, object], why: str
 ) -> None:
     client = SimulatorClient(served.socket)
     with pytest.raises(SimulatorError) as refused:
         client.request(op, **args)
     assert not isinstance(refused.value, SimulatorUnreachable)  # an answer, not a dropped connection
-    assert str(refused.value)
+    assert str(refused.value) == why
     status = client.status()  # and nothing was changed by it
     assert (status["faults"]["latency"], status["knobs"]["max_apps"], status["config"]["enabled"]) == (0.0, 1, True)
     assert client.call("vm-operation-notification.list").exit_code == 0
@@ -148,3 +158,21 @@ def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: Simula
     assert wait_until(lambda: len(Journal(client.journal()).rpcs()) >= 3, 10), "the requests were not carried out"
     served.close()
     assert "Traceback" not in served.errors
+
+
+def test_socket_is_accepted_before_and_after_every_verb() -> None:
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"]}
+    for verb in verbs:
+        rest = required.get(verb, [])
+        before = parser.parse_args(["--socket", "/s/before", verb, *rest])
+        after = parser.parse_args([verb, "--socket", "/s/after", *rest])
+        neither = parser.parse_args([verb, *rest])
+        assert (before.socket, after.socket, neither.socket) == ("/s/before", "/s/after", None), verb
+
+
+def test_socket_after_the_verb_reaches_that_simulator(served: SimulatedVM) -> None:
+    done = sim_cli("status", "--json", "--socket", str(served.socket))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["effective_timeout"] == 120

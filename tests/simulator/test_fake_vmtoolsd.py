@@ -15,6 +15,7 @@ import pytest
 from simulator.harness.vm import SimulatedVM
 from simulator.transport.client import SimulatorClient
 from tests.simulator import obs
+from tests.spaced_venv import spaced_venv_python
 
 START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
 
@@ -139,9 +140,7 @@ def test_cmd_spellings(served: SimulatedVM, argv: List[str]) -> None:
 
 def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimulatedVM, tmp_path: Path) -> None:
     # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
-    python = tmp_path / "My Projects" / "python3"
-    python.parent.mkdir()
-    python.symlink_to(sys.executable)
+    python = spaced_venv_python(tmp_path)
     bin_dir = tmp_path / "bin with space"
     subprocess.run([str(python), "-m", "simulator", "--socket", str(served.socket), "shim", str(bin_dir)],
                    check=True, capture_output=True, timeout=30)
@@ -150,3 +149,20 @@ def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: Simula
     assert (result.stdout, result.stderr, result.returncode) == (
         b'{"version":"1.0.0", "result": true, "info": [] }\n', b"", 0
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "vmtoolsd (vmotion-sim fake): only --cmd STRING and --cmdfile FILE are simulated"),
+        (["--cmd"], "vmtoolsd (vmotion-sim fake): --cmd needs a value"),
+        (["--cmdfile"], "vmtoolsd (vmotion-sim fake): --cmdfile needs a value"),
+        (["--frobnicate", "--cmd", "vm-operation-notification.list"],
+         "vmtoolsd (vmotion-sim fake): unknown option --frobnicate; only --cmd STRING and --cmdfile FILE are simulated"),
+    ],
+    ids=["no arguments", "--cmd without a value", "--cmdfile without a value", "an unknown option"],
+)
+def test_usage_errors_exit_1_as_the_readme_says(served: SimulatedVM, argv: List[str], message: str) -> None:
+    done = run(served, *argv)
+    assert (done.returncode, done.stdout, done.stderr.decode()) == (1, b"", message + "\n")
+    assert SimulatorClient(served.socket).journal() == []  # nothing reached the simulator
