@@ -4,4 +4,4 @@ handler steps from ``simulator/harness/scenarios``, plus the vCenter steps besid
 from features.steps_vcenter import *  # noqa: F403 - pytest-bdd step definitions are fixtures: import them all
 from simulator.harness.scenarios.steps_guest import *  # noqa: F403
 from simulator.harness.scenarios.steps_handler import *  # noqa: F403
-from simulator.harness.scenarios.story import story  # noqa: F401 - a fixture
+from simulator.harness.scenarios.under_test import handler, policy, tokens  # noqa: F401 - fixtures

@@ -135,6 +135,74 @@ class Journal:
         return out
 
 
+    # ------------------------------------------------------------------ verdicts (None: as it should be)
+    def out_of_order(self, expected: List[Tuple[float, str]], origin: float) -> Optional[str]:
+        """Whether each (second, line) of ``expected`` happened, in this order (other things may come between)."""
+        seen = self.timeline(origin)
+        position = 0
+        for second, what in expected:
+            while position < len(seen) and seen[position] != (second, what):
+                position += 1
+            if position == len(seen):
+                shown = "\n".join(f"  {s:>8g}  {w}" for s, w in seen)
+                return f"expected '{what}' at second {second:g} (in this order); the timeline was:\n{shown}"
+            position += 1
+        return None
+
+    def quiesced_once_after_start(self, operation_id: Optional[int]) -> Optional[str]:
+        """The quiesce ran once for the operation, after its start event was fetched."""
+        runs = self.probes("quiesce", "started")
+        if not runs:
+            return "the handler never ran its quiesce command"
+        if len(runs) > 1:
+            return f"the handler ran its quiesce command {len(runs)} times for one vMotion"
+        delivered = self.notes(JournalEvent.DELIVERED, event="start", operation_id=operation_id).first()
+        if delivered is None or delivered["time"] > runs[0]["time"]:
+            return "the quiesce command ran before the start event was fetched"
+        return None
+
+    def acked_after_quiesce(self, operation: Entry) -> Optional[str]:
+        """The operation was acked before its deadline, and only once the quiesce command had finished."""
+        op_id = operation["operation_id"]
+        acked = self.notes(JournalEvent.ACKED, operation_id=op_id).first()
+        if acked is None:
+            why = "it acked after the timeout" if self.notes(JournalEvent.LATE_ACK, operation_id=op_id) else \
+                "it never acked"
+            return (f"the handler did not ack operation {op_id} in time ({why}); the migration was forced at the "
+                    f"{operation['notification_timeout']} s timeout")
+        if acked["time"] > operation["deadline"]:
+            return f"the ack came {acked['time'] - operation['deadline']:.1f} s after the timeout"
+        started = self.probes("quiesce", "started").first()
+        ended = self.probe_ends("quiesce").first()
+        if started is None:
+            return "the handler acked without running its quiesce command"
+        if started["time"] > acked["time"]:
+            return "the handler acked before it even started its quiesce command"
+        if ended is None or ended["time"] > acked["time"]:
+            return (f"the handler acked {acked['time'] - started['time']:.2f} s after starting its quiesce command, "
+                    "before that command had finished")
+        return None
+
+    def ack_timings(self, operation: Entry) -> Dict[str, float]:
+        """Start to ack, the quiesce's length, and the ack's delay after it (for an operation acked in time)."""
+        acked = self.notes(JournalEvent.ACKED, operation_id=operation["operation_id"]).first()
+        started, ended = self.probes("quiesce", "started").first(), self.probe_ends("quiesce").first()
+        if acked is None or started is None or ended is None:
+            return {}
+        return {
+            "start_to_ack_s": acked["time"] - operation["requested_at"],
+            "quiesce_s": ended["time"] - started["time"],
+            "ack_after_quiesce_s": acked["time"] - ended["time"],
+        }
+
+    def refused_registration_since(self, since: float) -> Optional[str]:
+        """The reply to a registration refused since ``since``, if any."""
+        for entry in self.rpcs("register").since(since):
+            if '"result": false' in (entry["stdout"] + entry["stderr"]):
+                return str(entry["stdout"] or entry["stderr"]).strip()
+        return None
+
+
 _SIMPLE = {
     JournalEvent.VMOTION_REQUESTED.value: "vMotion requested",
     JournalEvent.ACKED.value: "ack received",

@@ -1,16 +1,23 @@
-"""Steps that run a handler (in-process on virtual time, or a process on real time) and read what it did."""
+"""Steps that run a handler (in-process on virtual time, or a process on real time) and read what it did.
+
+The first Given of a scenario produces the ``handler`` fixture (pytest-bdd's ``target_fixture``); every later
+step takes it. The logic of a Then-step is a question to the journal (``simulator.harness.journal``).
+"""
 
 from __future__ import annotations
 
 import json
-import signal
+from pathlib import Path
 from typing import Dict, List
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from simulator.harness.journal import event_type
-from simulator.harness.scenarios.story import PROCESS, VIRTUAL, Story, fail
+from simulator.harness.launcher import HandlerLauncher
+from simulator.harness.scenarios.under_test import HandlerUnderTest, ProcessHandler, VirtualHandler, fail
 from simulator.harness.virtual import T0
+from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.model.journal_events import JournalEvent
 from simulator.processes import process_alive
@@ -18,80 +25,82 @@ from simulator.processes import process_alive
 # ------------------------------------------------------------------------------------------ how it runs
 
 
-@given("the handler runs in-process on virtual time, polling every second")
-def in_process(story: Story) -> None:
-    story.use_virtual()
+@given("the handler runs in-process on virtual time, polling every second", target_fixture="handler")
+def in_process(request: pytest.FixtureRequest, tmp_path: Path) -> HandlerUnderTest:
+    return VirtualHandler(request.node, tmp_path)
 
 
-@given("the handler runs as a process on real time")
-def as_process(story: Story) -> None:
-    story.use_process()
+@given("the handler runs as a process on real time", target_fixture="handler")
+def as_process(
+    request: pytest.FixtureRequest, vmotion_sim: SimulatedVM, vmotion_handler: HandlerLauncher
+) -> HandlerUnderTest:
+    return ProcessHandler(request.node, vmotion_sim, vmotion_handler)
 
 
 @given(parsers.parse("the quiesce command takes {seconds:g} seconds"))
 @given(parsers.parse("the quiesce command takes {seconds:g} second"))
-def quiesce_takes(story: Story, seconds: float) -> None:
-    story.behave("quiesce", seconds)
+def quiesce_takes(handler: HandlerUnderTest, seconds: float) -> None:
+    handler.behave("quiesce", seconds)
 
 
 @given(parsers.parse("the quiesce command fails with exit status {code:d} after {seconds:g} seconds"))
 @given(parsers.parse("the quiesce command fails with exit status {code:d} after {seconds:g} second"))
-def quiesce_fails(story: Story, code: int, seconds: float) -> None:
-    story.behave("quiesce", seconds, code)
+def quiesce_fails(handler: HandlerUnderTest, code: int, seconds: float) -> None:
+    handler.behave("quiesce", seconds, code)
 
 
-@given(parsers.parse('the handler\'s policy on a failed quiesce is "{policy}"'))
-def policy(story: Story, policy: str) -> None:
-    story.policy = policy
+@given(parsers.parse('the handler\'s policy on a failed quiesce is "{policy}"'), target_fixture="policy")
+def policy_is(policy: str) -> str:
+    return policy
 
 
 @given("the handler is running")
 @when("the handler starts")
-def running(story: Story) -> None:
-    story.start_handler()
+def running(handler: HandlerUnderTest, policy: str) -> None:
+    handler.start(policy)
 
 
 @when("the handler is started again")
-def started_again(story: Story) -> None:
-    story.restart_handler()
+def started_again(handler: HandlerUnderTest, policy: str) -> None:
+    handler.restart(policy)
 
 
 @when(parsers.parse("the handler runs until second {second:g}"))
-def run_until(story: Story, second: float) -> None:
-    story.run_until(second)
+def run_until(handler: HandlerUnderTest, second: float) -> None:
+    handler.run_until(second)
 
 
 # ------------------------------------------------------------------------------------------ what happens
 
 
 @when(parsers.parse("a vMotion is requested at second {second:g}"))
-def vmotion_at(story: Story, second: float) -> None:
-    story.at(second, story.request_vmotion)
+def vmotion_at(handler: HandlerUnderTest, second: float) -> None:
+    handler.at(second, handler.request_vmotion)
 
 
 @when(parsers.parse("a vMotion that will fail is requested at second {second:g}"))
-def failing_vmotion_at(story: Story, second: float) -> None:
-    story.at(second, lambda: story.request_vmotion("failure"))
+def failing_vmotion_at(handler: HandlerUnderTest, second: float) -> None:
+    handler.at(second, lambda: handler.request_vmotion("failure"))
 
 
 @when("a vMotion is requested")
-def vmotion_now(story: Story) -> None:
-    story.request_vmotion()
+def vmotion_now(handler: HandlerUnderTest) -> None:
+    handler.request_vmotion()
 
 
 @when("a vMotion that will fail is requested")
-def failing_vmotion_now(story: Story) -> None:
-    story.request_vmotion("failure")
+def failing_vmotion_now(handler: HandlerUnderTest) -> None:
+    handler.request_vmotion("failure")
 
 
 @when(parsers.parse("the host timeout changes to {seconds:d} seconds at second {second:g}"))
-def timeout_change_at(story: Story, seconds: int, second: float) -> None:
-    story.at(second, lambda: story.sim.set(host_timeout=seconds))
+def timeout_change_at(handler: HandlerUnderTest, seconds: int, second: float) -> None:
+    handler.at(second, lambda: handler.sim.set(host_timeout=seconds))
 
 
 @when(parsers.parse("the host timeout changes to {seconds:d} seconds"))
-def timeout_change_now(story: Story, seconds: int) -> None:
-    story.sim.set(host_timeout=seconds)
+def timeout_change_now(handler: HandlerUnderTest, seconds: int) -> None:
+    handler.sim.set(host_timeout=seconds)
 
 
 @when(
@@ -100,263 +109,223 @@ def timeout_change_now(story: Story, seconds: int) -> None:
         "and a vMotion is requested"
     )
 )
-def queue_three(story: Story, second: float, first: int, then_: int) -> None:
-    story.at(second, lambda: story.sim.set(host_timeout=first))
-    story.at(second, lambda: story.sim.set(host_timeout=then_))
-    story.at(second, story.request_vmotion)
+def queue_three(handler: HandlerUnderTest, second: float, first: int, then_: int) -> None:
+    handler.at(second, lambda: handler.sim.set(host_timeout=first))
+    handler.at(second, lambda: handler.sim.set(host_timeout=then_))
+    handler.at(second, handler.request_vmotion)
 
 
 @when("the guest RPC channel goes down")
-def channel_down(story: Story) -> None:
-    story.sim.fault(channel_down=True)
+def channel_down(handler: HandlerUnderTest) -> None:
+    handler.sim.fault(channel_down=True)
 
 
 @when("the guest RPC channel comes back")
-def channel_back(story: Story) -> None:
-    story.sim.fault()
+def channel_back(handler: HandlerUnderTest) -> None:
+    handler.sim.fault()
 
 
 @when(parsers.parse("the operation has ended, waiting at most {seconds:g} seconds"))
-def operation_ended(story: Story, seconds: float) -> None:
-    if not wait_until(lambda: story.operation()["phase"] == "done", seconds):
-        op = story.operation()
-        fail(f"the migration did not end within {seconds:g} s (phase {op['phase']}); "
-             f"handler log: {story.log_tail()}")
+def operation_ended(handler: HandlerUnderTest, seconds: float) -> None:
+    if not wait_until(lambda: handler.operation()["phase"] == "done", seconds):
+        fail(f"the migration did not end within {seconds:g} s (phase {handler.operation()['phase']}); "
+             f"handler log: {handler.log_tail()}")
 
 
 @when(parsers.parse("the quiesce has started, waiting at most {seconds:g} seconds"))
-def quiesce_started(story: Story, seconds: float) -> None:
-    if not wait_until(lambda: story.journal().probes("quiesce", "started"), seconds):
+def quiesce_started(handler: HandlerUnderTest, seconds: float) -> None:
+    if not wait_until(lambda: handler.journal().probes("quiesce", "started"), seconds):
         fail(f"the handler did not run its quiesce command within {seconds:g} s of the start event; "
-             f"handler log: {story.log_tail()}")
+             f"handler log: {handler.log_tail()}")
 
 
 @when("the handler is killed with SIGKILL")
-def killed(story: Story) -> None:
-    assert story.process is not None
-    story.process.kill()
+def killed(handler: HandlerUnderTest) -> None:
+    handler.kill()
 
 
 @when("the handler receives SIGTERM")
-def sigterm(story: Story) -> None:
-    assert story.process is not None
-    story.process.send_signal(signal.SIGTERM)
+def sigterm(handler: HandlerUnderTest) -> None:
+    handler.terminate()
 
 
 # ------------------------------------------------------------------------------------------ what it did
 
 
 @then("the timeline was")
-def timeline_was(story: Story, datatable: List[List[str]]) -> None:
+def timeline_was(handler: HandlerUnderTest, datatable: List[List[str]]) -> None:
     """Each row happened at its second, in this order (other things may happen in between)."""
     expected = [(float(second), what.strip()) for second, what in datatable[1:]]
-    seen = story.timeline()
-    position = 0
-    for second, what in expected:
-        while position < len(seen) and seen[position] != (second, what):
-            position += 1
-        if position == len(seen):
-            shown = "\n".join(f"  {s:>8g}  {w}" for s, w in seen)
-            fail(f"expected '{what}' at second {second:g} (in this order); the timeline was:\n{shown}")
-        position += 1
+    problem = handler.journal().out_of_order(expected, handler.origin)
+    if problem:
+        fail(problem)
 
 
-def _env_value(story: Story, text: str) -> str:
+def _env_value(handler: HandlerUnderTest, text: str) -> str:
     if text == "the operation's id":
-        return str(story.operation_id)
+        return str(handler.operation_id)
     if text.startswith("epoch of second "):
         return str(int(T0 + float(text.rpartition(" ")[2])))
     return text
 
 
 @then(parsers.parse("the {hook} command's environment held"))
-def hook_env(story: Story, hook: str, datatable: List[List[str]]) -> None:
-    runs = story.journal().probes(hook, "started")
-    if not runs:
+def hook_env(handler: HandlerUnderTest, hook: str, datatable: List[List[str]]) -> None:
+    run = handler.journal().probes(hook, "started").last()
+    if run is None:
         fail(f"the {hook} command never ran")
-    env: Dict[str, str] = runs[-1]["env"]
+    env: Dict[str, str] = run["env"]
     for variable, value in datatable[1:]:
-        want = _env_value(story, value.strip())
+        want = _env_value(handler, value.strip())
         assert env.get(variable) == want, f"{variable}={env.get(variable)!r}, expected {want!r} (env: {env})"
 
 
 @then("the migration was not forced")
-def not_forced(story: Story) -> None:
-    op = story.operation()
+def not_forced(handler: HandlerUnderTest) -> None:
+    op = handler.operation()
     if op["forced"]:
         fail(f"the migration was forced at the timeout ({op['notification_timeout']} s): the handler did not ack "
-             f"in time; handler log: {story.log_tail()}")
+             f"in time; handler log: {handler.log_tail()}")
 
 
 @then("the migration was forced at the timeout")
-def forced(story: Story) -> None:
-    op = story.operation()
+def forced(handler: HandlerUnderTest) -> None:
+    op = handler.operation()
     assert op["forced"] is True, op
     assert op["migration_started_at"] == op["deadline"], op
 
 
 @then("the quiesce ran once, after the start event was delivered")
-def quiesce_once(story: Story) -> None:
-    runs = story.journal().probes("quiesce", "started")
-    if not runs:
-        fail(f"the handler never ran its quiesce command; handler log: {story.log_tail()}")
-    if len(runs) > 1:
-        fail(f"the handler ran its quiesce command {len(runs)} times for one vMotion")
-    delivered = story.journal().notes(JournalEvent.DELIVERED, event="start", operation_id=story.operation_id).first()
-    if delivered is None or delivered["time"] > runs[0]["time"]:
-        fail("the quiesce command ran before the start event was fetched")
+def quiesce_once(handler: HandlerUnderTest) -> None:
+    problem = handler.journal().quiesced_once_after_start(handler.operation_id)
+    if problem:
+        fail(f"{problem}; handler log: {handler.log_tail()}")
 
 
 @then("the handler acked the operation after the quiesce ended and before the timeout")
-def acked_in_time(story: Story) -> None:
-    op = story.operation()
-    acked = story.journal().notes(JournalEvent.ACKED, operation_id=story.operation_id).first()
-    if acked is None:
-        late = story.journal().notes(JournalEvent.LATE_ACK, operation_id=story.operation_id)
-        why = "it acked after the timeout" if late else "it never acked"
-        fail(f"the handler did not ack operation {story.operation_id} in time ({why}); the migration was "
-             f"forced at the {op['notification_timeout']} s timeout")
-    assert acked is not None
-    if acked["time"] > op["deadline"]:
-        fail(f"the ack came {acked['time'] - op['deadline']:.1f} s after the timeout")
-    started = story.journal().probes("quiesce", "started")
-    ends = story.journal().probe_ends("quiesce")
-    if not started:
-        fail("the handler acked without running its quiesce command")
-    if started[0]["time"] > acked["time"]:
-        fail("the handler acked before it even started its quiesce command")
-    if not ends or ends[0]["time"] > acked["time"]:
-        fail(f"the handler acked {acked['time'] - started[0]['time']:.2f} s after starting its quiesce command, "
-             "before that command had finished")
-    story.timing(
-        start_to_ack_s=acked["time"] - op["requested_at"],
-        quiesce_s=ends[0]["time"] - started[0]["time"],
-        ack_after_quiesce_s=acked["time"] - ends[0]["time"],
-    )
+def acked_in_time(handler: HandlerUnderTest) -> None:
+    op, journal = handler.operation(), handler.journal()
+    problem = journal.acked_after_quiesce(op)
+    if problem:
+        fail(problem)
+    handler.timing(**journal.ack_timings(op))
 
 
 @then("the unquiesce ran after the end event was delivered")
-def unquiesce_after_end(story: Story) -> None:
+def unquiesce_after_end(handler: HandlerUnderTest) -> None:
     def check() -> None:
-        delivered = story.journal().notes(JournalEvent.DELIVERED, event="end", operation_id=story.operation_id).first()
+        journal = handler.journal()
+        delivered = journal.notes(JournalEvent.DELIVERED, event="end", operation_id=handler.operation_id).first()
         if delivered is None:
             fail("the handler never fetched the end event")
-        assert delivered is not None
-        runs = [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= delivered["time"]]
-        if not runs:
+        run = journal.probes("unquiesce", "started").since(delivered["time"]).first()
+        if run is None:
             fail(f"the handler did not run its unquiesce command after the end event; the application stays "
-                 f"quiesced; handler log: {story.log_tail()}")
-        story.timing(end_to_unquiesce_s=runs[0]["time"] - delivered["time"])
+                 f"quiesced; handler log: {handler.log_tail()}")
+        handler.timing(end_to_unquiesce_s=run["time"] - delivered["time"])
 
-    story.eventually(check)
+    handler.eventually(check)
 
 
 @then("the unquiesce ran after the quiesce started")
-def unquiesce_after_quiesce(story: Story) -> None:
+def unquiesce_after_quiesce(handler: HandlerUnderTest) -> None:
     def check() -> None:
-        started = story.journal().probes("quiesce", "started")
-        if not started:
+        started = handler.journal().probes("quiesce", "started").first()
+        if started is None:
             fail("the quiesce command never ran")
-        if not [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= started[0]["time"]]:
+        if not handler.journal().probes("unquiesce", "started").since(started["time"]):
             fail("the handler stopped without running its unquiesce command; the application stays quiesced")
 
-    story.eventually(check)
+    handler.eventually(check)
 
 
 @then(parsers.parse("within {seconds:g} seconds the unquiesce ran after the restart"))
-def unquiesce_after_restart(story: Story, seconds: float) -> None:
+def unquiesce_after_restart(handler: HandlerUnderTest, seconds: float) -> None:
     def check() -> None:
-        assert story.restarted_at is not None
-        if not [r for r in story.journal().probes("unquiesce", "started") if r["time"] >= story.restarted_at]:
+        assert handler.restarted_at is not None
+        if not handler.journal().probes("unquiesce", "started").since(handler.restarted_at):
             fail(f"the restarted handler did not unquiesce the application within {seconds:g} s; "
-                 f"handler log: {story.log_tail()}")
+                 f"handler log: {handler.log_tail()}")
 
-    story.eventually(check, seconds)
+    handler.eventually(check, seconds)
 
 
 @then("the restarted handler was never refused a registration")
-def never_refused(story: Story) -> None:
-    assert story.restarted_at is not None
-    for entry in story.journal().rpcs("register"):
-        if entry["time"] >= story.restarted_at and '"result": false' in (entry["stdout"] + entry["stderr"]):
-            reply = (entry["stdout"] or entry["stderr"]).strip()
-            fail(f"the restarted handler's registration was refused (its old registration leaked): {reply}")
+def never_refused(handler: HandlerUnderTest) -> None:
+    assert handler.restarted_at is not None
+    reply = handler.journal().refused_registration_since(handler.restarted_at)
+    if reply:
+        fail(f"the restarted handler's registration was refused (its old registration leaked): {reply}")
 
 
 @then("the quiesce was stopped by the timeout")
-def quiesce_stopped(story: Story) -> None:
-    op = story.operation()
-    started = story.journal().probes("quiesce", "started")
-    if not started:
+def quiesce_stopped(handler: HandlerUnderTest) -> None:
+    op, journal = handler.operation(), handler.journal()
+    started = journal.probes("quiesce", "started").first()
+    if started is None:
         fail("the handler never ran its quiesce command")
-    ends = story.journal().probe_ends("quiesce")
-    if ends and ends[0]["time"] <= op["deadline"]:
+    ended = journal.probe_ends("quiesce").first()
+    if ended is not None and ended["time"] <= op["deadline"]:
         return
-    pid = started[0].get("pid")
-    if not ends and pid is not None and not process_alive(int(pid)):
+    pid = started.get("pid")
+    if ended is None and pid is not None and not process_alive(int(pid)):
         return  # killed outright (SIGKILL) before now: no record, but gone
-    late = f"{ends[0]['time'] - op['deadline']:.1f} s after" if ends else "still running"
+    late = f"{ended['time'] - op['deadline']:.1f} s after" if ended is not None else "still running"
     fail(f"the quiesce command was {late} the {op['notification_timeout']} s timeout: the handler does not "
          "stop a quiesce at the deadline")
 
 
 @then("the quiesce command is no longer running")
-def quiesce_gone(story: Story) -> None:
+def quiesce_gone(handler: HandlerUnderTest) -> None:
     def check() -> None:
-        for run in story.journal().probes("quiesce", "started"):
+        for run in handler.journal().probes("quiesce", "started"):
             if "pid" in run and process_alive(int(run["pid"])):
                 fail(f"the quiesce command (pid {run['pid']}) is still running: the handler orphaned it")
 
-    story.eventually(check)
+    handler.eventually(check)
 
 
 @then(parsers.parse("the handler exits with status {code:d} within {seconds:g} seconds"))
-def exits_with(story: Story, code: int, seconds: float) -> None:
-    assert story.process is not None
-    status = story.process.wait(seconds)
+def exits_with(handler: HandlerUnderTest, code: int, seconds: float) -> None:
+    status = handler.exit_status(seconds)
     if status is None:
         fail(f"the handler was still running {seconds:g} s after SIGTERM")
     if status != code:
-        fail(f"the handler exited with status {status}, expected {code}; its log ends: {story.log_tail()}")
+        fail(f"the handler exited with status {status}, expected {code}; its log ends: {handler.log_tail()}")
 
 
 @then("the handler's log does not show the registration token")
-def token_redacted(story: Story) -> None:
-    text = story.log_text()
-    tokens = story.journal().tokens()
+def token_redacted(handler: HandlerUnderTest) -> None:
+    text, tokens = handler.log_text(), handler.journal().tokens()
     assert tokens, "no registration reply in the journal"
-    for token in tokens:
-        if token in text:
-            fail("the handler's log shows its registration token (a bearer credential) in clear")
+    if any(token in text for token in tokens):
+        fail("the handler's log shows its registration token (a bearer credential) in clear")
 
 
 @then(parsers.parse('the handler logged "{text}"'))
-def logged(story: Story, text: str) -> None:
+def logged(handler: HandlerUnderTest, text: str) -> None:
     def check() -> None:
-        if text not in story.log_text():
-            fail(f"the handler's log does not say {text!r}; it ends: {story.log_tail()}")
+        if text not in handler.log_text():
+            fail(f"the handler's log does not say {text!r}; it ends: {handler.log_tail()}")
 
-    story.eventually(check)
+    handler.eventually(check)
 
 
 @then(parsers.parse("at second {second:g} the handler's check-for-event calls returned, in order:"))
-def calls_at_second(story: Story, second: float, datatable: List[List[str]]) -> None:
-    assert story.mode == VIRTUAL
-    calls = story.journal().rpcs("check-for-event").where(lambda e: story.second(e) == second)
+def calls_at_second(handler: HandlerUnderTest, second: float, datatable: List[List[str]]) -> None:
+    calls = handler.journal().rpcs("check-for-event").where(lambda e: e["time"] - handler.origin == second)
     assert calls.event_types() == [row[0] for row in datatable[1:]]
 
 
 @then("the handler fetched, one per check-for-event call:")
-def fetched_in_order(story: Story, datatable: List[List[str]]) -> None:
-    assert story.mode == PROCESS
-    fetched = story.journal().fetched()
-    want = [row[0] for row in datatable[1:]]
+def fetched_in_order(handler: HandlerUnderTest, datatable: List[List[str]]) -> None:
+    fetched, want = handler.journal().fetched(), [row[0] for row in datatable[1:]]
     if fetched[: len(want)] != want:
         fail(f"the handler fetched {fetched} instead of {want}")
 
 
 @then(parsers.parse("the start event gave {seconds:d} seconds to acknowledge"))
-def start_gave(story: Story, seconds: int) -> None:
-    starts = story.journal().rpcs("check-for-event").where(lambda e: event_type(e) == "start")
-    assert starts, "no start event was fetched"
-    assert json.loads(starts[0]["stdout"])["notificationTimeoutInSec"] == seconds
+def start_gave(handler: HandlerUnderTest, seconds: int) -> None:
+    start = handler.journal().rpcs("check-for-event").where(lambda e: event_type(e) == "start").first()
+    assert start is not None, "no start event was fetched"
+    assert json.loads(start["stdout"])["notificationTimeoutInSec"] == seconds
