@@ -8,6 +8,7 @@ import re
 import pytest
 
 from simulator import Knobs, ManualClock, Simulator, SimulatorError
+from simulator.harness.journal import Journal
 from tests.simulator.guest import Guest
 
 T0 = 1_666_994_660.0
@@ -433,7 +434,7 @@ def test_the_journal_records_every_rpc_in_time_order(sim: Simulator, clock: Manu
     token = guest.register()
     clock.advance(5)
     guest.check(token)
-    rpcs = [e for e in sim.journal() if e["kind"] == "rpc"]
+    rpcs = list(Journal(sim.journal()).rpcs())
     assert [(e["verb"], e["time"], e["exit_code"]) for e in rpcs] == [
         ("register", T0, 0),
         ("check-for-event", T0 + 5, 0),
