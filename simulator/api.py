@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Protocol
 
 from simulator.faults import Faults
 from simulator.model.knobs import Knobs
+from simulator.readside import OperationStatus, Status
 from simulator.rpc import RpcResult
 
 
@@ -47,11 +48,11 @@ class SimulatorAPI(Protocol):
     def now(self) -> float:
         """The simulator's clock."""
 
-    def status(self) -> Dict[str, Any]:
+    def status(self) -> Status:
         """Settings, registrations (never tokens), operations, faults and knobs."""
 
     def journal(self) -> List[Dict[str, Any]]:
         """Every guest RPC and what the hypervisor did, in time order."""
 
-    def operation(self, operation_id: int) -> Dict[str, Any]:
+    def operation(self, operation_id: int) -> OperationStatus:
         """One operation's status."""

@@ -19,6 +19,7 @@ from handler.console import package_version, run_console
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.knobs import Knobs, knob_docs, parse_knob
+from simulator.readside import Status
 from simulator.timeline import render
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
 from simulator.transport.server import SOCKET_ENV, AlreadyServing, SimulatorServer
@@ -203,7 +204,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_lines(status: Dict[str, Any]) -> List[str]:
+def _status_lines(status: Status) -> List[str]:
     cfg = status["config"]
     lines = [
         f"VM flag: {'enabled' if cfg['enabled'] else 'disabled'}; host timeout {cfg['host_timeout']} s; "
@@ -279,7 +280,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         status = client.status()
         if args.json:
-            _print_json(status)
+            _print_json(status.to_dict())
         else:
             print("\n".join(_status_lines(status)))
     elif args.command == "journal":

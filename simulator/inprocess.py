@@ -16,6 +16,7 @@ from simulator.model import Refused, VirtualMachine, VmConfig
 from simulator.model.config import is_duration
 from simulator.model.ids import IdSource
 from simulator.model.knobs import Knobs
+from simulator.readside import ConfigStatus, OperationStatus, RegistrationStatus, Status
 from simulator.rpc import RpcResult, handle_rpc
 
 _UNSET: Any = object()
@@ -175,26 +176,26 @@ class Simulator:
     def now(self) -> float:
         return self.clock.now()
 
-    def status(self) -> Dict[str, Any]:
+    def status(self) -> Status:
         with self._lock:
             now = self.vm.settle(self.clock.now())
             self._absorb_notes()
             config = self.vm.config
-            return {
-                "time": now,
-                "config": {
-                    "enabled": config.enabled,
-                    "host_timeout": config.host_timeout,
-                    "vm_timeout": config.vm_timeout,
-                    "dest_host_timeout": config.dest_host_timeout,
-                },
-                "effective_timeout": config.effective_timeout,
-                "dest_effective_timeout": config.dest_effective_timeout,
-                "registrations": [r.as_status() for r in self.vm.registrations],
-                "operations": [op.as_status() for op in self.vm.operations],
-                "faults": self.faults.as_dict(),
-                "knobs": self._knobs.as_dict(),
-            }
+            return Status(
+                time=now,
+                config=ConfigStatus(
+                    enabled=config.enabled,
+                    host_timeout=config.host_timeout,
+                    vm_timeout=config.vm_timeout,
+                    dest_host_timeout=config.dest_host_timeout,
+                ),
+                effective_timeout=config.effective_timeout,
+                dest_effective_timeout=config.dest_effective_timeout,
+                registrations=[RegistrationStatus.from_dict(r.as_status()) for r in self.vm.registrations],
+                operations=[OperationStatus.from_dict(op.as_status()) for op in self.vm.operations],
+                faults=self.faults,
+                knobs=self._knobs,
+            )
 
     def journal(self) -> List[Dict[str, Any]]:
         """Every guest RPC (and what happened inside the model), in time order."""
@@ -203,11 +204,11 @@ class Simulator:
             self._absorb_notes()
             return sorted((dict(e) for e in self._journal), key=lambda e: (e["time"], e["seq"]))
 
-    def operation(self, operation_id: int) -> Dict[str, Any]:
-        for op in self.status()["operations"]:
-            if op["operation_id"] == operation_id:
-                return dict(op)
-        raise SimulatorError(f"no operation {operation_id}")
+    def operation(self, operation_id: int) -> OperationStatus:
+        found = self.status().operation(operation_id)
+        if found is None:
+            raise SimulatorError(f"no operation {operation_id}")
+        return found
 
     # ------------------------------------------------------------------ internals
     def _record(self, when: float, kind: str, **fields: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Union
 from simulator.faults import Faults
 from simulator.inprocess import SimulatorError
 from simulator.model.knobs import Knobs
+from simulator.readside import OperationStatus, Status
 from simulator.rpc import RpcResult
 
 
@@ -70,17 +71,17 @@ class SimulatorClient:
     def now(self) -> float:
         return float(self.request("time")["time"])
 
-    def status(self) -> Dict[str, Any]:
-        return dict(self.request("status")["status"])
+    def status(self) -> Status:
+        return Status.from_dict(self.request("status")["status"])
 
     def journal(self) -> List[Dict[str, Any]]:
         return list(self.request("journal")["journal"])
 
-    def operation(self, operation_id: int) -> Dict[str, Any]:
-        for op in self.status()["operations"]:
-            if op["operation_id"] == operation_id:
-                return dict(op)
-        raise SimulatorError(f"no operation {operation_id}")
+    def operation(self, operation_id: int) -> OperationStatus:
+        found = self.status().operation(operation_id)
+        if found is None:
+            raise SimulatorError(f"no operation {operation_id}")
+        return found
 
     def ping(self) -> bool:
         try:

@@ -79,7 +79,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "reboot": _reboot,
     "reset": _reset,
     "probe": _probe,
-    "status": lambda sim: {"status": sim.status()},
+    "status": lambda sim: {"status": sim.status().to_dict()},
     "journal": lambda sim: {"journal": sim.journal()},
     "time": lambda sim: {"time": sim.now()},
     "ping": lambda sim: {},

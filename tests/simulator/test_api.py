@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -12,6 +13,7 @@ from simulator import Faults, Knobs, ManualClock, Simulator
 from simulator.api import SimulatorAPI
 from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
+from simulator.readside import OperationStatus, Status
 from simulator.transport.client import SimulatorClient
 
 REGISTER = 'vm-operation-notification.register {"appName": "demo", "notificationTypes": ["sla-miss"]}'
@@ -59,3 +61,16 @@ def test_the_old_socket_op_names_are_still_accepted(served: SimulatedVM) -> None
     assert client.request("rpc", command="vm-operation-notification.list")["exit_code"] == 0
     assert client.request("faults", channel_down=True)["faults"]["channel_down"] is True
     assert client.status()["faults"]["channel_down"] is True
+
+
+def test_status_is_typed_on_both_sides_and_its_json_form_round_trips(served: SimulatedVM) -> None:
+    client = SimulatorClient(served.socket)
+    client.call(REGISTER)
+    op_id = client.vmotion()
+    remote, local = client.status(), served.simulator.status()
+    assert isinstance(remote, Status) and isinstance(remote.operations[0], OperationStatus)
+    assert remote.operations[0].operation_id == op_id and remote.operations[0].phase == "waiting-ack"
+    assert remote.registrations[0].app_name == "demo" and remote.knobs == Knobs()
+    assert remote.to_dict() == local.to_dict()
+    assert json.loads(json.dumps(remote.to_dict())) == remote.to_dict()
+    assert client.operation(op_id)["acked"] is False  # and it still reads like its JSON form
