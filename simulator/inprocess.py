@@ -16,6 +16,7 @@ from simulator.knobs import Knobs
 from simulator.model import Refused, VirtualMachine, VmConfig
 from simulator.model.config import is_duration
 from simulator.model.ids import IdSource
+from simulator.redaction import TokenRedactor
 from simulator.rpc import RpcResult, handle_rpc
 
 _UNSET: Any = object()
@@ -56,6 +57,7 @@ class Simulator:
         self.faults = Faults()
         self._journal: List[Dict[str, Any]] = []
         self._seq = 0
+        self._redactor = TokenRedactor()
 
     # ------------------------------------------------------------------ the guest side
     def call(self, command: str) -> RpcResult:
@@ -211,10 +213,12 @@ class Simulator:
 
     # ------------------------------------------------------------------ internals
     def _record(self, when: float, kind: str, **fields: Any) -> None:
+        # Redacted here, as it is written: every way out of the journal (journal(), the socket, the CLI, a
+        # timeline) then shows placeholders, never a token.
         self._seq += 1
-        self._journal.append({"seq": self._seq, "time": when, "kind": kind, **fields})
+        self._journal.append({**self._redactor.value(fields), "seq": self._seq, "time": when, "kind": kind})
 
     def _absorb_notes(self) -> None:
         for note in self.vm.drain_notes():
             self._seq += 1
-            self._journal.append({"seq": self._seq, **note})
+            self._journal.append({**self._redactor.value(note), "seq": self._seq})
