@@ -19,6 +19,7 @@ from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
+from simulator.model.config import MAX_SECONDS
 from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
 from simulator.shim import write_shims
 from simulator.timeline import render
@@ -60,8 +61,8 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
-    if value < 0:
-        raise argparse.ArgumentTypeError("seconds must be >= 0")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"seconds must be from 0 to {MAX_SECONDS}")
     return value
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Optional, Type, Union
 
-from simulator.control import handle_line
+from simulator.control import handle_line, oversize_reply
 from simulator.inprocess import Simulator
 
 SOCKET_ENV = "VMOTION_SIM_SOCKET"
-MAX_LINE = 1 << 20
+MAX_LINE = 1 << 20  # bytes in one request line, newline included
 
 
 class _Connection(socketserver.StreamRequestHandler):
@@ -25,10 +25,18 @@ class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         try:
             while True:
-                line = self.rfile.readline(MAX_LINE)
+                line = self.rfile.readline(MAX_LINE + 1)
                 if not line:
                     return
-                if line.strip():
+                if len(line) > MAX_LINE:
+                    # Refused whole: the rest of the line is read and dropped, never taken for a request.
+                    self.wfile.write(oversize_reply(MAX_LINE))
+                    self.wfile.flush()
+                    while not line.endswith(b"\n"):
+                        line = self.rfile.readline(MAX_LINE)
+                        if not line:
+                            return
+                elif line.strip():
                     self.wfile.write(handle_line(self.server.simulator, line))
                     self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
