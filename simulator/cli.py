@@ -66,6 +66,20 @@ def _duration(text: str) -> float:
     return value
 
 
+# The latest start a manual clock takes: the end of year 9999, as far as a calendar date is written.
+MAX_START_TIME = 253_402_300_799
+
+
+def _epoch(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds since the epoch") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_START_TIME):
+        raise argparse.ArgumentTypeError(f"the start time must be from 0 to {MAX_START_TIME} (epoch seconds)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
     parser.add_argument(
@@ -79,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dest-host-timeout", type=_seconds, default=None, help="destination host's option")
     serve.add_argument("--disabled", action="store_true", help="vmOpNotificationToAppEnabled = false")
     serve.add_argument("--clock", choices=("real", "manual"), default="real")
-    serve.add_argument("--start-time", type=_duration, default=None, help="manual clock start (epoch seconds)")
+    serve.add_argument("--start-time", type=_epoch, default=None, help="manual clock start (epoch seconds)")
     serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
     serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
     serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")

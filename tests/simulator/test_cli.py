@@ -152,3 +152,12 @@ def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimPro
     served.stop()
     assert served.process.stderr is not None
     assert "Traceback" not in served.process.stderr.read().decode()
+
+
+def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--socket", str(tmp_path / "s.sock"), "serve", "--clock", "manual",
+         "--start-time", "1e300"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2 and "start-time" in done.stderr and "Traceback" not in done.stderr
