@@ -120,6 +120,10 @@ def oversize_reply(limit: int) -> bytes:
     return _encode({"ok": False, "error": f"request line longer than {limit} bytes: refused whole"})
 
 
+def busy_reply(limit: int) -> bytes:
+    return _encode({"ok": False, "error": f"the simulator is busy: all {limit} connections are handling requests"})
+
+
 def handle_line(sim: Simulator, line: bytes) -> bytes:
     try:
         request = json.loads(line)
