@@ -161,3 +161,15 @@ def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30,
     )
     assert done.returncode == 2 and "start-time" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["advance", "9" * 400], ["vmotion", "--migration-seconds", "1e300"], ["fault", "--latency", "1e300"],
+     ["serve", "--idle-timeout", "0"], ["serve", "--max-connections", "0"]],
+)
+def test_unbounded_numbers_are_usage_errors(served: SimProcess, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), *argv],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert SimulatorClient(served.socket).ping()
