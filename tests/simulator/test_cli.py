@@ -131,7 +131,7 @@ def test_vm_timeout_minus_one_unsets_it(served: SimProcess) -> None:
     ("op", "args", "why"),
     [
         ("rpc", {"command": 123}, '"command" must be a string'),
-        ("faults", {"latency": "x"}, "latency must be a finite number of seconds >= 0"),
+        ("faults", {"latency": "x"}, "latency must be a number of seconds from 0 to 1000000000"),
         ("knobs", {"max_apps": "x"}, "knob max_apps has the wrong type: 'x'"),
         ("set", {"enabled": "false"}, "enabled must be true or false"),
     ],
@@ -180,3 +180,24 @@ def test_socket_after_the_verb_reaches_that_simulator(served: SimProcess) -> Non
     done = sim_cli("status", "--json", "--socket", str(served.socket))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["effective_timeout"] == 120
+
+
+def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--socket", str(tmp_path / "s.sock"), "serve", "--clock", "manual",
+         "--start-time", "1e300"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2 and "start-time" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["advance", "9" * 400], ["vmotion", "--migration-seconds", "1e300"], ["fault", "--latency", "1e300"],
+     ["serve", "--idle-timeout", "0"], ["serve", "--max-connections", "0"]],
+)
+def test_unbounded_numbers_are_usage_errors(served: SimProcess, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), *argv],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert SimulatorClient(served.socket).ping()
