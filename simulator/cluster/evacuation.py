@@ -10,6 +10,7 @@ guest's own polling period would have made. That keeps 10,000 guests linear in c
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
@@ -17,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from handler.core import ACK_ANYWAY, QUIESCE_FAILURE_POLICIES, CoreSettings
+from handler.core import QUIESCE_FAILURE_POLICIES, CoreSettings
 from simulator import ManualClock, Simulator
 from simulator.cluster.distributions import Constant, Distribution
 from simulator.cluster.guest import QUIESCE, UNQUIESCE, Guest, GuestClock, quiet_logger
@@ -26,6 +27,7 @@ from simulator.cluster.knobs import NOTIFY_AT_TASK_START, ClusterKnobs
 from simulator.cluster.record import VmRecord
 from simulator.cluster.result import Evacuation
 
+_HANDLER = CoreSettings(app_name="app")  # the handler's own defaults are the what-if's
 T0 = 1_700_000_000.0  # when maintenance begins (a whole second: eventGenTimeInSec is whole seconds)
 # The model fixes a migration's length when it is requested. When a released migration may still wait for a
 # slot, its real end is known only once the slot is taken, so it is requested with this stand-in length.
@@ -41,9 +43,9 @@ class EvacuationPlan:
     timeouts: Sequence[int] = (120,)  # effective notification timeout: one for all, or one per VM; 0: off
     quiesce: Distribution = field(default_factory=lambda: Constant(5.0))
     migration_seconds: Distribution = field(default_factory=lambda: Constant(15.0))
-    interval: float = 1.0
-    safety_margin: float = 2.0
-    on_quiesce_failure: str = ACK_ANYWAY
+    interval: float = _HANDLER.interval
+    safety_margin: float = _HANDLER.safety_margin
+    on_quiesce_failure: str = _HANDLER.on_quiesce_failure
     knobs: ClusterKnobs = field(default_factory=ClusterKnobs)
     seed: int = 0
     aligned_polls: bool = False  # every guest polls at whole intervals from maintenance start (else random)
@@ -105,8 +107,8 @@ class _Run:
         self._order = itertools.count()
         self.knobs = plan.knobs
         self.host = Host(plan.host, plan.concurrency, range(plan.vms), plan.knobs.wait_holds_slot)
-        settings = CoreSettings(app_name="app", interval=plan.interval, quiesce=QUIESCE, unquiesce=UNQUIESCE,
-                                safety_margin=plan.safety_margin, on_quiesce_failure=plan.on_quiesce_failure)
+        settings = dataclasses.replace(_HANDLER, interval=plan.interval, quiesce=QUIESCE, unquiesce=UNQUIESCE,
+                                       safety_margin=plan.safety_margin, on_quiesce_failure=plan.on_quiesce_failure)
         draws_q = random.Random(f"{plan.seed}:quiesce")
         draws_m = random.Random(f"{plan.seed}:migration")
         phases = random.Random(f"{plan.seed}:poll-phase")

@@ -125,12 +125,12 @@ class Evacuation:
         """The summary for a person."""
         s = self.summary()
         path = s["critical_path"]
-        spent = ", ".join(f"{k.replace('_', ' ')} {v:g} s" for k, v in path["seconds"].items() if v)
+        spent = ", ".join(f"{k.replace('_', ' ')} {_s(v)} s" for k, v in path["seconds"].items() if v)
         names = path["vms"]
         shown = " -> ".join(names) if len(names) <= 6 else " -> ".join([*names[:3], "...", *names[-2:]])
         m = s["margins"]
         out = [
-            f"evacuated {s['vm_count']} VMs in {s['total_seconds']:g} s "
+            f"evacuated {s['vm_count']} VMs in {_s(s['total_seconds'])} s "
             f"({s['concurrency']} at a time, {s['waves']} waves)",
             f"forced by the timeout: {_names(s['forced'])}",
             f"quiesce cut at the deadline: {_names(s['quiesce_cut'])}",
@@ -138,10 +138,14 @@ class Evacuation:
             f"  {spent}",
         ]
         if m["count"]:
-            out.append(f"margins before the timeout: min {m['min']:g} s, median {m['median']:g} s, "
-                       f"max {m['max']:g} s")
-        out.append(f"all slots waiting on acks: {s['all_slots_waiting_seconds']:g} s")
+            out.append(f"margins before the timeout: min {_s(m['min'])} s, median {_s(m['median'])} s, "
+                       f"max {_s(m['max'])} s")
+        out.append(f"all slots waiting on acks: {_s(s['all_slots_waiting_seconds'])} s")
         return out
+
+
+def _s(seconds: Optional[float]) -> str:
+    return "-" if seconds is None else f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
 def _names(names: Sequence[str]) -> str:
