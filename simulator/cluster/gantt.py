@@ -120,12 +120,10 @@ def render_svg(result: Evacuation) -> str:
         canvas.text(x + 18, y + BAR - 1, text, "legend")
     # Time axis and grid.
     grid_bottom = rows_y + len(records) * ROW
-    t = 0.0
-    while t <= total + 1e-9:
-        x = canvas.x(t)
-        canvas.parts.append(f'<line class="grid" x1="{x:.2f}" y1="{axis_y + 4}" x2="{x:.2f}" y2="{grid_bottom}"/>')
-        canvas.text(x, axis_y, f"{_fmt(t)} s", "axis", "middle")
-        t += step
+    for tick in range(int(total / step + 1e-9) + 1):
+        gx = canvas.x(tick * step)
+        canvas.parts.append(f'<line class="grid" x1="{gx:.2f}" y1="{axis_y + 4}" x2="{gx:.2f}" y2="{grid_bottom}"/>')
+        canvas.text(gx, axis_y, f"{_fmt(tick * step)} s", "axis", "middle")
     # The host's slots: which VM held each, and what it was doing with it.
     canvas.text(LEFT - 8, slots_y - 2, f"{plan.host} slots", "section", "end")
     for slot in range(plan.concurrency):
@@ -147,9 +145,9 @@ def render_svg(result: Evacuation) -> str:
     canvas.text(LEFT - 8, rows_y - 8, "VMs", "section", "end")
     for i, r in enumerate(records):
         y = rows_y + i * ROW
-        slot = "" if r.slot is None else str(r.slot + 1)
+        slot_text = "" if r.slot is None else str(r.slot + 1)
         canvas.parts.append(f'<g class="vm-row{" forced" if r.forced else ""}" data-vm={quoteattr(r.name)} '
-                            f'data-slot="{slot}" data-forced="{str(r.forced).lower()}">')
+                            f'data-slot="{slot_text}" data-forced="{str(r.forced).lower()}">')
         canvas.text(LEFT - 8, y + BAR + 1, r.name, "label forced-label" if r.forced else "label", "end")
         for kind, a, b in _row_spans(r):
             canvas.rect(kind, a, b, y + 2, BAR, f"{r.name}: {kind.replace('_', ' ')}, {_fmt(a)}-{_fmt(b)} s")
