@@ -151,7 +151,8 @@ class _Run:
             # Every migration task begins now: either the notification goes out with maintenance mode, or
             # a task waiting for its ack does not count against the host's limit.
             for vm in self.vms:
-                self._notify(vm)
+                if vm.record.notified is None:  # a VM without notifications may have taken a slot already
+                    self._notify(vm)
         self._admit()
 
     def _admit(self) -> None:
@@ -163,7 +164,7 @@ class _Run:
             vm.admitted_after = admission.after
             if vm.record.notified is None:
                 self._notify(vm)  # task-start: the migration task begins as it takes its slot
-            if vm.record.released is not None:
+            elif vm.record.released is not None:
                 self._migrate(vm, now, after=admission.after)  # its slot was what it waited for
 
     def _notify(self, vm: _Vm) -> None:
