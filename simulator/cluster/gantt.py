@@ -29,6 +29,7 @@ COLOURS = {
     "waiting_for_slot": "#a99bd4",
     "migrating": "#4caf63",
     "forced": "#d43d3d",
+    "critical": "#ffffff",
 }
 LEGEND = (
     ("polling", "until the guest's poll finds the start"),
@@ -38,6 +39,7 @@ LEGEND = (
     ("waiting_for_slot", "waiting for a slot"),
     ("migrating", "migration"),
     ("forced", "migration forced by the timeout"),
+    ("critical", "outlined: on the critical path"),
 )
 
 
@@ -143,10 +145,12 @@ def render_svg(result: Evacuation) -> str:
         canvas.parts.append("</g>")
     # One row per VM.
     canvas.text(LEFT - 8, rows_y - 8, "VMs", "section", "end")
+    critical = {r.index for r in result.critical_path()}
     for i, r in enumerate(records):
         y = rows_y + i * ROW
         slot_text = "" if r.slot is None else str(r.slot + 1)
-        canvas.parts.append(f'<g class="vm-row{" forced" if r.forced else ""}" data-vm={quoteattr(r.name)} '
+        classes = "vm-row" + (" forced" if r.forced else "") + (" critical" if r.index in critical else "")
+        canvas.parts.append(f'<g class="{classes}" data-vm={quoteattr(r.name)} '
                             f'data-slot="{slot_text}" data-forced="{str(r.forced).lower()}">')
         canvas.text(LEFT - 8, y + BAR + 1, r.name, "label forced-label" if r.forced else "label", "end")
         for kind, a, b in _row_spans(r):
@@ -166,6 +170,8 @@ def render_svg(result: Evacuation) -> str:
         ".grid { stroke: #e4e4e4; stroke-width: 1; }",
         ".forced-label { fill: #b22; font-weight: bold; }",
         ".cut-label { fill: #b46a0c; font-weight: bold; }",
+        ".critical .span, .legend-item .critical { stroke: #111; stroke-width: 1.2; }",
+        ".critical .label { font-weight: bold; }",
         *(f".{kind} {{ fill: {colour}; }}" for kind, colour in COLOURS.items()),
     ])
     return "\n".join([

@@ -1,8 +1,8 @@
 """A host's concurrent-vMotion slots: which VM's migration may proceed, and when (pure: no clock, no I/O).
 
 vCenter charges each vMotion against the host's maximum cost and queues a migration that would exceed it
-until another completes [vSphere docs, Limits on Simultaneous Migrations]: with a vMotion costing 1, 4 at a
-time on 1 GbE and 8 on 10 GbE and faster. Which migration a freed slot goes to is not published; here the
+until another completes [S16 DOC]: with a vMotion costing 1, 4 at a time on 1 GbE and 8 on 10 GbE and
+faster. Which migration a freed slot goes to is not published; here the
 queue is first come, first served: VMs in inventory order when a slot is taken before the notification
 (``wait_holds_slot``), in the order their holds were released (ack or timeout) otherwise.
 """

@@ -3,10 +3,10 @@
 How notifications meet maintenance-mode evacuation and concurrent migrations is an open question
 (protocol.md §10.9). What is published: vCenter gives each host a maximum cost of concurrent migrations, a
 vMotion costs 1, and a migration that would exceed a limit "does not proceed immediately, but is queued until
-other operations complete" [vSphere docs, Limits on Simultaneous Migrations: 4 vMotions per host on 1 GbE,
-8 on 10 GbE and faster]. Written like ``simulator.knobs.Knobs`` (one comment of reasons above each field), so
-the README's cluster knob table is generated the same way. Defaults are the slower plausible behaviour: a
-what-if must not promise an evacuation faster than a real host may give.
+other operations complete" [S16 DOC: 4 vMotions per host on 1 GbE, 8 on 10 GbE and faster]. Written like
+``simulator.knobs.Knobs`` (a comment of reasons above each field), so the README's cluster knob table is
+generated the same way. Defaults are the slower plausible behaviour: a what-if must not promise an
+evacuation faster than a real host may give.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ NOTIFY_CHOICES = (NOTIFY_AT_TASK_START, NOTIFY_AT_MAINTENANCE_START)
 class ClusterKnobs:
     # When a VM's start event is queued (UNKNOWN): `task-start`, when its migration is admitted under the
     # host's limit, or `maintenance-start`, to every VM at once. The notification belongs to the migration
-    # [S9 DOC] and a migration over the limit is queued before it proceeds [vSphere docs] (INF).
+    # [S9 DOC] and a migration over the limit is queued before it proceeds [S16 DOC] (INF).
     notify: str = NOTIFY_AT_TASK_START
     # Whether a migration held for its ack keeps one of the host's concurrent-vMotion slots (UNKNOWN). The
     # hold is part of the migration, which took its cost when it proceeded (INF); also the slower choice.
