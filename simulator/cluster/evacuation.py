@@ -83,20 +83,21 @@ class EvacuationPlan:
 class _Vm:
     """One VM during the run: its simulator, its guest, and what has happened to it."""
 
-    __slots__ = ("admitted_after", "clock", "ends_at", "give_up_poll", "guest", "hold_seen", "next_poll",
+    __slots__ = ("admitted_after", "clock", "ends_at", "guest", "guest_starts", "hold_seen", "next_poll",
                  "operation_id", "record", "sim")
 
-    def __init__(self, record: VmRecord, sim: Simulator, clock: GuestClock, guest: Optional[Guest]) -> None:
+    def __init__(self, record: VmRecord, guest_starts: float) -> None:
         self.record = record
-        self.sim: Optional[Simulator] = sim
-        self.clock = clock
-        self.guest = guest
+        self.guest_starts = guest_starts  # when its guest's handler started (and registered)
+        # Made when its migration task begins (see _materialize); gone once it has left the host.
+        self.sim: Optional[Simulator] = None
+        self.clock: Optional[GuestClock] = None
+        self.guest: Optional[Guest] = None
         self.next_poll = math.inf  # when the guest's own period would poll next
         self.operation_id: Optional[int] = None
         self.hold_seen = False  # the end of its hold is known (it may lie ahead of the loop's time)
         self.admitted_after: Optional[int] = None
         self.ends_at = math.inf
-        self.give_up_poll = math.nan
 
 
 class _Run:
@@ -107,24 +108,21 @@ class _Run:
         self._order = itertools.count()
         self.knobs = plan.knobs
         self.host = Host(plan.host, plan.concurrency, range(plan.vms), plan.knobs.wait_holds_slot)
-        settings = dataclasses.replace(_HANDLER, interval=plan.interval, quiesce=QUIESCE, unquiesce=UNQUIESCE,
-                                       safety_margin=plan.safety_margin, on_quiesce_failure=plan.on_quiesce_failure)
+        self.settings = dataclasses.replace(
+            _HANDLER, interval=plan.interval, quiesce=QUIESCE, unquiesce=UNQUIESCE,
+            safety_margin=plan.safety_margin, on_quiesce_failure=plan.on_quiesce_failure)
         draws_q = random.Random(f"{plan.seed}:quiesce")
         draws_m = random.Random(f"{plan.seed}:migration")
         phases = random.Random(f"{plan.seed}:poll-phase")
-        logger = quiet_logger()
+        self.logger = quiet_logger()
         self.vms: List[_Vm] = []
         for i in range(plan.vms):
             record = VmRecord(i, plan.name_of(i), plan.timeout_of(i), plan.quiesce.draw(draws_q),
                               plan.migration_seconds.draw(draws_m))
-            clock = GuestClock(self.clock)
-            sim = Simulator(clock, host_timeout=record.timeout, seed=plan.seed * 1_000_003 + i)
-            guest = None
+            starts = math.nan
             if record.timeout > 0:  # with the feature off a guest cannot register: it has no part to play
-                guest = Guest(sim, clock, settings, {QUIESCE: record.quiesce_seconds, UNQUIESCE: 0.0}, logger)
-                started = T0 - plan.interval * (1.0 if plan.aligned_polls else phases.random())
-                self._at(started, self._starter(i))
-            self.vms.append(_Vm(record, sim, clock, guest))
+                starts = T0 - plan.interval * (1.0 if plan.aligned_polls else phases.random())
+            self.vms.append(_Vm(record, starts))
 
     # ---------------------------------------------------------------------------------------- the loop
 
@@ -167,8 +165,27 @@ class _Run:
             elif vm.record.released is not None:
                 self._migrate(vm, now, after=admission.after)  # its slot was what it waited for
 
+    def _materialize(self, vm: _Vm) -> Simulator:
+        """The VM's simulator and guest, made when first needed: 10,000 idle ones would only crowd the caches.
+
+        Nothing can have happened to the VM before its migration task began but its guest's start (register,
+        one empty poll; the empty polls after it are skipped anyway), so that start is played now, at its own
+        time in the past, and the VM is exactly what it would have been had it run all along."""
+        record = vm.record
+        vm.clock = GuestClock(self.clock)
+        vm.sim = Simulator(vm.clock, host_timeout=record.timeout, seed=self.plan.seed * 1_000_003 + record.index)
+        if record.timeout > 0:
+            vm.guest = Guest(vm.sim, vm.clock, self.settings,
+                             {QUIESCE: record.quiesce_seconds, UNQUIESCE: 0.0}, self.logger)
+            vm.clock.replay_from(vm.guest_starts)
+            vm.next_poll = vm.guest.start()
+            vm.clock.catch_up()
+        return vm.sim
+
     def _notify(self, vm: _Vm) -> None:
         """The migration task begins: vMotion requested on the VM's simulator, its start queued."""
+        if vm.sim is None:
+            self._materialize(vm)
         assert vm.sim is not None
         now = self.clock.now()
         slot_known = self.knobs.notify == NOTIFY_AT_TASK_START and self.knobs.wait_holds_slot
@@ -207,6 +224,8 @@ class _Run:
             self._migrate(vm, when, after=vm.admitted_after if self._notified_with_slot else None)
         else:
             self._admit()
+            if vm.record.migration is None:
+                self._give_up_poll(vm)  # it waits for a slot, for how long nobody knows yet
 
     @property
     def _notified_with_slot(self) -> bool:
@@ -227,6 +246,7 @@ class _Run:
         vm.ends_at = end
         self._at(end, lambda: self._migrated(vm))
         self._wake(vm, end)
+        self._give_up_poll(vm)
 
     def _migrated(self, vm: _Vm) -> None:
         self.host.free(vm.record.index)
@@ -235,13 +255,6 @@ class _Run:
         self._admit()
 
     # ---------------------------------------------------------------------------------------- the guests
-
-    def _starter(self, index: int) -> Callable[[], None]:
-        def start() -> None:
-            vm = self.vms[index]
-            assert vm.guest is not None
-            vm.next_poll = vm.guest.start()
-        return start
 
     def _grid(self, vm: _Vm, when: float) -> float:
         """The first poll the guest makes at or after ``when``, on its own period."""
@@ -271,17 +284,18 @@ class _Run:
         vm.next_poll = guest.poll()
         if vm.record.notified is not None and not vm.hold_seen:
             self._look_at_hold(vm)
-        if vm.clock.now() >= vm.ends_at:
+        if guest.clock.now() >= vm.ends_at:
             self._done(vm)  # this poll fetched the end event
+
+    def _give_up_poll(self, vm: _Vm) -> None:
+        """Without its end in time the handler unquiesces on its own (``end_timeout`` past the deadline it
+        computed), at a poll that must not be skipped: it matters when a migration waits long for a slot."""
+        if vm.guest is None or vm.record.notified is None or self.settings.end_timeout <= 0:
             return
-        settings = guest.handler.settings
-        if vm.record.deadline is not None and settings.end_timeout > 0:
-            # Without an end in time the handler unquiesces on its own, at a poll that must not be skipped
-            # (its default, an hour past the deadline, matters when migrations wait long for a slot).
-            give_up = self._grid(vm, T0 + vm.record.deadline + settings.end_timeout)
-            if give_up != vm.give_up_poll:
-                vm.give_up_poll = give_up
-                self._at(give_up, lambda: self._poll(vm, give_up))
+        when = math.floor(T0 + vm.record.notified) + vm.record.timeout + self.settings.end_timeout
+        if when < vm.ends_at:
+            at = self._grid(vm, when)
+            self._at(at, lambda: self._poll(vm, at))
 
     def _done(self, vm: _Vm) -> None:
         record = vm.record

@@ -28,14 +28,17 @@ _DONE = 1e-9  # seconds left that count as none (float sums of interval-long wai
 class GuestClock:
     """A guest's view of the shared clock: the same time, except that its own sleeps run ahead of it."""
 
-    __slots__ = ("_ahead", "_origin", "_shared")
+    __slots__ = ("_ahead", "_origin", "_replaying", "_shared")
 
     def __init__(self, shared: ManualClock) -> None:
         self._shared = shared
         self._origin = shared.now() - shared.monotonic()
         self._ahead = float("-inf")
+        self._replaying: Optional[float] = None
 
     def now(self) -> float:
+        if self._replaying is not None:
+            return self._replaying
         shared = self._shared.now()
         return self._ahead if self._ahead > shared else shared
 
@@ -43,7 +46,18 @@ class GuestClock:
         return self.now() - self._origin
 
     def sleep(self, seconds: float) -> None:
-        self._ahead = self.now() + max(0.0, seconds)
+        if self._replaying is not None:
+            self._replaying += max(0.0, seconds)
+        else:
+            self._ahead = self.now() + max(0.0, seconds)
+
+    def replay_from(self, when: float) -> None:
+        """Stand at ``when``, even behind the shared clock, until ``catch_up``: a guest made late plays its
+        own past (that nothing else took part in) at the times it happened."""
+        self._replaying = when
+
+    def catch_up(self) -> None:
+        self._replaying = None
 
 
 class Sleeper(Protocol):

@@ -83,3 +83,14 @@ def test_under_any_knobs_every_vm_leaves_once_and_a_slot_never_holds_two_vms(kno
     for row in out["vms"]:
         if row["quiesce"] is not None:
             assert row["unquiesced"] >= row["migration"][1]
+
+
+def test_a_vm_left_waiting_for_a_slot_past_the_handlers_end_timeout_is_unquiesced_by_its_own_handler() -> None:
+    # All notified at once, one slot, migrations of 2,000 s: the handler waits an hour (its --end-timeout)
+    # past the 60 s deadline for an end event, then unquiesces on its own, wherever the migration stands.
+    out = evacuate_json("--vms", "4", "--concurrency", "1", "--timeout", "60", "--quiesce", "5",
+                        "--migration-seconds", "2000", "--aligned-polls", "--knob", "notify=maintenance-start")
+    unquiesced = [row["unquiesced"] for row in out["vms"]]
+    assert unquiesced == [2005.0, 3660.0, 3660.0, 3660.0]
+    assert [row["migration"][0] for row in out["vms"]] == [5.0, 2005.0, 4005.0, 6005.0]
+    assert out["total_seconds"] == 8005.0
