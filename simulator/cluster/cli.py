@@ -1,7 +1,7 @@
 """``vmotion-sim evacuate``: how long a host's evacuation takes with notifications on, who is forced, and why.
 
 Registered by ``simulator.cli`` through ``add_parser``; the run itself is imported only when asked for.
-Exit codes: 0 done, 2 bad usage (one line on stderr).
+Exit codes: 0 done, 2 bad usage, 3 vCenter could not be read (``--from-vcenter``); errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from simulator.cluster.distributions import Distribution, parse_distribution
 from simulator.cluster.host import GBE10_CONCURRENCY
 from simulator.cluster.knobs import ClusterKnobs
 
 EXIT_USAGE = 2
+EXIT_VCENTER = 3  # --from-vcenter: vCenter cannot be reached, refused the login, or failed the read
 _DEFAULT_TIMEOUT = 120
 
 
@@ -92,9 +94,12 @@ def add_parser(sub: Any) -> None:
         "simulated VM, on virtual time, under the host's limit of concurrent vMotions.",
     )
     p.add_argument("--vms", type=_count, default=None, help="how many VMs the host runs (default: one per --timeout)")
+    p.add_argument("--from-vcenter", metavar="HOST", default=None,
+                   help="the powered-on VMs of this ESXi host and their effective timeouts, read from vCenter "
+                   "(VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD, as vmotion-helper reads them; needs pyVmomi)")
     p.add_argument("--concurrency", type=_count, default=GBE10_CONCURRENCY,
                    help="concurrent vMotions per host: 4 on 1 GbE, 8 on 10 GbE and faster (8)")
-    p.add_argument("--timeout", type=_timeouts, default=[_DEFAULT_TIMEOUT], metavar="S|S,S,...|FILE",
+    p.add_argument("--timeout", type=_timeouts, default=None, metavar="S|S,S,...|FILE",
                    help="effective notification timeout in seconds: one for every VM, or one per VM as a comma "
                    f"list or a file with one per line; 0 is a VM without notifications ({_DEFAULT_TIMEOUT})")
     p.add_argument("--quiesce", type=_distribution, default=parse_distribution("5"), metavar="DIST",
@@ -134,20 +139,43 @@ def _knobs(assignments: List[str]) -> ClusterKnobs:
         raise _Usage(str(bad)) from None
 
 
+class _Unreachable(Exception):
+    pass
+
+
+def _inventory(args: argparse.Namespace) -> Tuple[int, List[int], Optional[List[str]], str]:
+    """(VMs, timeouts, names, host) from the command line, or from vCenter."""
+    if args.from_vcenter is None:
+        timeouts: List[int] = args.timeout or [_DEFAULT_TIMEOUT]
+        vms: Optional[int] = args.vms
+        if vms is None:
+            if len(timeouts) == 1:
+                raise _Usage("say how many VMs: --vms N (or one --timeout per VM, or --from-vcenter HOST)")
+            vms = len(timeouts)
+        return vms, timeouts, None, "esx-01"
+    if args.vms is not None or args.timeout is not None:
+        raise _Usage("--from-vcenter reads the VMs and their timeouts: drop --vms and --timeout")
+    from simulator.cluster.vcenter import VCenterUnusable, read_host
+
+    try:
+        host = read_host(args.from_vcenter, os.environ)
+    except VCenterUnusable as error:
+        raise (_Usage(str(error)) if error.usage else _Unreachable(str(error))) from None
+    if not host.vms:
+        raise _Usage(f"host {host.name!r} runs no powered-on VM: nothing to evacuate")
+    return len(host.vms), [vm.effective_timeout for vm in host.vms], [vm.name for vm in host.vms], host.name
+
+
 def _plan(args: argparse.Namespace) -> Any:
     from simulator.cluster.evacuation import EvacuationPlan
 
-    vms: Optional[int] = args.vms
-    if vms is None:
-        if len(args.timeout) == 1:
-            raise _Usage("say how many VMs: --vms N (or one --timeout per VM)")
-        vms = len(args.timeout)
+    vms, timeouts, names, host = _inventory(args)
     handler: Dict[str, Any] = {}
     for key in ("interval", "safety_margin", "on_quiesce_failure"):
         if getattr(args, key) is not None:
             handler[key] = getattr(args, key)
     try:
-        return EvacuationPlan(vms=vms, concurrency=args.concurrency, timeouts=tuple(args.timeout),
+        return EvacuationPlan(vms=vms, concurrency=args.concurrency, timeouts=tuple(timeouts), names=names, host=host,
                               quiesce=args.quiesce, migration_seconds=args.migration_seconds, seed=args.seed,
                               aligned_polls=args.aligned_polls, knobs=_knobs(args.knob), **handler)
     except ValueError as bad:
@@ -160,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
     except _Usage as bad:
         print(f"vmotion-sim: evacuate: {bad}", file=sys.stderr)
         return EXIT_USAGE
+    except _Unreachable as failed:
+        print(f"vmotion-sim: evacuate: {failed}", file=sys.stderr)
+        return EXIT_VCENTER
     from simulator.cluster.evacuation import evacuate
     from simulator.cluster.gantt import render_svg
 

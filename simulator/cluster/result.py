@@ -90,6 +90,7 @@ class Evacuation:
                           if r.quiesce is not None and r.unquiesced is not None)
         plan = self.plan
         return {
+            "host": plan.host,
             "total_seconds": _r(self.total_seconds),
             "vm_count": len(self.records),
             "concurrency": plan.concurrency,
