@@ -8,7 +8,7 @@ row is a ``<g class="vm-row">`` with ``data-vm``, ``data-slot`` and ``data-force
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from simulator.cluster.record import VmRecord
@@ -128,13 +128,16 @@ def render_svg(result: Evacuation) -> str:
         canvas.text(gx, axis_y, f"{_fmt(tick * step)} s", "axis", "middle")
     # The host's slots: which VM held each, and what it was doing with it.
     canvas.text(LEFT - 8, slots_y - 2, f"{plan.host} slots", "section", "end")
+    by_slot: Dict[int, List[VmRecord]] = {}
+    for r in records:
+        if r.slot is not None and r.admitted is not None and r.migration is not None:
+            by_slot.setdefault(r.slot, []).append(r)
     for slot in range(plan.concurrency):
         y = slots_y + slot * LANE
         canvas.parts.append(f'<g class="slot-lane" data-slot="{slot + 1}">')
         canvas.text(LEFT - 8, y + BAR + 1, f"slot {slot + 1}", "label", "end")
-        for r in records:
-            if r.slot != slot or r.admitted is None or r.migration is None:
-                continue
+        for r in by_slot.get(slot, []):
+            assert r.admitted is not None and r.migration is not None
             if r.migration[0] > r.admitted:
                 # A slot taken before the hold ended is held while waiting for the ack (or the timeout).
                 canvas.rect("waiting_for_ack_or_timeout", r.admitted, r.migration[0], y + 2, BAR,
