@@ -90,3 +90,10 @@ def test_the_installed_command_runs_it_too() -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["vm_count"] == 3
+
+
+def test_registering_the_subcommand_does_not_load_the_what_if_on_every_vmotion_sim_start() -> None:
+    # vmotion-sim also runs as every hook probe of the conformance scenarios: its start must stay light.
+    code = "import sys, simulator.cli; print(sorted(m for m in sys.modules if m.startswith(('handler', 'simulator.cluster.evacuation'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
