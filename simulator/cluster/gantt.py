@@ -105,7 +105,8 @@ def render_svg(result: Evacuation) -> str:
     legend_rows = 2
     axis_y = legend_y + legend_rows * 18 + 16
     slots_y = axis_y + 10
-    slots_h = plan.concurrency * LANE
+    lanes = min(plan.concurrency, len(records))  # slots are taken lowest first: more VMs than that never use more
+    slots_h = lanes * LANE
     rows_y = slots_y + slots_h + 28
     height = rows_y + len(records) * ROW + 30
 
@@ -132,7 +133,7 @@ def render_svg(result: Evacuation) -> str:
     for r in records:
         if r.slot is not None and r.admitted is not None and r.migration is not None:
             by_slot.setdefault(r.slot, []).append(r)
-    for slot in range(plan.concurrency):
+    for slot in range(lanes):
         y = slots_y + slot * LANE
         canvas.parts.append(f'<g class="slot-lane" data-slot="{slot + 1}">')
         canvas.text(LEFT - 8, y + BAR + 1, f"slot {slot + 1}", "label", "end")
