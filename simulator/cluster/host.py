@@ -32,8 +32,8 @@ class Host:
         self.name = name
         self.concurrency = concurrency
         self.wait_holds_slot = wait_holds_slot
-        self._free: List[int] = list(range(concurrency))
-        heapq.heapify(self._free)
+        self._free: List[int] = []  # slots given back; those never used yet are counted by _unused
+        self._unused = 0  # the lowest slot never used (a limit of a billion must not cost a billion entries)
         # Holding slots while waiting: VMs are admitted in inventory order. Otherwise only a released VM
         # (its ack came, or its timeout passed) queues for a slot.
         self._queue: Deque[int] = deque(vms) if wait_holds_slot else deque()
@@ -58,8 +58,11 @@ class Host:
     def admit(self) -> List[Admission]:
         """Give every free slot to the next VM in the queue (call it after each change, at the same instant)."""
         admitted = []
-        while self._free and self._queue:
-            slot = heapq.heappop(self._free)
+        while self._queue and (self._free or self._unused < self.concurrency):
+            if self._free:  # a slot given back is always lower than one never used
+                slot = heapq.heappop(self._free)
+            else:
+                slot, self._unused = self._unused, self._unused + 1
             vm = self._queue.popleft()
             self._holder[vm] = slot
             admitted.append(Admission(vm, slot, self._freed_by.pop(slot, None)))
