@@ -21,6 +21,7 @@ from simulator.cluster.knobs import ClusterKnobs
 EXIT_USAGE = 2
 EXIT_VCENTER = 3  # --from-vcenter: vCenter cannot be reached, refused the login, or failed the read
 _DEFAULT_TIMEOUT = 120
+MAX_VMS = 100_000  # a what-if ten times the scale figure; past that, memory, not insight, runs out
 
 
 class _Usage(Exception):
@@ -34,6 +35,13 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _vms(text: str) -> int:
+    value = _count(text)
+    if value > MAX_VMS:
+        raise argparse.ArgumentTypeError(f"{value} VMs: at most {MAX_VMS:,} (an ESXi host runs at most 1,024)")
     return value
 
 
@@ -93,7 +101,7 @@ def add_parser(sub: Any) -> None:
         description="Evacuate a simulated host: every VM's guest runs the bundled handler core against its own "
         "simulated VM, on virtual time, under the host's limit of concurrent vMotions.",
     )
-    p.add_argument("--vms", type=_count, default=None, help="how many VMs the host runs (default: one per --timeout)")
+    p.add_argument("--vms", type=_vms, default=None, help="how many VMs the host runs (default: one per --timeout)")
     p.add_argument("--from-vcenter", metavar="HOST", default=None,
                    help="the powered-on VMs of this ESXi host and their effective timeouts, read from vCenter "
                    "(VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD, as vmotion-helper reads them; needs pyVmomi)")

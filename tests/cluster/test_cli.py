@@ -16,6 +16,7 @@ from tests.cluster.run import evacuate, evacuate_json
     ["--vms", "0"],
     ["--vms", "-3"],
     ["--vms", "many"],
+    ["--vms", "1000000000"],
     [],  # how many VMs?
     ["--vms", "2", "--concurrency", "0"],
     ["--vms", "2", "--quiesce", "soon"],
