@@ -160,6 +160,8 @@ def _inventory(args: argparse.Namespace) -> Tuple[int, List[int], Optional[List[
             if len(timeouts) == 1:
                 raise _Usage("say how many VMs: --vms N (or one --timeout per VM, or --from-vcenter HOST)")
             vms = len(timeouts)
+        if vms > MAX_VMS:
+            raise _Usage(f"{vms} VMs: at most {MAX_VMS:,} (an ESXi host runs at most 1,024)")
         return vms, timeouts, None, "esx-01"
     if args.vms is not None or args.timeout is not None:
         raise _Usage("--from-vcenter reads the VMs and their timeouts: drop --vms and --timeout")
