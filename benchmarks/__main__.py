@@ -9,7 +9,7 @@ import time
 import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
-from benchmarks import fake_vmtoolsd, machine, reaction, report, suite, throughput, virtual_time
+from benchmarks import evacuation, fake_vmtoolsd, machine, reaction, report, suite, throughput, virtual_time
 from benchmarks.measure import Row
 
 EXIT_OK = 0
@@ -31,6 +31,7 @@ FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
     throughput.FIGURE: throughput.run,
     reaction.FIGURE: reaction.run,
     virtual_time.FIGURE: virtual_time.run,
+    evacuation.FIGURE: evacuation.run,
     suite.FIGURE: _suite,
 }
 FULL_ONLY = {suite.FIGURE}  # too slow for the quick mode; runs in full mode or when named with --only
