@@ -17,6 +17,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.clock import Clock, ManualClock, SystemClock
+from simulator.incident import cli as incident_commands
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
 from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    incident_commands.add_commands(sub)
     return parser
 
 
@@ -232,6 +234,8 @@ def _run(args: argparse.Namespace) -> int:
         from simulator.conformance import main as check_main
 
         return check_main(args.handler, as_json=args.json, select=args.select)
+    if args.command in incident_commands.COMMANDS:
+        return incident_commands.main(args)
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 

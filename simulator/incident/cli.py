@@ -1,0 +1,133 @@
+"""The ``vmotion-sim`` subcommands of this package: replay, run, compare, shrink.
+
+Exit codes (beside vmotion-sim's own 0-3): 4 the input cannot be imported, or the scenario file is invalid;
+5 the incident did not reproduce (run, shrink) or the simulator disagrees with the recording (compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from simulator.incident.reconstruct import Incident
+from simulator.incident.scenario import Scenario, ScenarioError, from_incident, load
+from simulator.incident.sources import SourceError, load_incident
+
+EXIT_BAD_INPUT = 4
+EXIT_NOT_REPRODUCED = 5
+COMMANDS = ("replay", "run", "compare", "shrink")
+
+
+def add_commands(sub: Any) -> None:
+    """Called once by ``simulator.cli.build_parser`` with its subparsers."""
+    replay = sub.add_parser("replay", help="import an incident from a recording, journal or handler log")
+    replay.add_argument("sources", nargs="+", metavar="SOURCE", help="one file, or a daemon's logs together")
+    replay.add_argument("--save", metavar="FILE", help="write the incident as a scenario file")
+    replay.add_argument("--name", default=None, help="the scenario's name (default: the first source's name)")
+    replay.add_argument("--json", action="store_true", help="print the reconstruction as JSON")
+
+    run = sub.add_parser("run", help="run a scenario file; says whether its outcome reproduced")
+    run.add_argument("scenario", metavar="FILE")
+    run.add_argument("--json", action="store_true")
+    run.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                     help="a handler command to run on real time, with {quiesce} and {unquiesce} where its hook "
+                     "commands go (default: the bundled handler's core on virtual time)")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "run":
+            return _run(args)
+    except (SourceError, ScenarioError) as bad:
+        print(f"vmotion-sim {args.command}: {bad}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    raise AssertionError(args.command)
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def describe(incident: Incident) -> List[str]:
+    lines = [f"format: {incident.source_format}; {incident.end:.1f} s from the first line to the last"]
+    lines.append(f"settings: notificationTimeoutInSec {incident.timeout}; polling every "
+                 f"{incident.interval if incident.interval is not None else '?'} s")
+    for op in incident.operations:
+        d = op.as_dict()
+        acks = ", ".join(f"{'ok' if a['ok'] else 'refused'} at {a['t']:.1f} s"
+                         + ("" if a["before_deadline"] is None else
+                            (" (before the deadline)" if a["before_deadline"] else " (after the deadline)"))
+                         for a in d["acks"]) or "none"
+        lines.append(f"operation {op.operation_id}: requested {_s(d['requested'])}, fetched {_s(d['fetched'])}, "
+                     f"timeout {op.timeout} s, deadline {_s(d['deadline'])}; acks: {acks}; "
+                     f"end {_s(d['end_fetched'])}{'; forced' if d['forced'] else ''}")
+    for change in incident.timeout_changes:
+        lines.append(f"timeout change {change['old']} -> {change['new']} at {_s(change['t'])}")
+    for run in incident.hooks:
+        how = "killed" if run["killed"] else f"exit {run['exit_code']}"
+        lines.append(f"{run['hook']} at {_s(run['t'])} ran {_s(run['seconds'])} ({how})")
+    for t in incident.reboots:
+        lines.append(f"reboot at {_s(t)}")
+    lines.append(f"outcome: {', '.join(incident.outcome) or 'nothing went wrong'}")
+    lines += [f"warning: {w}" for w in incident.warnings]
+    return lines
+
+
+def _s(value: Optional[float]) -> str:
+    return "?" if value is None else f"{value:.1f} s"
+
+
+def _replay(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.sources]
+    incident = load_incident(paths)
+    scenario = from_incident(incident, args.name or paths[0].name)
+    if args.save:
+        try:
+            scenario.save(Path(args.save))
+        except OSError as exc:
+            print(f"vmotion-sim replay: cannot write {args.save}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        _print({"incident": incident.as_dict(), "scenario": scenario.as_dict()})
+    else:
+        print("\n".join(describe(incident)))
+        if args.save:
+            print(f"scenario written to {args.save}")
+    return 0
+
+
+def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
+    return {
+        "scenario": scenario.name,
+        "expected": scenario.expect,
+        "observed": incident.outcome,
+        "reproduced": sorted(scenario.expect) == sorted(incident.outcome),
+        "run": incident.as_dict(),
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load(Path(args.scenario))
+    command = [w for w in args.handler if w != "--"] if args.handler else []
+    if command:
+        from simulator.incident.realtime import run_real_time
+
+        incident = run_real_time(scenario, command)
+    else:
+        from simulator.incident.virtual import run_virtual
+
+        incident = run_virtual(scenario)
+    result = verdict(scenario, incident)
+    if args.json:
+        _print(result)
+    else:
+        print("\n".join(describe(incident)))
+        expected = ", ".join(scenario.expect) or "nothing wrong"
+        word = "REPRODUCED" if result["reproduced"] else "NOT REPRODUCED"
+        print(f"{word}: expected {expected}; observed {', '.join(incident.outcome) or 'nothing wrong'}")
+    return 0 if result["reproduced"] else EXIT_NOT_REPRODUCED
