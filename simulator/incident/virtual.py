@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List
 
 from handler.core import CoreSettings, Handler
 from handler.state import MemoryStateStore
-from simulator import Knobs, ManualClock, Simulator, SimulatorError
+from simulator import Clock, Knobs, ManualClock, Simulator, SimulatorError
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
@@ -24,7 +24,7 @@ T0 = 1_700_000_000.0
 APP_NAME = "incident"
 
 
-def build_simulator(scenario: Scenario, clock: ManualClock) -> Simulator:
+def build_simulator(scenario: Scenario, clock: Clock) -> Simulator:
     settings = scenario.settings
     values: Dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in scenario.knobs.items()}
     try:
@@ -40,10 +40,10 @@ def build_simulator(scenario: Scenario, clock: ManualClock) -> Simulator:
 def schedule(scenario: Scenario, sim: Simulator, clock: ManualClock, t0: float, notes: List[str]) -> None:
     """Put the hypervisor's actions on the clock; one the simulator refuses becomes a note, not a crash."""
     for action in scenario.actions:
-        clock.call_at(t0 + float(action["at"]), _action(action, sim, notes))
+        clock.call_at(t0 + float(action["at"]), action_runner(action, sim, notes))
 
 
-def _action(action: Dict[str, Any], sim: Simulator, notes: List[str]) -> Callable[[], None]:
+def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str]) -> Callable[[], None]:
     def run() -> None:
         try:
             if action["do"] == "vmotion":
