@@ -7,12 +7,13 @@ simulator's journal exactly as a virtual run's is.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from simulator import SystemClock
 from simulator.incident.harness_imports import HandlerLauncher, SimulatedVM
@@ -37,7 +38,9 @@ def _follow_hook_scripts(scenario: Scenario, launcher: HandlerLauncher, vm: Simu
                 launcher.behave(hook, float(nxt.get("seconds", 0)), int(nxt.get("exit_code", 0)))
 
 
-def run_real_time(scenario: Scenario, command: Sequence[str]) -> Incident:
+def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Path] = None) -> Incident:
+    """``keep``: a directory to copy what the run left into (the handler's output as ``handler.log``, its
+    state directory, where a handler may write its own log, and the journal as ``journal.json``)."""
     template = " ".join(command)
     if "{quiesce}" not in template:
         raise ScenarioError("the handler command needs {quiesce} (and {unquiesce}) where its hook commands go")
@@ -63,7 +66,16 @@ def run_real_time(scenario: Scenario, command: Sequence[str]) -> Incident:
         stop.set()
         follower.join(STOP_GRACE_S)
         sim.settle()
-        observations = observe_journal(sim.journal(), Warnings())
+        journal = sim.journal()
+        observations = observe_journal(journal, Warnings())
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / "journal.json").write_text(json.dumps(journal, indent=2))
+            for proc in launcher.started:
+                if proc.log_path.exists():
+                    shutil.copyfile(proc.log_path, keep / "handler.log")
+            if launcher.state_dir.exists():
+                shutil.copytree(launcher.state_dir, keep / "state", dirs_exist_ok=True)
     finally:
         stop.set()
         launcher.close()

@@ -61,6 +61,7 @@ class Incident:
     hooks: List[Dict[str, Any]] = field(default_factory=list)
     reboots: List[float] = field(default_factory=list)
     configs: List[Dict[str, Any]] = field(default_factory=list)  # settings changed (only a journal shows them)
+    handler_settings: Dict[str, Any] = field(default_factory=dict)  # what a handler's own log tells of itself
     outcome: List[str] = field(default_factory=list)
     end: float = 0.0
 
@@ -68,6 +69,7 @@ class Incident:
         return {
             "format": self.source_format,
             "settings": {"notification_timeout": self.timeout, "interval": self.interval},
+            "handler_settings": self.handler_settings,
             "operations": [op.as_dict() for op in self.operations],
             "timeout_changes": self.timeout_changes,
             "hooks": self.hooks,
@@ -108,6 +110,9 @@ def reconstruct(source_format: str, observations: List[Observation], epoch0: flo
 
     registered = False
     quiesced = False
+    explicit_reboots = any(o.kind == "reboot" for o in obs)
+    last_good: Optional[float] = None  # the last time the registration was seen working
+    first_refusal: Optional[float] = None  # the first refused RPC after that
     outcome: List[str] = []
 
     def flag(name: str) -> None:
@@ -116,6 +121,10 @@ def reconstruct(source_format: str, observations: List[Observation], epoch0: flo
 
     for o in obs:
         incident.end = max(incident.end, o.t)
+        if o.ok and o.kind in ("register", "poll", "event", "ack"):
+            last_good, first_refusal = o.t, None
+        elif not o.ok and o.kind in ("ack", "rpc-error") and first_refusal is None:
+            first_refusal = o.t
         gen = o.details.get("gen")
         at_gen = None if not isinstance(gen, (int, float)) else gen + offset - epoch0
         if o.kind == "register":
@@ -138,7 +147,8 @@ def reconstruct(source_format: str, observations: List[Observation], epoch0: flo
                 op.fetched = o.t if op.fetched is None else op.fetched
                 op.timeout = o.details.get("timeout")
                 if op.requested is None and at_gen is not None:
-                    op.requested = at_gen
+                    # eventGenTimeInSec is whole seconds: the request came in [gen, gen + 1), and before the fetch.
+                    op.requested = max(at_gen, min(o.t, at_gen + 1.0))
                 if incident.timeout is None:
                     incident.timeout = op.timeout
             elif event == "end":
@@ -153,6 +163,7 @@ def reconstruct(source_format: str, observations: List[Observation], epoch0: flo
                     incident.timeout_changes.append(change)
         elif o.kind == "ack" and o.operation_id is not None and o.operation_id in ops:
             ops[o.operation_id].acks.append({"t": o.t, "ok": o.ok})
+
         elif o.kind == "forced" and o.operation_id is not None:
             op_of(o.operation_id).forced = True
         elif o.kind == "hook":
@@ -178,6 +189,16 @@ def reconstruct(source_format: str, observations: List[Observation], epoch0: flo
             registered = False
         elif o.kind == "rpc-error" and o.details.get("reason") == "unknown-token" and registered:
             flag("registration-lost")
+            if not explicit_reboots:
+                # Only a reboot makes the hypervisor forget a registration [protocol.md 5.1]. A log that does not
+                # show it shows when the registration last worked and when it first failed: the reboot came
+                # in between, so halfway is the estimate that is wrong by the least.
+                failed = first_refusal if first_refusal is not None else o.t
+                worked = last_good if last_good is not None else failed
+                incident.reboots.append(round((worked + failed) / 2, 3))
+            registered = False
+        elif o.kind == "handler-setting":
+            incident.handler_settings.update(o.details)
         elif o.kind == "stop" and registered:
             flag("leaked-registration")
     incident.operations = [op for op in ops.values() if op.fetched is not None or op.requested is not None]

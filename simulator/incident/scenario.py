@@ -36,7 +36,7 @@ SETTINGS = {"host_timeout", "vm_timeout", "migration_seconds"}
 HANDLER_SETTINGS = {"interval", "safety_margin", "on_quiesce_failure", "ack_timeout_change", "end_timeout",
                     "unquiesce_timeout", "rpc_timeout"}
 HOOKS = ("quiesce", "unquiesce")
-DEFAULT_DURATION_AFTER = 30.0  # seconds run past the last action, so an end event can still come
+RUN_PAST_THE_SOURCE = 0.5  # seconds a replay runs past the source's last line (as long as the incident, no longer)
 
 
 class ScenarioError(Exception):
@@ -149,8 +149,9 @@ def from_incident(incident: Incident, name: str) -> Scenario:
         action: Dict[str, Any] = {"at": round(max(0.0, op.requested), 3), "do": "vmotion"}
         released = min([a["t"] for a in op.acks if a["ok"]] + ([op.deadline] if op.deadline is not None else []),
                        default=None)
-        if op.end_requested is not None and released is not None:
-            action["migration_seconds"] = round(max(0.0, op.end_requested - released), 3)
+        ended = op.end_requested if op.end_requested is not None else op.end_fetched  # fetched: a bound
+        if ended is not None and released is not None:
+            action["migration_seconds"] = round(max(0.0, ended - released), 3)
         if op.op_status not in (None, "success"):
             action["outcome"] = "failure"
         actions.append(action)
@@ -167,13 +168,17 @@ def from_incident(incident: Incident, name: str) -> Scenario:
     for run in incident.hooks:
         if run["hook"] in HOOKS and run["seconds"] is not None:
             code = run["exit_code"] if isinstance(run["exit_code"], int) else 0
-            hooks.setdefault(run["hook"], []).append({"seconds": run["seconds"], "exit_code": code})
-    handler: Dict[str, Any] = {}
-    if incident.interval:
+            seconds = run["seconds"]
+            if run["killed"]:
+                # It would have run longer than it was let: how much longer is not known, a timeout more is plenty.
+                seconds = round(seconds + timeout, 3)
+            hooks.setdefault(run["hook"], []).append({"seconds": seconds, "exit_code": code})
+    handler: Dict[str, Any] = {k: v for k, v in incident.handler_settings.items() if k in HANDLER_SETTINGS}
+    if incident.interval and "interval" not in handler:
         handler["interval"] = incident.interval
     last = max([a["at"] for a in actions] + [incident.end])
     return Scenario(
         name=name, settings={"host_timeout": timeout, "vm_timeout": None, "migration_seconds": 15.0},
-        handler=handler, actions=actions, hooks=hooks, duration=round(last + DEFAULT_DURATION_AFTER, 3),
+        handler=handler, actions=actions, hooks=hooks, duration=round(last + RUN_PAST_THE_SOURCE, 3),
         expect=list(incident.outcome), source=incident.source_format,
     )

@@ -54,7 +54,8 @@ def parse(data: bytes, warnings: Warnings) -> List[Observation]:
         message: str = record["message"]
         if m := _REGISTERED.match(message):
             timeout = int(m.group(1)) if m.group(1).isdigit() else None
-            obs.append(Observation(t, "register", details={"timeout": timeout, "interval": float(m.group(2))}))
+            obs.append(Observation(t, "register", details={"timeout": timeout}))
+            obs.append(Observation(t, "handler-setting", details={"interval": float(m.group(2))}))
         elif message.startswith("register rejected: "):
             obs.append(Observation(t, "register", ok=False,
                                    details={"reason": classify_rejection(message[len("register rejected: "):])}))
@@ -84,6 +85,9 @@ def parse(data: bytes, warnings: Warnings) -> List[Observation]:
             obs.append(Observation(t, "unregister"))
         elif message.startswith("the registration is gone"):
             obs.append(Observation(t, "rpc-error", ok=False, details={"reason": "unknown-token"}))
+        elif "(policy no-ack)" in message or "(policy ack-anyway)" in message:
+            policy = "no-ack" if "(policy no-ack)" in message else "ack-anyway"
+            obs.append(Observation(t, "handler-setting", details={"on_quiesce_failure": policy}))
         elif message == "stopped":
             obs.append(Observation(t, "stop"))
         elif message == "quiesce still running at its deadline: killed":
