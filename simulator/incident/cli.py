@@ -37,12 +37,21 @@ def add_commands(sub: Any) -> None:
                      "commands go (default: the bundled handler's core on virtual time)")
 
 
+    compare = sub.add_parser("compare", help="re-issue a recording's calls against the simulator; list differences")
+    compare.add_argument("recording", metavar="RECORDING")
+    compare.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                         help="start from this knob value (repeatable)")
+    compare.add_argument("--json", action="store_true")
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         if args.command == "replay":
             return _replay(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "compare":
+            return _compare(args)
     except (SourceError, ScenarioError) as bad:
         print(f"vmotion-sim {args.command}: {bad}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -131,3 +140,41 @@ def _run(args: argparse.Namespace) -> int:
         word = "REPRODUCED" if result["reproduced"] else "NOT REPRODUCED"
         print(f"{word}: expected {expected}; observed {', '.join(incident.outcome) or 'nothing wrong'}")
     return 0 if result["reproduced"] else EXIT_NOT_REPRODUCED
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from simulator import Knobs
+    from simulator.incident.compare import compare
+    from simulator.incident.sources import detect, read, recording
+    from simulator.incident.sources.lines import Warnings
+    from simulator.knobs import parse_knob
+
+    data = read(Path(args.recording))
+    if detect(data) != recording.NAME:
+        raise SourceError("compare needs a recording made by vmotion-record")
+    warnings = Warnings()
+    records = [r for r in recording.records(data, warnings) if isinstance(r.get("request"), str)]
+    if not records:
+        raise SourceError("the recording holds no calls")
+    try:
+        knobs = Knobs(**dict(parse_knob(*a.split("=", 1)) for a in args.knob))
+    except (TypeError, ValueError) as bad:
+        print(f"vmotion-sim compare: {bad}", file=sys.stderr)
+        return 2
+    result = compare(records, knobs)
+    if args.json:
+        _print({**result.as_dict(), "warnings": warnings.summary(recording.WHAT)})
+    else:
+        print(f"{result.calls} calls re-issued; {len(result.differences)} differences")
+        for difference in result.differences:
+            print(difference.line())
+        for finding in result.findings:
+            print(f"knob {finding.name}={finding.value!r}: the recording {finding.verdict} it "
+                  f"({finding.differences} differences with it)")
+        if result.agreeing_knobs:
+            knobs_text = " ".join(f"{k}={v}" for k, v in result.agreeing_knobs.items())
+            print(f"the simulator would agree better with: {knobs_text} "
+                  f"({result.remaining} differences left)")
+        for warning in warnings.summary(recording.WHAT):
+            print(f"warning: {warning}")
+    return 0 if not result.differences else EXIT_NOT_REPRODUCED
