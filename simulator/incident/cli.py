@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario, ScenarioError, from_incident, load
@@ -43,6 +43,13 @@ def add_commands(sub: Any) -> None:
                          help="start from this knob value (repeatable)")
     compare.add_argument("--json", action="store_true")
 
+    shrink = sub.add_parser("shrink", help="reduce a failing scenario to the least that still fails the same way")
+    shrink.add_argument("scenario", metavar="FILE")
+    shrink.add_argument("--output", metavar="FILE", help="where to save it (default: FILE with .shrunk.json)")
+    shrink.add_argument("--json", action="store_true")
+    shrink.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                        help="a handler command on real time (default: the bundled handler's core, virtual time)")
+
 
 def main(args: argparse.Namespace) -> int:
     try:
@@ -52,6 +59,8 @@ def main(args: argparse.Namespace) -> int:
             return _run(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "shrink":
+            return _shrink(args)
     except (SourceError, ScenarioError) as bad:
         print(f"vmotion-sim {args.command}: {bad}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -120,17 +129,22 @@ def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
     }
 
 
-def _run(args: argparse.Namespace) -> int:
-    scenario = load(Path(args.scenario))
-    command = [w for w in args.handler if w != "--"] if args.handler else []
+def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
+    command = handler[1:] if handler[:1] == ["--"] else list(handler)
+    if command and command[0].startswith("-"):
+        raise ScenarioError(f"unexpected {command[0]!r}: options go before FILE, a handler command after --")
     if command:
         from simulator.incident.realtime import run_real_time
 
-        incident = run_real_time(scenario, command)
-    else:
-        from simulator.incident.virtual import run_virtual
+        return lambda scenario: run_real_time(scenario, command)
+    from simulator.incident.virtual import run_virtual
 
-        incident = run_virtual(scenario)
+    return run_virtual
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load(Path(args.scenario))
+    incident = _runner(args.handler)(scenario)
     result = verdict(scenario, incident)
     if args.json:
         _print(result)
@@ -178,3 +192,30 @@ def _compare(args: argparse.Namespace) -> int:
         for warning in warnings.summary(recording.WHAT):
             print(f"warning: {warning}")
     return 0 if not result.differences else EXIT_NOT_REPRODUCED
+
+
+def _shrink(args: argparse.Namespace) -> int:
+    from simulator.incident.shrink import NothingToShrink, shrink
+
+    source = Path(args.scenario)
+    scenario = load(source)
+    try:
+        result = shrink(scenario, _runner(args.handler))
+    except NothingToShrink as why:
+        print(f"vmotion-sim shrink: {why}", file=sys.stderr)
+        return EXIT_NOT_REPRODUCED
+    output = Path(args.output) if args.output else source.with_name(source.stem + ".shrunk.json")
+    try:
+        result.scenario.save(output)
+    except OSError as exc:
+        print(f"vmotion-sim shrink: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    summary = {"saved": str(output), "failure": result.failure, "trials": result.trials,
+               "actions": [len(scenario.actions), len(result.scenario.actions)],
+               "size": [scenario.size(), result.scenario.size()]}
+    if args.json:
+        _print(summary)
+    else:
+        print(f"{', '.join(result.failure)} still happens with {len(result.scenario.actions)} of "
+              f"{len(scenario.actions)} actions after {result.trials} runs; saved to {output}")
+    return 0

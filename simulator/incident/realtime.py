@@ -57,7 +57,10 @@ def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Pat
         follower = threading.Thread(target=_follow_hook_scripts, args=(scenario, launcher, vm, stop), daemon=True)
         follower.start()
         t0 = time.time()
-        launcher()
+        try:
+            launcher()
+        except RuntimeError as failed:  # the command cannot be started: say so in one line
+            raise ScenarioError(str(failed)) from None
         for action in scenario.actions:
             _sleep_until(t0 + float(action["at"]))
             action_runner(action, sim, notes)()
