@@ -95,14 +95,30 @@ def from_dict(doc: Any) -> Scenario:
     settings = dict(doc.get("settings") or {})
     if set(settings) - SETTINGS:
         raise ScenarioError(f"settings: unknown {', '.join(sorted(set(settings) - SETTINGS))}")
+    for key, value in settings.items():
+        if not (key == "vm_timeout" and value is None):
+            _number(value, f"settings {key}", -1.0 if key == "vm_timeout" else 0.0)
     handler = dict(doc.get("handler") or {})
     if set(handler) - HANDLER_SETTINGS:
         raise ScenarioError(f"handler: unknown {', '.join(sorted(set(handler) - HANDLER_SETTINGS))}")
+    for key, value in handler.items():
+        if key == "on_quiesce_failure":
+            ok = isinstance(value, str)
+        elif key == "ack_timeout_change":
+            ok = isinstance(value, bool)
+        else:
+            _number(value, f"handler {key}")
+            ok = True
+        if not ok:
+            raise ScenarioError(f"handler {key}: {value!r} has the wrong type")
     actions = []
     for n, action in enumerate(doc.get("actions") or [], start=1):
         if not isinstance(action, dict) or action.get("do") not in ACTIONS:
             raise ScenarioError(f"action {n}: needs \"do\": one of {', '.join(ACTIONS)}")
         _number(action.get("at"), f"action {n} at")
+        for key in ("migration_seconds", "host_timeout", "vm_timeout"):
+            if key in action and not (key == "vm_timeout" and action[key] is None):
+                _number(action[key], f"action {n} {key}", -1.0 if key == "vm_timeout" else 0.0)
         extra = set(action) - {"at", "do"} - ACTIONS[action["do"]]
         if extra:
             raise ScenarioError(f"action {n} ({action['do']}): unknown {', '.join(sorted(extra))}")

@@ -62,16 +62,16 @@ def run_virtual(scenario: Scenario) -> Incident:
     sim = build_simulator(scenario, clock)
     notes: List[str] = []
     schedule(scenario, sim, clock, T0, notes)
-    try:
-        settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
-    except (TypeError, ValueError) as bad:
-        raise ScenarioError(f"handler: {bad}") from None
     logger = logging.getLogger("vmotion_incident.virtual")
     logger.propagate = False
     logger.addHandler(logging.NullHandler())
-    handler = Handler(settings, transport=sim.call, clock=clock, hooks=ScriptedApp(sim, clock, scenario.hooks),
-                      state_store=MemoryStateStore(), logger=logger,
-                      stop_requested=lambda: clock.now() - T0 >= scenario.duration)
+    try:
+        settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
+        handler = Handler(settings, transport=sim.call, clock=clock, hooks=ScriptedApp(sim, clock, scenario.hooks),
+                          state_store=MemoryStateStore(), logger=logger,
+                          stop_requested=lambda: clock.now() - T0 >= scenario.duration)
+    except (TypeError, ValueError) as bad:
+        raise ScenarioError(f"handler: {bad}") from None
     handler.run()
     sim.settle()
     warnings = Warnings()
