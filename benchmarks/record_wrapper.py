@@ -66,7 +66,7 @@ def run(quick: bool) -> List[Row]:
         ),
         Row(
             figure=FIGURE,
-            name="  wrapper's own work (beyond its interpreter start)",
+            name="the wrapper's own work, beyond its interpreter start",
             unit="ms",
             samples=[c - f for c, f in zip(calls, floors)],
             floor_name="python -I -S -c pass",
