@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from simulator.incident.feature import to_feature
 from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario, ScenarioError, from_incident, load
 from simulator.incident.sources import SourceError, load_incident
@@ -28,6 +29,7 @@ def add_commands(sub: Any) -> None:
     replay.add_argument("--save", metavar="FILE", help="write the incident as a scenario file")
     replay.add_argument("--name", default=None, help="the scenario's name (default: the first source's name)")
     replay.add_argument("--json", action="store_true", help="print the reconstruction as JSON")
+    replay.add_argument("--feature", metavar="FILE", help="also write it as a Gherkin scenario (a regression test)")
 
     run = sub.add_parser("run", help="run a scenario file; says whether its outcome reproduced")
     run.add_argument("scenario", metavar="FILE")
@@ -47,6 +49,7 @@ def add_commands(sub: Any) -> None:
     shrink.add_argument("scenario", metavar="FILE")
     shrink.add_argument("--output", metavar="FILE", help="where to save it (default: FILE with .shrunk.json)")
     shrink.add_argument("--json", action="store_true")
+    shrink.add_argument("--feature", metavar="FILE", help="also write the shrunk scenario as a Gherkin scenario")
     shrink.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                         help="a handler command on real time (default: the bundled handler's core, virtual time)")
 
@@ -104,12 +107,14 @@ def _replay(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.sources]
     incident = load_incident(paths)
     scenario = from_incident(incident, args.name or paths[0].name)
-    if args.save:
-        try:
+    try:
+        if args.save:
             scenario.save(Path(args.save))
-        except OSError as exc:
-            print(f"vmotion-sim replay: cannot write {args.save}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
+        if args.feature:
+            Path(args.feature).write_text(to_feature(scenario), encoding="utf-8")
+    except OSError as exc:
+        print(f"vmotion-sim replay: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if args.json:
         _print({"incident": incident.as_dict(), "scenario": scenario.as_dict()})
     else:
@@ -207,6 +212,8 @@ def _shrink(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else source.with_name(source.stem + ".shrunk.json")
     try:
         result.scenario.save(output)
+        if args.feature:
+            Path(args.feature).write_text(to_feature(result.scenario), encoding="utf-8")
     except OSError as exc:
         print(f"vmotion-sim shrink: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
