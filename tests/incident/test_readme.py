@@ -16,3 +16,11 @@ def test_the_readme_scenario_reproduces_its_incident() -> None:
     block = section.split("```json", 1)[1].split("```", 1)[0]
     scenario = from_dict(json.loads(block))
     assert sorted(run_virtual(scenario).outcome) == scenario.expect == ["forced-migration", "quiesce-killed"]
+
+
+def test_the_readme_gherkin_scenario_passes(tmp_path: Path) -> None:
+    from tests.incident.test_feature import run_feature
+
+    block = README.split("```gherkin", 1)[1].split("```", 1)[0]
+    result = run_feature(tmp_path, block)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout
