@@ -9,13 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from simulator.incident.feature import to_feature
-from simulator.incident.reconstruct import Incident
-from simulator.incident.scenario import Scenario, ScenarioError, from_incident, load
-from simulator.incident.sources import SourceError, load_incident
+if TYPE_CHECKING:  # the rest is imported when one of these commands runs: every vmotion-sim call loads this file
+    from simulator.incident.reconstruct import Incident
+    from simulator.incident.scenario import Scenario
 
 EXIT_BAD_INPUT = 4
 EXIT_NOT_REPRODUCED = 5
@@ -55,6 +53,9 @@ def add_commands(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from simulator.incident.scenario import ScenarioError
+    from simulator.incident.sources import SourceError
+
     try:
         if args.command == "replay":
             return _replay(args)
@@ -104,6 +105,12 @@ def _s(value: Optional[float]) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.incident.feature import to_feature
+    from simulator.incident.scenario import from_incident
+    from simulator.incident.sources import load_incident
+
     paths = [Path(p) for p in args.sources]
     incident = load_incident(paths)
     scenario = from_incident(incident, args.name or paths[0].name)
@@ -135,6 +142,8 @@ def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
 
 
 def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
+    from simulator.incident.scenario import ScenarioError
+
     command = handler[1:] if handler[:1] == ["--"] else list(handler)
     if command and command[0].startswith("-"):
         raise ScenarioError(f"unexpected {command[0]!r}: options go before FILE, a handler command after --")
@@ -148,6 +157,10 @@ def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.incident.scenario import load
+
     scenario = load(Path(args.scenario))
     incident = _runner(args.handler)(scenario)
     result = verdict(scenario, incident)
@@ -162,9 +175,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from simulator import Knobs
     from simulator.incident.compare import compare
-    from simulator.incident.sources import detect, read, recording
+    from simulator.incident.sources import SourceError, detect, read, recording
     from simulator.incident.sources.lines import Warnings
     from simulator.knobs import parse_knob
 
@@ -200,6 +215,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _shrink(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.incident.feature import to_feature
+    from simulator.incident.scenario import load
     from simulator.incident.shrink import NothingToShrink, shrink
 
     source = Path(args.scenario)
