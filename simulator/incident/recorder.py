@@ -13,9 +13,16 @@
 # Never does a failure to record change the call: the stdout bytes, stderr bytes and exit status are the
 # real vmtoolsd's. The only output of our own is when the real vmtoolsd cannot be found or started: one line
 # on stderr and exit status 1, which is what vmtoolsd itself does when it cannot reach the hypervisor.
-import os
 import sys
 import time
+
+WINDOWS = sys.platform == "win32"
+if sys.platform == "win32":  # spelled out, so type checkers pick the branch
+    import os as _os
+else:
+    import posix as _os  # the builtin module: os's Python layer alone costs about 1 ms per call to load
+PATHSEP = ";" if WINDOWS else ":"
+SEP = "\\" if WINDOWS else "/"
 
 REAL_ENV = "VMOTION_RECORD_REAL"
 FILE_ENV = "VMOTION_RECORD_FILE"
@@ -107,18 +114,18 @@ def load_key(recording: str) -> bytes:
     except FileNotFoundError:
         pass
     # Written whole under another name, then linked into place: a concurrent call never reads half a key.
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    tmp = f"{path}.{_os.getpid()}.tmp"
+    fd = _os.open(tmp, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL | getattr(_os, "O_NOFOLLOW", 0), 0o600)
     try:
-        os.write(fd, os.urandom(32).hex().encode("ascii"))
+        _os.write(fd, _os.urandom(32).hex().encode("ascii"))
     finally:
-        os.close(fd)
+        _os.close(fd)
     try:
-        os.link(tmp, path)
+        _os.link(tmp, path)
     except FileExistsError:
         pass
     finally:
-        os.unlink(tmp)
+        _os.unlink(tmp)
     with open(path, "rb") as fh:
         return fh.read()
 
@@ -173,33 +180,33 @@ def request_of(argv: "list[str]") -> "tuple[str, str | None]":
 
 def _rotate(path: str, keep: int) -> None:
     for n in range(keep - 1, 0, -1):
-        if os.path.exists(f"{path}.{n}"):
-            os.replace(f"{path}.{n}", f"{path}.{n + 1}")
+        if _stat(f"{path}.{n}") is not None:
+            _os.replace(f"{path}.{n}", f"{path}.{n + 1}")
     if keep >= 1:
-        os.replace(path, f"{path}.1")
+        _os.replace(path, f"{path}.1")
     else:
-        os.unlink(path)
+        _os.unlink(path)
 
 
 def append(path: str, line: bytes, max_bytes: int, keep: int) -> None:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags, 0o600)
+    flags = _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT | getattr(_os, "O_NOFOLLOW", 0) | getattr(_os, "O_BINARY", 0)
+    fd = _os.open(path, flags, 0o600)
     try:
-        size = os.fstat(fd).st_size
+        size = _os.fstat(fd).st_size
         if size and size + len(line) > max_bytes:
-            os.close(fd)
+            _os.close(fd)
             fd = -1
             _rotate(path, keep)
-            fd = os.open(path, flags, 0o600)
-        os.write(fd, line)
+            fd = _os.open(path, flags, 0o600)
+        _os.write(fd, line)
     finally:
         if fd >= 0:
-            os.close(fd)
+            _os.close(fd)
 
 
 def _int_env(name: str, default: int) -> int:
     try:
-        return int(os.environ.get(name, ""))
+        return int(getenv(name) or "")
     except ValueError:
         return default
 
@@ -230,86 +237,106 @@ def write_record(recording: str, argv: "list[str]", started: float, duration: fl
 # ------------------------------------------------------------------------------------------ the real vmtoolsd
 
 
-def _same_file(a: str, b: str) -> bool:
+def getenv(name: str) -> "str | None":
+    if sys.platform == "win32":
+        return _os.environ.get(name)
+    value = _os.environ.get(name.encode())
+    return None if value is None else value.decode("utf-8", "surrogateescape")
+
+
+def _stat(path: str) -> "_os.stat_result | None":
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        return _os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    sa, sb = _stat(a), _stat(b)
+    return sa is not None and sb is not None and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _executable_file(path: str) -> bool:
+    st = _stat(path)
+    return st is not None and (st.st_mode & 0o170000) == 0o100000 and _os.access(path, 1)  # S_ISREG, X_OK
 
 
 def find_real(explicit: "str | None", me: str) -> str:
     """--real, else $VMOTION_RECORD_REAL, else the first vmtoolsd on PATH that is not this wrapper."""
-    chosen = explicit or os.environ.get(REAL_ENV)
+    chosen = explicit or getenv(REAL_ENV)
     if chosen:
         if _same_file(chosen, me):
             raise NoRealVmtoolsd(f"{chosen} is this wrapper, not the real vmtoolsd")
         return chosen
     names = ["vmtoolsd"]
-    if os.name == "nt":
-        names = ["vmtoolsd" + ext.lower() for ext in os.environ.get("PATHEXT", ".EXE").split(";") if ext]
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
+    if WINDOWS:
+        names = ["vmtoolsd" + ext.lower() for ext in (getenv("PATHEXT") or ".EXE").split(";") if ext]
+    for directory in (getenv("PATH") or "").split(PATHSEP):
         for name in names:
-            candidate = os.path.join(directory or ".", name)
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and not _same_file(candidate, me):
+            candidate = (directory.rstrip(SEP) or ".") + SEP + name
+            if _executable_file(candidate) and not _same_file(candidate, me):
                 return candidate
-    if os.name == "nt" and os.path.isfile(WINDOWS_VMTOOLSD):
+    if WINDOWS and _stat(WINDOWS_VMTOOLSD) is not None:
         return WINDOWS_VMTOOLSD
     raise NoRealVmtoolsd("no vmtoolsd on PATH other than this wrapper (give --real PATH or $" + REAL_ENV + ")")
 
 
 def _scratch() -> int:
     """An anonymous file for one output stream: a file, not a pipe, so nothing can deadlock on a full pipe."""
-    if hasattr(os, "memfd_create"):
+    if hasattr(_os, "memfd_create"):
         try:
-            return int(os.memfd_create("vmotion-record", 0))
+            return int(_os.memfd_create("vmotion-record", 0))
         except OSError:
             pass
     import tempfile
 
     fd, name = tempfile.mkstemp(prefix="vmotion-record-")
-    os.unlink(name)
+    _os.unlink(name)
     return fd
 
 
 def _read_all(fd: int) -> bytes:
-    os.lseek(fd, 0, 0)
+    _os.lseek(fd, 0, 0)
     chunks: list[bytes] = []
     while True:
-        chunk = os.read(fd, 1 << 16)
+        chunk = _os.read(fd, 1 << 16)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
 
 
 def run_real(real: str, args: "list[str]") -> "tuple[bytes, bytes, int]":
-    env = dict(os.environ)
-    env[ACTIVE_ENV] = "1"
-    if os.name == "nt" or not hasattr(os, "posix_spawn"):
+    if sys.platform == "win32" or not hasattr(_os, "posix_spawn"):
+        import os
         import subprocess
 
+        env = dict(os.environ)
+        env[ACTIVE_ENV] = "1"
         done = subprocess.run([real, *args], capture_output=True, env=env, check=False)
         return done.stdout, done.stderr, done.returncode
+    child_env = dict(_os.environ)
+    child_env[ACTIVE_ENV.encode()] = b"1"
     out, err = _scratch(), _scratch()
     try:
-        actions = [(os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
-        pid = os.posix_spawn(real, [real, *args], env, file_actions=actions)
+        actions = [(_os.POSIX_SPAWN_DUP2, out, 1), (_os.POSIX_SPAWN_DUP2, err, 2)]
+        pid = _os.posix_spawn(real, [real, *args], child_env, file_actions=actions)
         while True:
             try:
-                _, status = os.waitpid(pid, 0)
+                _, status = _os.waitpid(pid, 0)
                 break
             except InterruptedError:
                 continue
-        return _read_all(out), _read_all(err), os.waitstatus_to_exitcode(status)
+        return _read_all(out), _read_all(err), _os.waitstatus_to_exitcode(status)
     finally:
-        os.close(out)
-        os.close(err)
+        _os.close(out)
+        _os.close(err)
 
 
 def _write_fd(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         try:
-            n = os.write(fd, view)
+            n = _os.write(fd, view)
         except OSError:
             return  # the caller closed its end: nothing more to deliver
         view = view[n:]
@@ -329,7 +356,12 @@ def _split_options(argv: "list[str]") -> "tuple[str | None, str | None, list[str
 
 
 def default_recording() -> str:
-    return os.path.join(os.path.expanduser("~"), "vmotion-recording.jsonl")
+    home = getenv("USERPROFILE" if WINDOWS else "HOME")
+    if not home and not WINDOWS:
+        import pwd
+
+        home = pwd.getpwuid(_os.getuid()).pw_dir
+    return (home or ".").rstrip(SEP) + SEP + "vmotion-recording.jsonl"
 
 
 def main(me: "str | None" = None, real: "str | None" = None, recording: "str | None" = None) -> None:
@@ -337,9 +369,9 @@ def main(me: "str | None" = None, real: "str | None" = None, recording: "str | N
     me = me or sys.argv[0]
     opt_real, opt_recording, args = _split_options(sys.argv[1:])
     real = opt_real or real
-    recording = opt_recording or os.environ.get(FILE_ENV) or recording or default_recording()
+    recording = opt_recording or getenv(FILE_ENV) or recording or default_recording()
     try:
-        if os.environ.get(ACTIVE_ENV):
+        if getenv(ACTIVE_ENV):
             raise NoRealVmtoolsd("the wrapper called itself; point --real or $" + REAL_ENV + " at the real vmtoolsd")
         real = find_real(real, me)
         started = time.time()
