@@ -130,7 +130,7 @@ def test_vm_timeout_minus_one_unsets_it(served: SimulatedVM) -> None:
     ("op", "args", "why"),
     [
         ("rpc", {"command": 123}, '"command" must be a string'),
-        ("faults", {"latency": "x"}, "latency must be a finite number of seconds >= 0"),
+        ("faults", {"latency": "x"}, "latency must be a number of seconds from 0 to 1000000000"),
         ("knobs", {"max_apps": "x"}, "knob max_apps has the wrong type: 'x'"),
         ("set", {"enabled": "false"}, "enabled must be true or false"),
     ],
@@ -163,7 +163,8 @@ def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: Simula
 def test_socket_is_accepted_before_and_after_every_verb() -> None:
     parser = build_parser()
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"]}
+    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"], "replay": ["f"],
+                "run": ["f"], "compare": ["f"], "shrink": ["f"]}
     for verb in verbs:
         rest = required.get(verb, [])
         before = parser.parse_args(["--socket", "/s/before", verb, *rest])
@@ -176,3 +177,24 @@ def test_socket_after_the_verb_reaches_that_simulator(served: SimulatedVM) -> No
     done = sim_cli("status", "--json", "--socket", str(served.socket))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["effective_timeout"] == 120
+
+
+def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--socket", str(tmp_path / "s.sock"), "serve", "--clock", "manual",
+         "--start-time", "1e300"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2 and "start-time" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["advance", "9" * 400], ["vmotion", "--migration-seconds", "1e300"], ["fault", "--latency", "1e300"],
+     ["serve", "--idle-timeout", "0"], ["serve", "--max-connections", "0"]],
+)
+def test_unbounded_numbers_are_usage_errors(served: SimulatedVM, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), *argv],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert SimulatorClient(served.socket).ping()
