@@ -9,16 +9,16 @@ journal exactly as an imported journal would be.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Mapping
 
 from handler.core import CoreSettings, Handler
 from handler.state import MemoryStateStore
 from simulator import Clock, Knobs, ManualClock, Simulator, SimulatorError
+from simulator.harness.virtual import ScriptedHooks, VirtualTime
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
 from simulator.incident.sources.lines import Warnings
-from simulator.incident.virtual_app import ScriptedApp
 
 T0 = 1_700_000_000.0
 APP_NAME = "incident"
@@ -57,6 +57,19 @@ def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str]) -> C
     return run
 
 
+def scripted_hooks(sim: Simulator, clock: ManualClock, scripts: Mapping[str, List[Dict[str, Any]]]) -> ScriptedHooks:
+    """The application's hooks on virtual time (the harness's): run N of a hook follows the Nth script, the last
+    one every run after; each run is journaled as the process probe journals it."""
+    hooks = ScriptedHooks(VirtualTime(clock), sim, default_seconds=0.0)
+    for hook, runs in scripts.items():
+        parsed = [(float(r.get("seconds", 0)), int(r.get("exit_code", 0))) for r in runs]
+        for seconds, exit_code in parsed[:-1]:
+            hooks.script(hook, seconds, exit_code)
+        if parsed:
+            hooks.behave(hook, *parsed[-1])
+    return hooks
+
+
 def run_virtual(scenario: Scenario) -> Incident:
     clock = ManualClock(T0)
     sim = build_simulator(scenario, clock)
@@ -67,7 +80,7 @@ def run_virtual(scenario: Scenario) -> Incident:
     logger.addHandler(logging.NullHandler())
     try:
         settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
-        handler = Handler(settings, transport=sim.call, clock=clock, hooks=ScriptedApp(sim, clock, scenario.hooks),
+        handler = Handler(settings, transport=sim.call, clock=clock, hooks=scripted_hooks(sim, clock, scenario.hooks),
                           state_store=MemoryStateStore(), logger=logger,
                           stop_requested=lambda: clock.now() - T0 >= scenario.duration)
     except (TypeError, ValueError) as bad:
