@@ -35,7 +35,7 @@ _docker_free_port() {
 }
 
 # The image is FROM scratch (there is no registry here) and labelled with the binary's digest, the label
-# simulator/vcsim.py checks before it would rebuild.
+# simulator/vcenter/vcsim.py checks before it would rebuild.
 _docker_build_vcsim_image() {
     local repo bin ctx digest
     repo=$(_docker_repo)

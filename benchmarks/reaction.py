@@ -26,16 +26,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from benchmarks.fake_vmtoolsd import floor_argv
 from benchmarks.measure import Row, median, p95
-from benchmarks.simproc import REGISTER, SimServer, check_for_event
+from benchmarks.simproc import REGISTER, check_for_event
 from handler.core import CoreSettings, Handler
 from handler.hooks import SubprocessHookRunner
 from handler.state import HandlerState
 from simulator import Simulator
-from simulator.processes import stop_process
+from simulator.harness.launcher import HandlerLauncher, HandlerProcess
+from simulator.harness.vm import SimulatedVM
+from simulator.harness.wait import wait_until
 
 FIGURE = "handler"
 INTERVAL = 0.2
@@ -66,13 +68,10 @@ def _records(path: Path) -> Dict[int, float]:
 
 
 def _wait(condition: Any, what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise RuntimeError(f"timed out waiting for {what}")
+    value = wait_until(condition, timeout, interval=0.005)
+    if not value:
+        raise RuntimeError(f"timed out waiting for {what}")
+    return value
 
 
 def _cpu_ticks(pid: int) -> Tuple[int, int]:
@@ -89,37 +88,35 @@ class _Run:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.server = SimServer(tmp, "--migration-seconds", str(MIGRATION))
+        self.server = SimulatedVM.as_process(tmp, "--migration-seconds", str(MIGRATION))
         self.quiesced = tmp / "quiesced.txt"
         self.unquiesced = tmp / "unquiesced.txt"
-        self.handler: Optional[subprocess.Popen[bytes]] = None
-        self.log = tmp / "handler.log"
+        self.handler: Optional[HandlerProcess] = None
+        self.launcher: Optional[HandlerLauncher] = None
 
     def start(self) -> None:
         self.server.start()
-        with open(self.log, "wb") as log:
-            self.handler = subprocess.Popen(
-                [
-                    sys.executable, "-m", "handler", "--name", "bench", "--interval", str(INTERVAL),
-                    "--vmtoolsd", str(self.server.vmtoolsd), "--state-file", str(self.tmp / "state.json"),
-                    "--quiesce", _probe_command(self.quiesced), "--unquiesce", _probe_command(self.unquiesced),
-                    "--log-level", "warning",
-                ],
-                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-            )
+        command = shlex.join([
+            "{handler}", "--name", "bench", "--interval", str(INTERVAL),
+            "--vmtoolsd", "{vmtoolsd}", "--state-file", str(self.tmp / "state.json"),
+            "--quiesce", _probe_command(self.quiesced), "--unquiesce", _probe_command(self.unquiesced),
+            "--log-level", "warning",
+        ])
+        self.launcher = HandlerLauncher(command, self.server, name="bench", cwd=REPO)
+        self.handler = self.launcher()
         _wait(lambda: self.server.client.status()["registrations"], "the handler to register")
 
     def stop(self) -> None:
-        if self.handler is not None:
-            stop_process(self.handler, timeout=15)
-            self.handler = None
-        self.server.stop()
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = self.handler = None
+        self.server.close()
 
-    def rpcs(self) -> List[Dict[str, Any]]:
-        return [e for e in self.server.client.journal() if e["kind"] == "rpc"]
+    def rpcs(self) -> List[Mapping[str, Any]]:
+        return list(self.server.journal().rpcs())
 
-    def notes(self, what: str) -> List[Dict[str, Any]]:
-        return [e for e in self.server.client.journal() if e["kind"] == "model" and e["what"] == what]
+    def notes(self, what: str) -> List[Mapping[str, Any]]:
+        return list(self.server.journal().notes(what))
 
 
 def _one_call(run: _Run, reps: int) -> List[float]:
@@ -158,7 +155,7 @@ def _drains(run: _Run, k: int, reps: int) -> List[Dict[str, Any]]:
         time.sleep(INTERVAL / 2)
         before = len(run.rpcs())
         for i in range(k):
-            client.set_config(host_timeout=100 + (rep * k + i) % 2)
+            client.set(host_timeout=100 + (rep * k + i) % 2)
         _wait(lambda: sum(1 for e in run.rpcs()[before:] if e["verb"] == "ack-event") >= k  # noqa: B023
               and run.rpcs()[-1]["verb"] == "check-for-event"
               and '"eventType"' not in run.rpcs()[-1]["stdout"], "the drain")

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Callable, List, Tuple
 
 from benchmarks.measure import Row, median
-from benchmarks.simproc import REGISTER, SimServer, check_for_event
+from benchmarks.simproc import REGISTER, check_for_event, token_of
 from simulator import ManualClock, Simulator
+from simulator.harness.vm import SimulatedVM
 
 FIGURE = "throughput"
 DEEP = 1000
@@ -90,13 +91,13 @@ def run(quick: bool) -> List[Row]:
     sim = Simulator(clock=ManualClock(), host_timeout=120, seed=1)
     token = json.loads(sim.call(REGISTER).stdout)["uniqueToken"]
     command = check_for_event(token)
-    local = _measure(sim.call, _Flipper(sim.set_config), command, reps_local)
+    local = _measure(sim.call, _Flipper(sim.set), command, reps_local)
     rows = _rows("in-process", *local, "json parse + render", _json_floor(command, reps_local))
 
-    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp, SimServer(Path(tmp)) as server:
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp, SimulatedVM.as_process(Path(tmp)) as server:
         client = server.client
-        command = check_for_event(server.register())
-        remote = _measure(client.call, _Flipper(client.set_config), command, reps_socket)
+        command = check_for_event(token_of(client.call(REGISTER)))
+        remote = _measure(client.call, _Flipper(client.set), command, reps_socket)
         pings: List[float] = []
         for _ in range(reps_socket):
             start = time.perf_counter()

@@ -24,6 +24,7 @@ from handler.core import NO_ACK, CoreSettings, Handler
 from handler.hooks import HookResult
 from handler.state import HandlerState
 from simulator import ManualClock, Simulator
+from simulator.harness.journal import Journal
 
 FIGURE = "virtual-time"
 TIMEOUT = 120
@@ -32,7 +33,7 @@ T0 = 1_700_000_000.0
 
 
 def _rpc_count(sim: Simulator) -> int:
-    return sum(1 for e in sim.journal() if e["kind"] == "rpc")
+    return len(Journal(sim.journal()).rpcs())
 
 
 def _check_forced(sim: Simulator) -> float:

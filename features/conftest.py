@@ -1,22 +1,7 @@
-"""The scenarios' fixtures; the step definitions live beside the features in ``steps_*.py``."""
+"""The project's own scenarios (the helper against vcsim, and the story across both sides): the shipped guest and
+handler steps from ``simulator/harness/scenarios``, plus the vCenter steps beside these features."""
 
-from __future__ import annotations
-
-from pathlib import Path
-from typing import Iterator
-
-import pytest
-
-from features.steps_guest import *  # noqa: F403 - pytest-bdd step definitions are fixtures: import them all
-from features.steps_handler import *  # noqa: F403
-from features.steps_vcenter import *  # noqa: F403
-from features.story import Story
-
-
-@pytest.fixture
-def story(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Story]:
-    told = Story(request, tmp_path)
-    try:
-        yield told
-    finally:
-        told.close()
+from features.steps_vcenter import *  # noqa: F403 - pytest-bdd step definitions are fixtures: import them all
+from simulator.harness.scenarios.steps_guest import *  # noqa: F403
+from simulator.harness.scenarios.steps_handler import *  # noqa: F403
+from simulator.harness.scenarios.under_test import handler, policy, tokens  # noqa: F401 - fixtures

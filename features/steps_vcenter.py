@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from features.story import Story, fail
-from simulator.vcenter_bridge import VCenterBridge
-from simulator.vcsim import VcsimEndpoint
+from simulator.harness.scenarios.under_test import HandlerUnderTest, fail
+from simulator.vcenter.bridge import VCenterBridge
+from simulator.vcenter.vcsim import VcsimEndpoint
 
 
 @dataclass(frozen=True)
@@ -31,89 +31,98 @@ def _bridge(endpoint: VcsimEndpoint) -> VCenterBridge:
     return VCenterBridge(endpoint.host, endpoint.port, endpoint.username, endpoint.password, validate_certs=False)
 
 
-def _readback(story: Story) -> VCenterBridge:
+@dataclass(frozen=True)
+class Move:
+    """A vMotion of one VM that vCenter asks for, through the bridge."""
+
+    bridge: VCenterBridge
+    vm: str
+    source: str
+    destination: str
+
+
+def _readback(vcenter: VcsimEndpoint) -> VCenterBridge:
     """A connection of the test's own, separate from the helper's and the bridge's."""
-    if story.vcsim is None:
-        fail("no vCenter simulator in this scenario")
-    return _bridge(story.vcsim)
+    return _bridge(vcenter)
 
 
-@given("a vCenter simulator with its default inventory")
-def default_vcsim(story: Story, request: pytest.FixtureRequest) -> None:
-    story.vcsim = request.getfixturevalue("fresh_vcsim")
+@given("a vCenter simulator with its default inventory", target_fixture="vcenter")
+def default_vcsim(fresh_vcsim: VcsimEndpoint) -> VcsimEndpoint:
+    return fresh_vcsim
 
 
-@given(parsers.parse('a vCenter simulator that advertises only API version "{version}"'))
-def old_vcsim(story: Story, request: pytest.FixtureRequest, version: str) -> None:
-    story.vcsim = request.getfixturevalue("vcsim_factory")("-api-version", version)
+@given(parsers.parse('a vCenter simulator that advertises only API version "{version}"'), target_fixture="vcenter")
+def old_vcsim(vcsim_factory: Any, version: str) -> VcsimEndpoint:
+    endpoint: VcsimEndpoint = vcsim_factory("-api-version", version)
+    return endpoint
 
 
-@when(parsers.parse('the administrator runs "vmotion-helper {arguments}"'))
-def run_helper(story: Story, arguments: str) -> None:
+@when(parsers.parse('the administrator runs "vmotion-helper {arguments}"'), target_fixture="helper_run")
+def run_helper(vcenter: VcsimEndpoint, arguments: str) -> HelperRun:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMWARE_")}
-    env.update(story.vcsim.env())
+    env.update(vcenter.env())
     done = subprocess.run(
         [sys.executable, "-m", "helper", *shlex.split(arguments)],
         env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )
-    story.helper_run = HelperRun(done.returncode, done.stdout, done.stderr)
     if done.returncode == 70 or "Traceback" in done.stderr:
         fail(f"vmotion-helper {arguments} crashed: {done.stderr.strip()}")
+    return HelperRun(done.returncode, done.stdout, done.stderr)
 
 
 @then("it succeeds")
-def succeeds(story: Story) -> None:
-    run: HelperRun = story.helper_run
+def succeeds(helper_run: HelperRun) -> None:
+    run = helper_run
     if run.code != 0:
         fail(f"vmotion-helper failed with exit status {run.code}: {run.stderr.strip()}")
 
 
 @then(parsers.parse('it succeeds and says "{text}"'))
-def succeeds_saying(story: Story, text: str) -> None:
-    succeeds(story)
-    if text not in story.helper_run.stdout:
-        fail(f"vmotion-helper did not say {text!r}; it printed: {story.helper_run.stdout.strip()!r}")
+def succeeds_saying(helper_run: HelperRun, text: str) -> None:
+    succeeds(helper_run)
+    if text not in helper_run.stdout:
+        fail(f"vmotion-helper did not say {text!r}; it printed: {helper_run.stdout.strip()!r}")
 
 
 @then(parsers.parse('it fails with exit status {code:d} and says "{text}"'))
-def fails_with(story: Story, code: int, text: str) -> None:
-    run: HelperRun = story.helper_run
+def fails_with(helper_run: HelperRun, code: int, text: str) -> None:
+    run = helper_run
     assert run.code == code, run
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and text in lines[0], run.stderr
 
 
 @then(parsers.parse('vCenter reads VmOpNotificationToApp.Timeout = {seconds:d} on host "{host}"'))
-def host_reads(story: Story, seconds: int, host: str) -> None:
-    with _readback(story) as vc:
+def host_reads(vcenter: VcsimEndpoint, seconds: int, host: str) -> None:
+    with _readback(vcenter) as vc:
         assert vc.host_timeout(host) == seconds
 
 
 @then(parsers.parse('vCenter reads VmOpNotificationToApp.Timeout = {seconds:d} on every host of cluster "{cluster}"'))
-def cluster_reads(story: Story, seconds: int, cluster: str) -> None:
-    with _readback(story) as vc:
+def cluster_reads(vcenter: VcsimEndpoint, seconds: int, cluster: str) -> None:
+    with _readback(vcenter) as vc:
         hosts = vc.cluster_hosts(cluster)
         assert hosts, f"cluster {cluster} has no hosts"
         assert {h: vc.host_timeout(h) for h in hosts} == {h: seconds for h in hosts}
 
 
 @then(parsers.parse('vCenter reads the VM "{vm}" with notifications enabled and a timeout of {seconds:d} seconds'))
-def vm_reads(story: Story, vm: str, seconds: int) -> None:
-    with _readback(story) as vc:
+def vm_reads(vcenter: VcsimEndpoint, vm: str, seconds: int) -> None:
+    with _readback(vcenter) as vc:
         assert vc.vm_settings(vm) == (True, seconds)
 
 
 @then(parsers.parse('vCenter reads the VM "{vm}" with notifications disabled and no timeout set'))
-def vm_reads_untouched(story: Story, vm: str) -> None:
-    with _readback(story) as vc:
+def vm_reads_untouched(vcenter: VcsimEndpoint, vm: str) -> None:
+    with _readback(vcenter) as vc:
         assert vc.vm_settings(vm) == (False, None)
 
 
 @then(parsers.parse('vCenter ran {count:d} reconfigure task on the VM "{vm}"'))
 @then(parsers.parse('vCenter ran {count:d} reconfigure tasks on the VM "{vm}"'))
-def reconfigure_tasks(story: Story, count: int, vm: str) -> None:
+def reconfigure_tasks(vcenter: VcsimEndpoint, count: int, vm: str) -> None:
     """vCenter's own task history: a command that has nothing to change must not start a task."""
-    with _readback(story) as vc:
+    with _readback(vcenter) as vc:
         target = vc.vm(vm)
         tasks = [
             t for t in vc.si.RetrieveContent().taskManager.recentTask
@@ -123,24 +132,24 @@ def reconfigure_tasks(story: Story, count: int, vm: str) -> None:
             fail(f"vCenter ran {len(tasks)} ReconfigVM_Task on {vm}, expected {count}")
 
 
-def _check_report(story: Story) -> Any:
+def _check_report(run: HelperRun) -> Any:
     try:
-        return json.loads(story.helper_run.stdout)
+        return json.loads(run.stdout)
     except ValueError:
-        fail(f"the check did not print JSON: {story.helper_run.stdout!r} {story.helper_run.stderr!r}")
+        fail(f"the check did not print JSON: {run.stdout!r} {run.stderr!r}")
 
 
 @then(parsers.parse("the check says notifications would work with an effective timeout of {seconds:d} seconds"))
-def check_works(story: Story, seconds: int) -> None:
-    report = _check_report(story)
-    assert story.helper_run.code == 0 and report["works"] is True, report
+def check_works(helper_run: HelperRun, seconds: int) -> None:
+    report = _check_report(helper_run)
+    assert helper_run.code == 0 and report["works"] is True, report
     assert report["effective_timeout"] == seconds
 
 
 @then(parsers.parse('the check says notifications would not work because of "{item}"'))
-def check_fails(story: Story, item: str) -> None:
-    report = _check_report(story)
-    assert story.helper_run.code == 1 and report["works"] is False, report
+def check_fails(helper_run: HelperRun, item: str) -> None:
+    report = _check_report(helper_run)
+    assert helper_run.code == 1 and report["works"] is False, report
     assert {v["item"]: v["status"] for v in report["verdicts"]}.get(item) == "fail", report["verdicts"]
 
 
@@ -148,40 +157,36 @@ def check_fails(story: Story, item: str) -> None:
 
 
 @when(parsers.parse('the guest simulator takes its settings from vCenter for moving "{vm}" to another host '
-                    "of its cluster"))
-def bridge_settings(story: Story, vm: str) -> None:
-    story.bridge = _bridge(story.vcsim)
-    source = story.bridge.current_host(vm)
-    destination = story.bridge.other_hosts(vm)[0]
-    story.move = (vm, source, destination)
-    story.bridge.apply(story.sim, story.bridge.settings_for_move(vm, destination))
+                    "of its cluster"), target_fixture="move")
+def bridge_settings(request: pytest.FixtureRequest, vcenter: VcsimEndpoint, handler: HandlerUnderTest,
+                    vm: str) -> Move:
+    bridge = _bridge(vcenter)
+    request.addfinalizer(bridge.close)
+    move = Move(bridge, vm, bridge.current_host(vm), bridge.other_hosts(vm)[0])
+    bridge.apply(handler.sim, bridge.settings_for_move(vm, move.destination))
+    return move
 
 
 @then(parsers.parse("the guest simulator's effective timeout is {effective:d} seconds and its destination "
                     "timeout is {destination:d} seconds"))
-def bridged_timeouts(story: Story, effective: int, destination: int) -> None:
-    status = story.sim.status()
+def bridged_timeouts(handler: HandlerUnderTest, effective: int, destination: int) -> None:
+    status = handler.sim.status()
     assert (status["effective_timeout"], status["dest_effective_timeout"]) == (effective, destination), status
 
 
 @when("vCenter requests the vMotion")
-def vcenter_vmotion(story: Story) -> None:
-    assert story.move is not None and story.bridge is not None
-    vm, _, destination = story.move
-    story.operation_id = story.bridge.request_vmotion(story.sim, vm, destination)
+def vcenter_vmotion(handler: HandlerUnderTest, move: Move) -> None:
+    handler.operation_id = move.bridge.request_vmotion(handler.sim, move.vm, move.destination)
 
 
 @when("vCenter completes the move")
-def vcenter_completes(story: Story) -> None:
-    assert story.move is not None and story.bridge is not None and story.operation_id is not None
-    vm, _, destination = story.move
-    if not story.bridge.complete_vmotion(story.sim, story.operation_id, vm, destination):
+def vcenter_completes(handler: HandlerUnderTest, move: Move) -> None:
+    assert handler.operation_id is not None
+    if not move.bridge.complete_vmotion(handler.sim, handler.operation_id, move.vm, move.destination):
         fail("the migration did not succeed, so vCenter did not move the VM")
 
 
 @then("vCenter shows the VM on the destination host")
-def vm_on_destination(story: Story) -> None:
-    assert story.move is not None
-    vm, source, destination = story.move
-    with _readback(story) as vc:
-        assert vc.current_host(vm) == destination != source
+def vm_on_destination(vcenter: VcsimEndpoint, move: Move) -> None:
+    with _readback(vcenter) as vc:
+        assert vc.current_host(move.vm) == move.destination != move.source

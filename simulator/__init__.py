@@ -8,7 +8,7 @@
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults
 from simulator.inprocess import Simulator, SimulatorError
-from simulator.knobs import Knobs
+from simulator.model.knobs import Knobs
 from simulator.rpc import RpcResult
 
 __all__ = ["Clock", "Faults", "Knobs", "ManualClock", "RpcResult", "Simulator", "SimulatorError", "SystemClock"]

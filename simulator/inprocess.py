@@ -1,7 +1,7 @@
 """The in-process transport: one simulated VM with its clock, faults and journal, thread-safe.
 
 ``Simulator.call`` is what a handler's transport calls instead of running vmtoolsd. The control methods
-(``vmotion``, ``set_config``, ``advance``, ...) stand in for vCenter and for the person running the test.
+(``vmotion``, ``set``, ``advance``, ...) stand in for vCenter and for the person running the test.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ from typing import Any, Dict, List, Optional
 from simulator import wire
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults, distort, short_circuit
-from simulator.knobs import Knobs
 from simulator.model import Refused, VirtualMachine, VmConfig
-from simulator.model.config import is_duration
+from simulator.model.config import MAX_SECONDS, is_duration
 from simulator.model.ids import IdSource
+from simulator.model.knobs import Knobs
+from simulator.readside import ConfigStatus, OperationStatus, RegistrationStatus, Status
+from simulator.redaction import TokenRedactor
 from simulator.rpc import RpcResult, handle_rpc
 
 _UNSET: Any = object()
+# Every journal entry's own fields: what a probe reports goes beside them, never over them.
+_ENTRY_FIELDS = frozenset({"seq", "time", "kind", "name", "phase", "env"})
 
 
 class SimulatorError(Exception):
@@ -56,6 +60,7 @@ class Simulator:
         self.faults = Faults()
         self._journal: List[Dict[str, Any]] = []
         self._seq = 0
+        self._redactor = TokenRedactor()
 
     # ------------------------------------------------------------------ the guest side
     def call(self, command: str) -> RpcResult:
@@ -98,7 +103,7 @@ class Simulator:
                 self._absorb_notes()
             return op.operation_id
 
-    def set_config(
+    def set(
         self,
         *,
         host_timeout: Any = _UNSET,
@@ -122,7 +127,7 @@ class Simulator:
             finally:
                 self._absorb_notes()
 
-    def set_knobs(self, **changes: Any) -> Knobs:
+    def knobs(self, **changes: Any) -> Knobs:
         with self._lock:
             try:
                 self._knobs = self._knobs.replace(**changes)
@@ -131,7 +136,7 @@ class Simulator:
             self.vm.knobs = self._knobs
             return self._knobs
 
-    def set_faults(self, **faults: Any) -> Faults:
+    def fault(self, **faults: Any) -> Faults:
         """Switch faults on (see ``Faults``); with no arguments, switch them all off."""
         with self._lock:
             try:
@@ -151,7 +156,7 @@ class Simulator:
         if not isinstance(self.clock, ManualClock):
             raise SimulatorError("advance needs the manual clock (serve --clock manual)")
         if not is_duration(seconds):
-            raise SimulatorError("seconds must be a finite number >= 0")
+            raise SimulatorError(f"seconds must be a number from 0 to {MAX_SECONDS}")
         now = self.clock.advance(seconds)
         self.settle()
         return now
@@ -168,6 +173,15 @@ class Simulator:
 
     def record_probe(self, name: str, phase: str, env: Optional[Dict[str, str]] = None, **details: Any) -> None:
         """A hook probe reports that it ran (used by the conformance features)."""
+        if not isinstance(name, str) or not isinstance(phase, str):
+            raise SimulatorError("a probe's name and phase are strings")
+        if not isinstance(env or {}, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in (env or {}).items()
+        ):
+            raise SimulatorError("a probe's env maps names to strings")
+        reserved = sorted(set(details) & _ENTRY_FIELDS)
+        if reserved:
+            raise SimulatorError(f"a probe cannot set the journal entry's own field {reserved[0]!r}")
         with self._lock:
             self._record(self.clock.now(), "probe", name=name, phase=phase, env=dict(env or {}), **details)
 
@@ -175,26 +189,26 @@ class Simulator:
     def now(self) -> float:
         return self.clock.now()
 
-    def status(self) -> Dict[str, Any]:
+    def status(self) -> Status:
         with self._lock:
             now = self.vm.settle(self.clock.now())
             self._absorb_notes()
             config = self.vm.config
-            return {
-                "time": now,
-                "config": {
-                    "enabled": config.enabled,
-                    "host_timeout": config.host_timeout,
-                    "vm_timeout": config.vm_timeout,
-                    "dest_host_timeout": config.dest_host_timeout,
-                },
-                "effective_timeout": config.effective_timeout,
-                "dest_effective_timeout": config.dest_effective_timeout,
-                "registrations": [r.as_status() for r in self.vm.registrations],
-                "operations": [op.as_status() for op in self.vm.operations],
-                "faults": self.faults.as_dict(),
-                "knobs": self._knobs.as_dict(),
-            }
+            return Status(
+                time=now,
+                config=ConfigStatus(
+                    enabled=config.enabled,
+                    host_timeout=config.host_timeout,
+                    vm_timeout=config.vm_timeout,
+                    dest_host_timeout=config.dest_host_timeout,
+                ),
+                effective_timeout=config.effective_timeout,
+                dest_effective_timeout=config.dest_effective_timeout,
+                registrations=[RegistrationStatus.from_dict(r.as_status()) for r in self.vm.registrations],
+                operations=[OperationStatus.from_dict(op.as_status()) for op in self.vm.operations],
+                faults=self.faults,
+                knobs=self._knobs,
+            )
 
     def journal(self) -> List[Dict[str, Any]]:
         """Every guest RPC (and what happened inside the model), in time order."""
@@ -203,18 +217,20 @@ class Simulator:
             self._absorb_notes()
             return sorted((dict(e) for e in self._journal), key=lambda e: (e["time"], e["seq"]))
 
-    def operation(self, operation_id: int) -> Dict[str, Any]:
-        for op in self.status()["operations"]:
-            if op["operation_id"] == operation_id:
-                return dict(op)
-        raise SimulatorError(f"no operation {operation_id}")
+    def operation(self, operation_id: int) -> OperationStatus:
+        found = self.status().operation(operation_id)
+        if found is None:
+            raise SimulatorError(f"no operation {operation_id}")
+        return found
 
     # ------------------------------------------------------------------ internals
     def _record(self, when: float, kind: str, **fields: Any) -> None:
+        # Redacted here, as it is written: every way out of the journal (journal(), the socket, the CLI, a
+        # timeline) then shows placeholders, never a token.
         self._seq += 1
-        self._journal.append({"seq": self._seq, "time": when, "kind": kind, **fields})
+        self._journal.append({**self._redactor.value(fields), "seq": self._seq, "time": when, "kind": kind})
 
     def _absorb_notes(self) -> None:
         for note in self.vm.drain_notes():
             self._seq += 1
-            self._journal.append({"seq": self._seq, **note})
+            self._journal.append({**self._redactor.value(note), "seq": self._seq})

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
-_TOKEN = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+from simulator.model.journal_events import JournalEvent
+from simulator.redaction import TOKEN_SHAPE
 
 
 def redact(text: str) -> str:
     """Tokens are bearer credentials: keep the first 8 characters, enough to tell two apart."""
-    return _TOKEN.sub(lambda m: m.group(1) + "-****-****-****-************", text)
+    return TOKEN_SHAPE.sub(lambda m: m.group(0)[:8] + "-****-****-****-************", text)
 
 
 def _short(operation_id: Any) -> str:
@@ -19,7 +19,7 @@ def _short(operation_id: Any) -> str:
     return "…" + text[-6:] if len(text) > 8 else text
 
 
-def _rpc_line(entry: Dict[str, Any]) -> str:
+def _rpc_line(entry: Mapping[str, Any]) -> str:
     verb = entry.get("verb") or entry["request"].partition(" ")[0]
     out = (entry.get("stdout") or entry.get("stderr") or "").strip()
     summary = out
@@ -54,25 +54,26 @@ def _rpc_line(entry: Dict[str, Any]) -> str:
 
 _META = {"seq", "time", "kind", "what"}
 
-_MODEL: Dict[str, Callable[[Dict[str, Any]], str]] = {
-    "registered": lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
-    "unregistered": lambda e: f"app {e['app']} unregistered",
-    "vmotion-requested": lambda e: (
+_MODEL: Dict[str, Callable[[Mapping[str, Any]], str]] = {
+    JournalEvent.REGISTERED.value: lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
+    JournalEvent.UNREGISTERED.value: lambda e: f"app {e['app']} unregistered",
+    JournalEvent.VMOTION_REQUESTED.value: lambda e: (
         f"vMotion requested, operation {_short(e['operation_id'])}"
         + ("" if e["notified"] else " (notifications not in effect: runs at once)")
     ),
-    "queued": lambda e: f"{e['event']} event queued for {e['app']}",
-    "acked": lambda e: f"ack from {e['app']} after {e['waited']:.1f} s",
-    "forced": lambda e: f"timeout: migration forced, {e['missing_acks']} ack(s) missing",
-    "migration-started": lambda e: "migration running" + (" (forced)" if e["forced"] else ""),
-    "migration-ended": lambda e: f"migration ended: {e['op_status']}",
-    "rebooted": lambda e: "VM rebooted: registrations dropped",
-    "hold-released": lambda e: f"hold released ({e['why']})",
-    "configured": lambda e: "settings changed: " + ", ".join(f"{k}={v}" for k, v in e.items() if k not in _META),
+    JournalEvent.QUEUED.value: lambda e: f"{e['event']} event queued for {e['app']}",
+    JournalEvent.ACKED.value: lambda e: f"ack from {e['app']} after {e['waited']:.1f} s",
+    JournalEvent.FORCED.value: lambda e: f"timeout: migration forced, {e['missing_acks']} ack(s) missing",
+    JournalEvent.MIGRATION_STARTED.value: lambda e: "migration running" + (" (forced)" if e["forced"] else ""),
+    JournalEvent.MIGRATION_ENDED.value: lambda e: f"migration ended: {e['op_status']}",
+    JournalEvent.REBOOTED.value: lambda e: "VM rebooted: registrations dropped",
+    JournalEvent.HOLD_RELEASED.value: lambda e: f"hold released ({e['why']})",
+    JournalEvent.CONFIGURED.value: lambda e: "settings changed: "
+    + ", ".join(f"{k}={v}" for k, v in e.items() if k not in _META),
 }
 
 
-def render(journal: Iterable[Dict[str, Any]], start: Optional[float] = None) -> List[str]:
+def render(journal: Iterable[Mapping[str, Any]], start: Optional[float] = None) -> List[str]:
     entries = list(journal)
     if not entries:
         return ["(nothing happened)"]

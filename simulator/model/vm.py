@@ -11,11 +11,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
-from simulator.knobs import Knobs
-from simulator.model.config import VmConfig, is_duration
+from simulator.model.config import MAX_SECONDS, VmConfig, is_duration
 from simulator.model.errors import InvalidInput, Refused
 from simulator.model.events import EndEvent, Event, StartEvent, TimeoutChangeEvent
 from simulator.model.ids import IdSource
+from simulator.model.journal_events import JournalEvent
+from simulator.model.knobs import Knobs
 from simulator.model.operation import Operation, Phase
 
 DISABLED_REASON = "VM operation notification not enabled on this VM"  # [S2 VMW-CODE]
@@ -102,7 +103,7 @@ class VirtualMachine:
             raise InvalidInput(MAX_APPS_REASON.format(n=self.knobs.max_apps))
         reg = Registration(self.ids.token(), app_name, tuple(notification_types), now)
         self._registrations[reg.token] = reg
-        self._note(now, "registered", app=app_name, timeout=self.config.effective_timeout)
+        self._note(now, JournalEvent.REGISTERED, app=app_name, timeout=self.config.effective_timeout)
         op = self.active_operation
         if op is not None and op.phase is Phase.WAITING_ACK and self.knobs.deliver_start_to_late_registrants:
             self._send_start(op, reg)
@@ -119,7 +120,7 @@ class VirtualMachine:
         reg = self._registrations.pop(token, None)
         if reg is None:
             raise InvalidInput(UNREGISTER_UNKNOWN_REASON)
-        self._note(now, "unregistered", app=reg.app_name, dropped_events=len(reg.queue))
+        self._note(now, JournalEvent.UNREGISTERED, app=reg.app_name, dropped_events=len(reg.queue))
         self._forget_awaiting(now, {token}, why="unregister")
         return reg
 
@@ -131,9 +132,11 @@ class VirtualMachine:
         while reg.queue:
             event = reg.queue.popleft()
             if self.knobs.purge_stale_starts and isinstance(event, StartEvent) and now >= event.deadline:
-                self._note(now, "purged-stale-start", app=reg.app_name, operation_id=event.operation_id)
+                self._note(now, JournalEvent.PURGED_STALE_START, app=reg.app_name, operation_id=event.operation_id)
                 continue
-            self._note(now, "delivered", app=reg.app_name, event=event.event_type, operation_id=event.operation_id)
+            self._note(
+                now, JournalEvent.DELIVERED, app=reg.app_name, event=event.event_type, operation_id=event.operation_id
+            )
             return event
         return None
 
@@ -143,7 +146,7 @@ class VirtualMachine:
         reg = self._registration(token)
         if operation_id in reg.timeout_change_ids:
             # VMware's sample daemon acks timeout-change and stops if that fails [S2, S3]: accepted.
-            self._note(now, "acked-timeout-change", app=reg.app_name, operation_id=operation_id)
+            self._note(now, JournalEvent.ACKED_TIMEOUT_CHANGE, app=reg.app_name, operation_id=operation_id)
             return "ack_received"
         op = self._operation(operation_id)
         if op is None or token not in op.sent_to:
@@ -151,11 +154,11 @@ class VirtualMachine:
         if token in op.acked_by:
             return self._ack_by_knob(self.knobs.ack_duplicate, ACK_DUPLICATE_REASON)
         if op.phase is not Phase.WAITING_ACK:
-            self._note(now, "late-ack", app=reg.app_name, operation_id=operation_id)
+            self._note(now, JournalEvent.LATE_ACK, app=reg.app_name, operation_id=operation_id)
             return self._ack_by_knob(self.knobs.ack_after_timeout, ACK_LATE_REASON)
         op.acked_by.add(token)
         op.awaiting.discard(token)
-        self._note(now, "acked", app=reg.app_name, operation_id=operation_id, waited=now - op.requested_at)
+        self._note(now, JournalEvent.ACKED, app=reg.app_name, operation_id=operation_id, waited=now - op.requested_at)
         if not op.awaiting:
             self._start_migration(op, now)
         return "ack_received"
@@ -168,7 +171,7 @@ class VirtualMachine:
         if outcome not in ("success", "failure"):
             raise Refused("outcome must be success or failure")
         if not is_duration(migration_seconds):
-            raise Refused("migration_seconds must be a finite number of seconds >= 0")
+            raise Refused(f"migration_seconds must be a number of seconds from 0 to {MAX_SECONDS}")
         if self.active_operation is not None:
             # vCenter refuses a second migration of a VM while one is in flight.
             raise Refused(f"operation {self.active_operation.operation_id} is still in flight")
@@ -185,7 +188,9 @@ class VirtualMachine:
             deadline=now + max(timeout, 0),
         )
         self._operations.append(op)
-        self._note(now, "vmotion-requested", operation_id=op.operation_id, notified=notified, timeout=timeout)
+        self._note(
+            now, JournalEvent.VMOTION_REQUESTED, operation_id=op.operation_id, notified=notified, timeout=timeout
+        )
         if notified:
             for reg in self._registrations.values():
                 self._send_start(op, reg)
@@ -231,7 +236,7 @@ class VirtualMachine:
         if dest_host_timeout is not _UNSET:
             self.config.dest_host_timeout = dest_host_timeout
             changed["dest_host_timeout"] = dest_host_timeout
-        self._note(now, "configured", **changed)
+        self._note(now, JournalEvent.CONFIGURED, **changed)
         if enabled is False and self.knobs.disable_drops_registrations:
             self._drop_all(now, why="disabled")
         after = self.config.effective_timeout
@@ -241,7 +246,7 @@ class VirtualMachine:
     def reboot(self, now: float) -> None:
         """A VM (power-cycle) reboot: every registration and queue is gone [S4/S5 VMW]."""
         now = self.settle(now)
-        self._note(now, "rebooted", registrations=len(self._registrations))
+        self._note(now, JournalEvent.REBOOTED, registrations=len(self._registrations))
         self._drop_all(now, why="reboot")
 
     def settle(self, now: float) -> float:
@@ -253,7 +258,7 @@ class VirtualMachine:
             return now
         if op.phase is Phase.WAITING_ACK and now >= op.deadline:
             op.forced = True
-            self._note(op.deadline, "forced", operation_id=op.operation_id, missing_acks=len(op.awaiting))
+            self._note(op.deadline, JournalEvent.FORCED, operation_id=op.operation_id, missing_acks=len(op.awaiting))
             op.awaiting.clear()
             self._start_migration(op, op.deadline)
         if op.phase is Phase.MIGRATING and op.migration_started_at is not None:
@@ -263,8 +268,8 @@ class VirtualMachine:
         return now
 
     # ------------------------------------------------------------------ internals
-    def _note(self, when: float, what: str, **details: Any) -> None:
-        self._notes.append({"time": when, "kind": "model", "what": what, **details})
+    def _note(self, when: float, what: JournalEvent, **details: Any) -> None:
+        self._notes.append({"time": when, "kind": "model", "what": what.value, **details})
 
     def _require_enabled(self) -> None:
         if not self.config.enabled:
@@ -287,10 +292,10 @@ class VirtualMachine:
     def _enqueue(self, reg: Registration, event: Event, when: float) -> None:
         limit = self.knobs.queue_limit
         if limit is not None and len(reg.queue) >= limit:
-            self._note(when, "queue-full", app=reg.app_name, event=event.event_type)
+            self._note(when, JournalEvent.QUEUE_FULL, app=reg.app_name, event=event.event_type)
             return
         reg.queue.append(event)
-        self._note(when, "queued", app=reg.app_name, event=event.event_type, operation_id=event.operation_id)
+        self._note(when, JournalEvent.QUEUED, app=reg.app_name, event=event.event_type, operation_id=event.operation_id)
 
     def _send_start(self, op: Operation, reg: Registration) -> None:
         event = StartEvent(
@@ -307,13 +312,13 @@ class VirtualMachine:
     def _start_migration(self, op: Operation, when: float) -> None:
         op.phase = Phase.MIGRATING
         op.migration_started_at = when
-        self._note(when, "migration-started", operation_id=op.operation_id, forced=op.forced)
+        self._note(when, JournalEvent.MIGRATION_STARTED, operation_id=op.operation_id, forced=op.forced)
 
     def _finish(self, op: Operation, when: float) -> None:
         op.phase = Phase.DONE
         op.ended_at = when
         status = "success" if op.outcome == "success" else self.knobs.failure_op_status
-        self._note(when, "migration-ended", operation_id=op.operation_id, op_status=status)
+        self._note(when, JournalEvent.MIGRATION_ENDED, operation_id=op.operation_id, op_status=status)
         if not op.notified:
             return
         # The end reaches every app registered when the migration ends: on the destination for a success
@@ -326,7 +331,7 @@ class VirtualMachine:
         op = self.active_operation
         if op is not None and op.phase is Phase.WAITING_ACK and self.knobs.timeout_change_moves_deadline:
             op.deadline = max(now, op.requested_at + max(after, 0))
-            self._note(now, "deadline-moved", operation_id=op.operation_id, deadline=op.deadline)
+            self._note(now, JournalEvent.DEADLINE_MOVED, operation_id=op.operation_id, deadline=op.deadline)
         if self.knobs.emit_timeout_change and self.config.enabled:
             for reg in self._registrations.values():
                 event_id = self.ids.timeout_change_id(now)
@@ -342,7 +347,7 @@ class VirtualMachine:
         if op.awaiting & tokens:
             op.awaiting -= tokens
             if not op.awaiting:
-                self._note(now, "hold-released", operation_id=op.operation_id, why=why)
+                self._note(now, JournalEvent.HOLD_RELEASED, operation_id=op.operation_id, why=why)
                 self._start_migration(op, now)
 
     def _drop_all(self, now: float, why: str) -> None:

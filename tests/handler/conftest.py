@@ -8,7 +8,7 @@ import pytest
 
 from handler.state import FileStateStore
 from simulator import ManualClock, Simulator
-from tests.handler.virtual import T0, ScriptedHooks, Timeline
+from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
 
 
 @pytest.fixture
@@ -17,8 +17,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def timeline(clock: ManualClock) -> Timeline:
-    return Timeline(clock)
+def timeline(clock: ManualClock) -> VirtualTime:
+    return VirtualTime(clock)
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def sim(clock: ManualClock) -> Simulator:
 
 
 @pytest.fixture
-def hooks(timeline: Timeline) -> ScriptedHooks:
+def hooks(timeline: VirtualTime) -> ScriptedHooks:
     return ScriptedHooks(timeline)
 
 

@@ -13,11 +13,13 @@ import pytest
 from handler.metrics import Metrics
 from handler.state import FileStateStore
 from simulator import Simulator
-from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
+from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+from simulator.rpc import RpcResult
+from tests.handler.virtual import make_handler, rpcs
 
 
 def test_acks_within_the_deadline_and_unquiesces_after_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path
 ) -> None:
     hooks.script("quiesce", seconds=5)
     hooks.script("unquiesce", seconds=2)
@@ -65,7 +67,7 @@ def test_acks_within_the_deadline_and_unquiesces_after_the_end(
 
 
 def test_state_file_is_0600_and_written_before_the_quiesce_runs(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     seen: list[dict[str, object]] = []
     hooks.script("quiesce", seconds=4)
@@ -87,21 +89,36 @@ def test_state_file_is_0600_and_written_before_the_quiesce_runs(
     assert after["operations"][0]["phase"] == "acked"
 
 
+class _TokenCatcher:
+    """The guest's side of the channel: the journal holds placeholders, so the real token is caught here."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.issued: list[str] = []
+
+    def call(self, command: str) -> RpcResult:
+        result = self.sim.call(command)
+        if command.startswith("vm-operation-notification.register") and '"uniqueToken"' in result.stdout:
+            self.issued.append(json.loads(result.stdout)["uniqueToken"])
+        return result
+
+
 def test_the_token_never_appears_in_the_logs(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
     from handler.logs import setup_logging
+
+    tokens = _TokenCatcher(sim)
 
     log_file = tmp_path / "handler.log"
     logger = setup_logging("json", "debug", str(log_file))
     try:
         timeline.at(2, sim.vmotion)
-        make_handler(sim, timeline, hooks, store, stop_at=30, logger=logger).run()
+        make_handler(sim, timeline, hooks, store, stop_at=30, logger=logger, transport=tokens.call).run()
     finally:
         logger.handlers.clear()
-    register = rpcs(sim, "register")[0]
-    token = json.loads(register["stdout"])["uniqueToken"]
+    [token] = tokens.issued
     text = log_file.read_text()
     assert "check-for-event" in text  # debug logging of every RPC was on
     assert token not in text
@@ -130,7 +147,7 @@ def test_a_token_quoted_in_a_traceback_is_redacted_too(tmp_path: Path, log_forma
 
 
 def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     metrics_dir = tmp_path / "metrics"
@@ -153,14 +170,15 @@ def test_a_metrics_file_that_cannot_be_written_does_not_stop_the_cycle(
 
 
 def test_the_core_redacts_tokens_whatever_logging_its_embedder_set_up(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # No setup_logging here: records reach the root logger (caplog, at debug) without the daemon's filter.
     timeline.at(2, sim.vmotion)
-    timeline.at(4, lambda: sim.set_faults(truncate=True, remaining=1))  # an error excerpt of a reply
-    make_handler(sim, timeline, hooks, store, stop_at=30).run()
-    token = json.loads(rpcs(sim, "register")[0]["stdout"])["uniqueToken"]
+    timeline.at(4, lambda: sim.fault(truncate=True, remaining=1))  # an error excerpt of a reply
+    tokens = _TokenCatcher(sim)
+    make_handler(sim, timeline, hooks, store, stop_at=30, transport=tokens.call).run()
+    [token] = tokens.issued
     messages = [r.getMessage() for r in caplog.records]
     assert any("check-for-event" in m for m in messages) and any("truncated" in m for m in messages)
     assert not [m for m in messages if token in m]

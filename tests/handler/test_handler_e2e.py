@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Mapping, Optional
 
 import pytest
 
-from simulator.client import SimulatorClient
-from simulator.processes import stop_process
+from simulator.harness.journal import Journal
+from simulator.harness.launcher import HandlerLauncher, HandlerProcess
+from simulator.harness.vm import SimulatedVM
+from simulator.harness.wait import wait_until
+from simulator.transport.client import SimulatorClient
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
 
@@ -30,50 +32,38 @@ echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATU
 
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    assert wait_until(condition, timeout), f"timed out waiting for {what}"
 
 
 class Rig:
+    """``vmotion-sim serve`` and ``vmotion-handler`` as processes, through the harness (the one launcher)."""
+
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.socket = tmp / "sim.sock"
         self.bin = tmp / "bin"
         self.hook = tmp / "hook.sh"
         self.hook_log = tmp / "hooks.log"
         self.state = tmp / "state" / "state.json"
         self.metrics = tmp / "metrics.prom"
-        self.procs: List[subprocess.Popen[bytes]] = []
-        self.client = SimulatorClient(self.socket, timeout=5)
+        self.client = SimulatorClient(tmp / "sim.sock", timeout=5)
+        self.vm: Optional[SimulatedVM] = None
+        self.launcher: Optional[HandlerLauncher] = None
 
     def serve(self, host_timeout: int, migration_seconds: float) -> None:
-        proc = subprocess.Popen(
-            ["vmotion-sim", "--socket", str(self.socket), "serve", "--host-timeout", str(host_timeout),
-             "--migration-seconds", str(migration_seconds), "--clock", "real"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        self.procs.append(proc)
-        wait_for("the simulator", self.client.ping)
-        subprocess.run(["vmotion-sim", "--socket", str(self.socket), "shim", str(self.bin)], check=True,
-                       capture_output=True)
+        self.vm = SimulatedVM.as_process(self.tmp, "--host-timeout", str(host_timeout),
+                                         "--migration-seconds", str(migration_seconds), "--clock", "real").start()
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
+        command = shlex.join([
+            "{handler}", "--name", "e2e", "--vmtoolsd", "{vmtoolsd}", "--interval", "0.2",
+            "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", "{state_file}",
+            "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5", "--log-format", "json",
+        ])
+        self.launcher = HandlerLauncher(command, self.vm, name="e2e")
 
-    def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, HOOK_LOG=str(self.hook_log), QUIESCE_SECONDS=str(quiesce_seconds))
-        proc = subprocess.Popen(
-            ["vmotion-handler", "--name", "e2e", "--vmtoolsd", str(self.bin / "vmtoolsd"), "--interval", "0.2",
-             "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", str(self.state),
-             "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5",
-             "--log-format", "json", *extra],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        self.procs.append(proc)
-        return proc
+    def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> HandlerProcess:
+        assert self.launcher is not None, "serve first"
+        return self.launcher(*extra, env={"HOOK_LOG": str(self.hook_log), "QUIESCE_SECONDS": str(quiesce_seconds)})
 
     def hook_lines(self) -> List[List[str]]:
         if not self.hook_log.exists():
@@ -83,14 +73,14 @@ class Rig:
     def registrations(self) -> int:
         return len(self.client.status()["registrations"])
 
-    def rpcs(self, verb: str) -> List[dict[str, object]]:
-        return [e for e in self.client.journal() if e.get("kind") == "rpc" and e.get("verb") == verb]
+    def rpcs(self, verb: str) -> List[Mapping[str, object]]:
+        return list(Journal(self.client.journal()).rpcs(verb))
 
     def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            stop_process(proc)
-            if proc.stderr is not None:
-                proc.stderr.close()
+        if self.launcher is not None:
+            self.launcher.close()
+        if self.vm is not None:
+            self.vm.close()
 
 
 @pytest.fixture
@@ -102,9 +92,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         r.stop_all()
 
 
-def _json_logs(proc: subprocess.Popen[bytes]) -> List[dict[str, object]]:
-    assert proc.stderr is not None
-    return [json.loads(line) for line in proc.stderr.read().decode().splitlines() if line.startswith("{")]
+def _json_logs(proc: HandlerProcess) -> List[dict[str, object]]:
+    return [json.loads(line) for line in proc.log().splitlines() if line.startswith("{")]
 
 
 def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
@@ -114,6 +103,7 @@ def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
     # The token exists only once the register reply is in, so the state file follows it by a moment.
     wait_for("the state file", lambda: os.path.exists(rig.state))
     assert os.stat(rig.state).st_mode & 0o777 == 0o600
+    token = json.loads(rig.state.read_text())["token"]  # the journal holds a placeholder, the state file the token
     op_id = rig.client.vmotion()
     wait_for("unquiesce", lambda: ["unquiesce", str(op_id), "end", "success"] in
              [line[:4] for line in rig.hook_lines() if line[-1] == "done"])
@@ -126,7 +116,6 @@ def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
     assert len(rig.rpcs("unregister")) == 1
     assert not rig.state.exists()
     logs = _json_logs(handler)
-    token = json.loads(str(rig.rpcs("register")[0]["stdout"]))["uniqueToken"]
     assert all(token not in json.dumps(entry) for entry in logs)
     assert any("acked start" in str(e["message"]) for e in logs)
     assert 'vmotion_handler_acks_total{result="ok"} 1' in rig.metrics.read_text()
@@ -223,5 +212,4 @@ def test_a_damaged_state_file_is_kept_aside_and_the_handler_still_protects_the_a
     wait_for("the ack", lambda: rig.client.operation(op_id)["acked"])
     handler.send_signal(signal.SIGTERM)
     assert handler.wait(timeout=10) == 0
-    assert handler.stderr is not None
-    assert "moved it to" in handler.stderr.read().decode()
+    assert "moved it to" in handler.log()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from handler.hooks import SubprocessHookRunner
+from simulator.harness.wait import wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 
@@ -48,9 +48,7 @@ def test_shell_is_an_explicit_opt_in(tmp_path: Path) -> None:
     proc = runner.start("quiesce", 'echo "op=$VMOTION_OPERATION_ID"; exit 3', {"VMOTION_OPERATION_ID": "7"})
     result = proc.wait(10)
     assert result is not None and result.exit_code == 3 and not result.ok
-    deadline = time.monotonic() + 2
-    while not lines and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: lines, 2, interval=0.01)
     assert lines == ["op=7"]
 
 
@@ -59,16 +57,12 @@ def test_kill_takes_the_whole_process_group(tmp_path: Path) -> None:
     runner = SubprocessHookRunner(shell=True, kill_grace=0.5)
     # The hook starts a grandchild that ignores SIGTERM, then waits on it.
     proc = runner.start("quiesce", f"sh -c 'trap \"\" TERM; echo $$ > {pidfile}; sleep 30' & wait", {})
-    deadline = time.monotonic() + 5
-    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 5, interval=0.01)
     grandchild = int(pidfile.read_text())
     assert proc.wait(0.1) is None
     result = proc.kill()
     assert result.killed and not result.ok
-    deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not _alive(grandchild), 5, interval=0.01)
     assert not _alive(grandchild)
 
 

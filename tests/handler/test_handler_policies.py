@@ -11,7 +11,8 @@ import pytest
 from handler.protocol import TransportError
 from handler.state import FileStateStore
 from simulator import Simulator
-from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
+from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+from tests.handler.virtual import make_handler, rpcs
 
 
 def _op(sim: Simulator) -> dict[str, Any]:
@@ -20,9 +21,9 @@ def _op(sim: Simulator) -> dict[str, Any]:
 
 
 def test_a_slow_quiesce_is_killed_at_the_deadline_and_acked_at_once(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
-    sim.set_config(host_timeout=30)
+    sim.set(host_timeout=30)
     hooks.script("quiesce", seconds=600)  # would outlast any timeout
     timeline.at(1, sim.vmotion)
     make_handler(sim, timeline, hooks, store, stop_at=100, safety_margin=2.0).run()
@@ -38,7 +39,7 @@ def test_a_slow_quiesce_is_killed_at_the_deadline_and_acked_at_once(
 
 
 def test_a_failing_quiesce_is_acked_anyway_by_default(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     hooks.script("quiesce", seconds=3, exit_code=4)
@@ -53,7 +54,7 @@ def test_a_failing_quiesce_is_acked_anyway_by_default(
 
 
 def test_a_failing_quiesce_is_not_acked_under_no_ack(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     hooks.script("quiesce", seconds=3, exit_code=1)
@@ -68,12 +69,12 @@ def test_a_failing_quiesce_is_not_acked_under_no_ack(
 
 
 def test_queued_timeout_change_and_start_are_drained_without_sleeping(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=0)
     handler = make_handler(sim, timeline, hooks, store)
     assert handler.start()
-    sim.set_config(host_timeout=60)  # queues timeout-change
+    sim.set(host_timeout=60)  # queues timeout-change
     sim.vmotion()  # queues start
     timeline.advance(0.5)  # both are waiting when the handler next looks
     sleeps_before = len(timeline.sleeps)
@@ -93,21 +94,21 @@ def test_queued_timeout_change_and_start_are_drained_without_sleeping(
 
 
 def test_timeout_change_ack_can_be_switched_off(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, ack_timeout_change=False)
     assert handler.start()
-    sim.set_config(host_timeout=60)
+    sim.set(host_timeout=60)
     assert handler.step()
     assert rpcs(sim, "ack-event") == []
 
 
 def test_timeout_change_during_quiesce_replans_its_deadline(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=100)
     timeline.at(1, sim.vmotion)
-    timeline.at(10, lambda: sim.set_config(host_timeout=30))
+    timeline.at(10, lambda: sim.set(host_timeout=30))
     make_handler(sim, timeline, hooks, store, stop_at=150).run()
     (quiesce,) = hooks.of("quiesce")
     assert quiesce.outcome == "killed"
@@ -118,12 +119,12 @@ def test_timeout_change_during_quiesce_replans_its_deadline(
 
 
 def test_a_timeout_that_grows_during_quiesce_keeps_the_earlier_deadline(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
-    sim.set_config(host_timeout=60)
+    sim.set(host_timeout=60)
     hooks.script("quiesce", seconds=100)
     timeline.at(10, sim.vmotion)
-    timeline.at(20, lambda: sim.set_config(host_timeout=120))  # the simulator keeps the held deadline (knob)
+    timeline.at(20, lambda: sim.set(host_timeout=120))  # the simulator keeps the held deadline (knob)
     make_handler(sim, timeline, hooks, store, stop_at=200).run()
     (quiesce,) = hooks.of("quiesce")
     assert (quiesce.outcome, quiesce.ended) == ("killed", 10 + 60 - 2)
@@ -133,7 +134,7 @@ def test_a_timeout_that_grows_during_quiesce_keeps_the_earlier_deadline(
 
 
 def test_a_stale_start_is_skipped_with_a_warning(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store)
@@ -154,7 +155,7 @@ def test_a_stale_start_is_skipped_with_a_warning(
 
 
 def test_a_start_inside_the_safety_margin_is_acked_without_quiescing(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, safety_margin=5)
     assert handler.start()
@@ -168,7 +169,7 @@ def test_a_start_inside_the_safety_margin_is_acked_without_quiescing(
 
 
 def test_a_failed_migration_still_unquiesces(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(1, lambda: sim.vmotion(outcome="failure"))
@@ -179,7 +180,7 @@ def test_a_failed_migration_still_unquiesces(
 
 
 def test_dry_run_registers_and_logs_but_runs_no_hook_and_sends_no_ack(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(1, sim.vmotion)
@@ -191,7 +192,7 @@ def test_dry_run_registers_and_logs_but_runs_no_hook_and_sends_no_ack(
 
 
 def test_an_unknown_event_type_is_logged_and_skipped(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A future eventType the simulator does not model: one reply is swapped on its way back.
@@ -213,7 +214,7 @@ def test_an_unknown_event_type_is_logged_and_skipped(
 
 
 def test_hook_environment_deadline_is_in_epoch_seconds(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     timeline.at(2.5, sim.vmotion)
     make_handler(sim, timeline, hooks, store, stop_at=10, safety_margin=1.5).run()
@@ -224,11 +225,11 @@ def test_hook_environment_deadline_is_in_epoch_seconds(
 
 
 def test_notifications_turned_off_mid_migration_unquiesce_without_waiting_for_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(1, sim.vmotion)
-    timeline.at(10, lambda: sim.set_config(enabled=False))  # the end (at 2 + 15) can no longer be fetched
+    timeline.at(10, lambda: sim.set(enabled=False))  # the end (at 2 + 15) can no longer be fetched
     make_handler(sim, timeline, hooks, store, stop_at=300).run()
     assert _op(sim)["acked"] is True
     (unquiesce,) = hooks.of("unquiesce")
@@ -238,10 +239,10 @@ def test_notifications_turned_off_mid_migration_unquiesce_without_waiting_for_th
 
 
 def test_a_hung_vmtoolsd_during_the_quiesce_cannot_push_the_kill_past_the_deadline(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     """While the quiesce runs the handler polls for timeout-change; a hung call lasts rpc_timeout."""
-    sim.set_config(host_timeout=30)
+    sim.set(host_timeout=30)
     hooks.script("quiesce", seconds=600)
     timeline.at(1, sim.vmotion)
     quiescing = {"on": False}

@@ -11,39 +11,56 @@ import pytest
 from handler.protocol import unregister_request
 from handler.state import FileStateStore
 from simulator import Knobs, ManualClock, Simulator
-from tests.handler.virtual import Crash, ScriptedHooks, Timeline, make_handler, rpcs
+from simulator.harness.virtual import Crash, ScriptedHooks, VirtualTime
+from tests.handler.virtual import make_handler, rpcs
 
 
-@pytest.mark.parametrize("fault", ["channel_down", "garble", "truncate", "unsupported"])
+@pytest.mark.parametrize(
+    ("fault", "logged", "start_survives"),
+    [
+        ("channel_down", "channel-down: Unable to send command to VMware hypervisor.", True),
+        ("unsupported", "unsupported: Unknown command", True),
+        # A spoiled reply may carry the start: the hypervisor dequeued it, so it is lost and forced at its timeout.
+        ("garble", "garbled: ", False),
+        ("truncate", "truncated: ", False),
+    ],
+)
 def test_transport_errors_are_retried_with_capped_backoff(
-    fault: str, sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
-    caplog: pytest.LogCaptureFixture,
+    fault: str, logged: str, start_survives: bool, sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks,
+    store: FileStateStore, caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, backoff_max=4.0)
     assert handler.start()
-    sim.set_faults(**{fault: True}, remaining=6)
+    sim.fault(**{fault: True}, remaining=6)
     timeline.at(0, sim.vmotion)  # requested while the channel is bad
-    while timeline.elapsed() < 60:
+    while timeline.elapsed() < 150:  # past the 120 s timeout, the 15 s migration and its end
         if not handler.step():
             timeline.sleep(1)
     checks = rpcs(sim, "check-for-event")
     gaps = [round(b["t"] - a["t"], 3) for a, b in zip(checks, checks[1:])][:6]
     assert gaps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at backoff_max
-    assert any(fault.split("_")[0] in r.message or "failed (attempt" in r.message for r in caplog.records)
-    if fault in ("garble", "truncate"):
-        # A spoiled reply may have carried the start: the hypervisor forces that one at its timeout.
-        return
-    # The start survived the bad channel: quiesced and acked once the channel is back.
-    assert len(hooks.of("quiesce")) == 1
-    assert sim.status()["operations"][0]["acked"] is True
+    failures = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert [m.split(": ", 1)[0] for m in failures] == [f"check-for-event failed (attempt {n})" for n in range(1, 7)]
+    assert all(m.split(": ", 1)[1].startswith(logged) for m in failures), failures  # this fault, each time
+    (op,) = sim.status()["operations"]
+    assert op["phase"] == "done"
+    if start_survives:
+        # Quiesced and acked once the channel is back, and unquiesced at the end.
+        assert (op["acked"], op["forced"]) == (True, False)
+        assert [r.env["VMOTION_EVENT_TYPE"] for r in hooks.runs] == ["start", "end"]
+    else:
+        assert (op["acked"], op["forced"]) == (False, True)
+        assert hooks.runs == []  # nothing was quiesced, so nothing is unquiesced at the end
+        assert any(r.getMessage() == f"end: this handler did not quiesce for operation {op['operation_id']}; "
+                   "nothing to unquiesce" for r in caplog.records)
 
 
 def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=5)
     timeline.at(1, sim.vmotion)
-    timeline.at(5.5, lambda: sim.set_faults(channel_down=True, remaining=3))  # the ack's first three tries fail
+    timeline.at(5.5, lambda: sim.fault(channel_down=True, remaining=3))  # the ack's first three tries fail
     make_handler(sim, timeline, hooks, store, stop_at=60).run()
     acks = rpcs(sim, "ack-event")
     assert [a["exit_code"] for a in acks] == [1, 1, 1, 0]
@@ -53,7 +70,7 @@ def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(
 
 @pytest.mark.parametrize("envelope", ["json-stdout", "json-stderr", "text-stderr"])
 def test_rejections_in_every_envelope_are_understood(
-    envelope: str, clock: ManualClock, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    envelope: str, clock: ManualClock, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     sim = Simulator(clock=clock, knobs=Knobs(error_envelope=envelope))
     handler = make_handler(sim, timeline, hooks, store)
@@ -66,7 +83,7 @@ def test_rejections_in_every_envelope_are_understood(
 
 
 def test_a_vmtoolsd_that_is_missing_or_hangs_does_not_stop_the_loop(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from handler.transport import VmtoolsdTransport
@@ -94,7 +111,7 @@ def test_a_vmtoolsd_that_is_missing_or_hangs_does_not_stop_the_loop(
 
 
 def test_restart_after_a_crash_mid_quiesce_reuses_the_registration_and_unquiesces_at_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=4, crash=True)
     timeline.at(1, sim.vmotion)
@@ -116,7 +133,7 @@ def test_restart_after_a_crash_mid_quiesce_reuses_the_registration_and_unquiesce
 
 
 def test_restart_after_a_crash_and_a_vm_reboot_unquiesces_at_once(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=4, crash=True)
     timeline.at(1, sim.vmotion)
@@ -132,7 +149,7 @@ def test_restart_after_a_crash_and_a_vm_reboot_unquiesces_at_once(
 
 
 def test_restart_after_a_crash_while_acked_unquiesces_at_the_end(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=2)
     timeline.at(1, sim.vmotion)
@@ -152,7 +169,7 @@ def test_restart_after_a_crash_while_acked_unquiesces_at_the_end(
 
 
 def test_a_registration_of_another_app_name_is_unregistered_on_start(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     with pytest.raises(Crash):
         timeline.at(2, lambda: (_ for _ in ()).throw(Crash()))
@@ -163,7 +180,7 @@ def test_a_registration_of_another_app_name_is_unregistered_on_start(
 
 
 def test_stop_during_quiesce_kills_it_acks_unquiesces_and_unregisters(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     hooks.script("quiesce", seconds=50)
     timeline.at(1, sim.vmotion)
@@ -180,7 +197,7 @@ def test_stop_during_quiesce_kills_it_acks_unquiesces_and_unregisters(
 
 
 def test_a_vm_reboot_while_running_leads_to_a_new_registration(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     timeline.at(5, sim.reboot)
@@ -192,7 +209,7 @@ def test_a_vm_reboot_while_running_leads_to_a_new_registration(
 
 
 def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     squatter = json.loads(sim.call(
@@ -206,7 +223,7 @@ def test_registration_refused_by_the_one_app_limit_is_retried_with_advice(
 
 
 def test_a_register_reply_without_a_token_is_retried_with_backoff(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     spoiled: list[float] = []
@@ -225,7 +242,7 @@ def test_a_register_reply_without_a_token_is_retried_with_backoff(
 
 
 def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
 ) -> None:
     # A previous run registered and crashed; a vMotion is requested before the restart.
     first = make_handler(sim, timeline, hooks, store)
@@ -240,7 +257,7 @@ def test_a_start_fetched_but_not_handled_when_stopping_is_acked_not_dropped(
 
 
 def test_an_end_lost_with_a_crashed_run_does_not_leave_the_app_quiesced_for_good(
-    sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore, state_path: Path
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore, state_path: Path
 ) -> None:
     hooks.script("quiesce", seconds=3)
     timeline.at(1, sim.vmotion)

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.readback import Readback
 
 REPO = Path(__file__).resolve().parents[2]

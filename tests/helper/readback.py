@@ -14,7 +14,7 @@ from pyVim import task as _task
 from pyVmomi import VmomiSupport as _support
 from pyVmomi import vim as _vim
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 
 vim: Any = _vim  # pyVmomi is unannotated: see helper/vmomi.py
 long_type: Any = _support.vmodlTypes["long"]

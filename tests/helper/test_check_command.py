@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.conftest import run_helper
 from tests.helper.readback import Readback
 

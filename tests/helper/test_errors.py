@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import pytest
 
 from helper.errors import ExitCode
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.conftest import assert_one_line_error, closed_loopback_port, run_helper
 from tests.helper.readback import Readback
 

@@ -10,7 +10,7 @@ from helper import commands
 from helper.connection import Session
 from helper.credentials import credentials_from_env
 from helper.errors import ExitCode, HelperError
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.readback import Readback
 
 pytestmark = pytest.mark.vcsim

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.conftest import run_helper
 from tests.helper.readback import Readback, long_type
 

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from simulator import Knobs, ManualClock, Simulator, SimulatorError
+from simulator.harness.journal import Journal
 from tests.simulator.guest import Guest
 
 T0 = 1_666_994_660.0
@@ -175,7 +176,7 @@ def test_late_duplicate_and_unknown_acks_follow_their_knobs(clock: ManualClock) 
 
 def test_only_one_event_per_call_oldest_first(sim: Simulator, clock: ManualClock, guest: Guest) -> None:
     token = guest.register()
-    sim.set_config(vm_timeout=60)
+    sim.set(vm_timeout=60)
     op_id = sim.vmotion()
     clock.advance(200)
     first = guest.check(token)
@@ -213,7 +214,7 @@ def test_with_the_feature_off_the_migration_runs_unnotified(clock: ManualClock) 
     sim = Simulator(clock, host_timeout=120, knobs=Knobs(max_apps=1))
     guest = Guest(sim)
     token = guest.register()
-    sim.set_config(host_timeout=0)
+    sim.set(host_timeout=0)
     guest.drain(token)  # the timeout-change
     op_id = sim.vmotion()
     assert sim.operation(op_id)["notified"] is False
@@ -234,7 +235,7 @@ def test_unregistering_releases_the_hold(sim: Simulator, guest: Guest) -> None:
 
 def test_a_timeout_change_queues_an_event_with_old_and_new_values(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
-    sim.set_config(vm_timeout=60)
+    sim.set(vm_timeout=60)
     event = guest.check(token)
     assert event["eventType"] == "timeout-change"
     assert (event["notificationTimeoutInSec"], event["newNotificationTimeoutInSec"]) == (120, 60)
@@ -245,7 +246,7 @@ def test_a_timeout_change_queues_an_event_with_old_and_new_values(sim: Simulator
 
 def test_a_change_that_keeps_the_effective_timeout_queues_nothing(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
-    sim.set_config(vm_timeout=300)  # min(120, 300) is still 120
+    sim.set(vm_timeout=300)  # min(120, 300) is still 120
     assert guest.drain(token) == []
 
 
@@ -254,7 +255,7 @@ def test_a_timeout_change_does_not_move_a_running_deadline_by_default(
 ) -> None:
     guest.register()
     op_id = sim.vmotion()
-    sim.set_config(vm_timeout=30)
+    sim.set(vm_timeout=30)
     clock.advance(60)
     assert sim.operation(op_id)["phase"] == "waiting-ack"
 
@@ -264,7 +265,7 @@ def test_the_knob_makes_a_timeout_change_move_the_deadline(clock: ManualClock) -
     Guest(sim).register()
     op_id = sim.vmotion()
     clock.advance(10)
-    sim.set_config(vm_timeout=30)
+    sim.set(vm_timeout=30)
     clock.advance(20)
     op = sim.operation(op_id)
     assert (op["forced"], op["migration_started_at"]) == (True, T0 + 30)
@@ -281,21 +282,21 @@ def test_destination_timeout_is_reported_separately(clock: ManualClock) -> None:
 
 def test_turning_the_vm_flag_off_stops_rpcs_of_registered_apps(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
-    sim.set_config(enabled=False)
+    sim.set(enabled=False)
     assert "not enabled on this VM" in refusal(guest, "check-for-event", {"uniqueToken": token})
-    sim.set_config(enabled=True)
+    sim.set(enabled=True)
     assert guest.check(token)["result"] is True  # the registration was kept (knob disable_drops_registrations)
 
 
 def test_bad_settings_are_refused(sim: Simulator) -> None:
     with pytest.raises(SimulatorError, match="host_timeout"):
-        sim.set_config(host_timeout=-5)
+        sim.set(host_timeout=-5)
 
 
 def test_minus_one_unsets_the_vm_timeout_as_vsphere_shows_it(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
-    sim.set_config(vm_timeout=60)
-    sim.set_config(vm_timeout=-1)
+    sim.set(vm_timeout=60)
+    sim.set(vm_timeout=-1)
     assert (sim.status()["config"]["vm_timeout"], sim.status()["effective_timeout"]) == (None, 120)
     changes = [(e["notificationTimeoutInSec"], e["newNotificationTimeoutInSec"]) for e in guest.drain(token)]
     assert changes == [(120, 60), (60, 120)]
@@ -315,7 +316,7 @@ def test_minus_one_unsets_the_vm_timeout_as_vsphere_shows_it(sim: Simulator, gue
 def test_settings_of_the_wrong_kind_are_refused_and_change_nothing(sim: Simulator, changes: dict[str, object]) -> None:
     before = sim.status()["config"]
     with pytest.raises(SimulatorError):
-        sim.set_config(**changes)
+        sim.set(**changes)
     assert sim.status()["config"] == before
 
 
@@ -326,7 +327,7 @@ def test_time_moves_only_by_finite_amounts(sim: Simulator, clock: ManualClock, s
     with pytest.raises(SimulatorError):
         sim.vmotion(migration_seconds=seconds)
     with pytest.raises(SimulatorError):
-        sim.set_faults(latency=seconds)
+        sim.fault(latency=seconds)
     assert clock.now() == T0
     assert sim.status()["operations"] == []
 
@@ -356,7 +357,7 @@ def test_stale_starts_are_delivered_unless_the_purge_knob_is_on(clock: ManualClo
 
 def test_late_registrants_get_the_start_only_with_the_knob(clock: ManualClock) -> None:
     sim = Simulator(clock, knobs=Knobs(deliver_start_to_late_registrants=True))
-    sim.set_config(host_timeout=100)
+    sim.set(host_timeout=100)
     op_id = sim.vmotion(migration_seconds=0)  # nobody registered: runs at once
     clock.advance(1)
     guest = Guest(sim)
@@ -369,8 +370,8 @@ def test_the_queue_limit_drops_new_events(clock: ManualClock) -> None:
     sim = Simulator(clock, knobs=Knobs(queue_limit=1))
     guest = Guest(sim)
     token = guest.register()
-    sim.set_config(vm_timeout=60)
-    sim.set_config(vm_timeout=30)
+    sim.set(vm_timeout=60)
+    sim.set(vm_timeout=30)
     assert [e["newNotificationTimeoutInSec"] for e in guest.drain(token)] == [60]
 
 
@@ -399,33 +400,33 @@ def test_unknown_verbs_get_the_rpc_layers_unknown_command(sim: Simulator) -> Non
 def test_channel_down_answers_as_outside_a_vm_and_loses_nothing(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
     sim.vmotion()
-    sim.set_faults(channel_down=True, remaining=1)
+    sim.fault(channel_down=True, remaining=1)
     check = f'vm-operation-notification.check-for-event {{"uniqueToken": "{token}"}}'
     assert sim.call(check) == ("", "Unable to send command to VMware hypervisor.\n", 1)
     assert guest.check(token)["eventType"] == "start"  # the fault is spent; the event was still queued
 
 
 def test_garbled_and_truncated_replies_are_not_json(sim: Simulator, guest: Guest) -> None:
-    sim.set_faults(garble=True)
+    sim.fault(garble=True)
     result = sim.call("vm-operation-notification.list")
     with pytest.raises(ValueError):
         json.loads(result.stdout)
-    sim.set_faults(truncate=True)
+    sim.fault(truncate=True)
     result = sim.call("vm-operation-notification.list")
     assert not result.stdout.endswith("\n")
     assert '{"version":"1.0.0", "result": true, "info": [     {"appName"'.startswith(result.stdout[:20])
-    sim.set_faults()
+    sim.fault()
     assert guest.rpc("list")["result"] is True
 
 
 def test_latency_is_spent_on_the_injected_clock(sim: Simulator, clock: ManualClock, guest: Guest) -> None:
-    sim.set_faults(latency=2.5)
+    sim.fault(latency=2.5)
     guest.rpc("list")
     assert clock.now() == T0 + 2.5
 
 
 def test_an_unsupported_host_answers_unknown_command(sim: Simulator) -> None:
-    sim.set_faults(unsupported=True)
+    sim.fault(unsupported=True)
     assert sim.call("vm-operation-notification.list") == ("", "Unknown command\n", 1)
 
 
@@ -433,7 +434,7 @@ def test_the_journal_records_every_rpc_in_time_order(sim: Simulator, clock: Manu
     token = guest.register()
     clock.advance(5)
     guest.check(token)
-    rpcs = [e for e in sim.journal() if e["kind"] == "rpc"]
+    rpcs = list(Journal(sim.journal()).rpcs())
     assert [(e["verb"], e["time"], e["exit_code"]) for e in rpcs] == [
         ("register", T0, 0),
         ("check-for-event", T0 + 5, 0),
@@ -444,7 +445,7 @@ def test_the_journal_records_every_rpc_in_time_order(sim: Simulator, clock: Manu
 def test_status_never_shows_tokens(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
     sim.vmotion()
-    assert token not in json.dumps(sim.status())
+    assert token not in json.dumps(sim.status().to_dict())
 
 
 def test_reset_forgets_everything(sim: Simulator, guest: Guest) -> None:
@@ -463,3 +464,25 @@ def test_a_120_second_timeout_scenario_runs_on_virtual_time(sim: Simulator, cloc
         clock.sleep(1)
     assert sim.operation(op_id)["forced"] is True
     assert clock.now() - T0 == 120
+
+
+# ---------------------------------------------------------------- operation ids (issue 10, C6)
+
+
+@pytest.mark.parametrize("start", [13_000_000_000_000.0, 18_000_000_000_000.0, 253_402_300_799.0])
+def test_operation_ids_stay_within_64_bits_and_are_acked_at_any_clock_time(start: float) -> None:
+    sim = Simulator(ManualClock(start), host_timeout=120, seed=7)
+    guest = Guest(sim)
+    token = guest.register()
+    seen = []
+    for _ in range(3):
+        op_id = sim.vmotion()
+        seen.append(op_id)
+        assert 0 <= op_id < 2**64
+        assert guest.check(token)["operationId"] == op_id
+        assert guest.ack(token, op_id)["ackStatus"] == "ack_received"
+        sim.advance(20)
+        guest.drain(token)
+    sim.set(host_timeout=60)
+    assert 0 <= guest.check(token)["operationId"] < 2**64  # the timeout-change id too
+    assert len(set(seen)) == 3

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from simulator import Knobs, ManualClock, Simulator, SimulatorError
+from simulator.harness.journal import Journal
+from simulator.model.journal_events import JournalEvent
 
 T0 = 1_700_000_000.0
 
@@ -89,7 +91,7 @@ class NotificationMachine(RuleBasedStateMachine):
 
     @rule(host=st.sampled_from([0, 30, 60, 90]), vm=st.sampled_from([None, 0, 20, 45]))
     def configure(self, host: int, vm: Optional[int]) -> None:
-        self.sim.set_config(host_timeout=host, vm_timeout=vm)
+        self.sim.set(host_timeout=host, vm_timeout=vm)
 
     @rule()
     def reboot(self) -> None:
@@ -104,9 +106,8 @@ class NotificationMachine(RuleBasedStateMachine):
     @invariant()
     def fifo_per_app(self) -> None:
         queued: Dict[str, List[Tuple[object, object]]] = {}
-        for entry in self.sim.journal():
-            if entry["kind"] == "model" and entry["what"] == "queued":
-                queued.setdefault(entry["app"], []).append((entry["event"], entry["operation_id"]))
+        for entry in Journal(self.sim.journal()).notes(JournalEvent.QUEUED):
+            queued.setdefault(entry["app"], []).append((entry["event"], entry["operation_id"]))
         for token, events in self.seen.items():
             delivered = [(e["eventType"], e["operationId"]) for e in events]
             # Delivered in the order queued, none skipped, none twice.
@@ -131,9 +132,8 @@ class NotificationMachine(RuleBasedStateMachine):
         assert {op["operation_id"] for op in ops} == self.started
         assert sum(op["phase"] != "done" for op in ops) <= 1, "one migration at a time"
         ended: Dict[int, int] = {}
-        for entry in self.sim.journal():
-            if entry["kind"] == "model" and entry["what"] == "migration-ended":
-                ended[entry["operation_id"]] = ended.get(entry["operation_id"], 0) + 1
+        for entry in Journal(self.sim.journal()).notes(JournalEvent.MIGRATION_ENDED):
+            ended[entry["operation_id"]] = ended.get(entry["operation_id"], 0) + 1
         for op in ops:
             assert ended.get(op["operation_id"], 0) == (1 if op["phase"] == "done" else 0)
             assert not (op["acked"] and op["forced"])

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect
 
 

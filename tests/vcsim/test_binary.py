@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pyVmomi import vim
 
-from simulator.vcsim import BUILD_SCRIPT, parse_env_lines, start_native
+from simulator.vcenter.vcsim import BUILD_SCRIPT, parse_env_lines, start_native
 from tests.vcsim.vsphere import Connect
 
 pytestmark = pytest.mark.vcsim

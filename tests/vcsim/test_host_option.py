@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pyVmomi import VmomiSupport, vim, vmodl
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect, find, host_named
 
 pytestmark = pytest.mark.vcsim

@@ -6,7 +6,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect, host_named, vm_named
 
 pytestmark = pytest.mark.vcsim

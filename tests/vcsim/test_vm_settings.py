@@ -8,7 +8,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect, vm_named
 
 pytestmark = pytest.mark.vcsim

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from pyVmomi import vim
 
-from simulator.vcsim import VcsimEndpoint
+from simulator.vcenter.vcsim import VcsimEndpoint
 
 # What the `connect` fixture returns: open a pyvmomi session to an endpoint.
 Connect = Callable[[VcsimEndpoint], Any]
