@@ -23,6 +23,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px}
 table{border-collapse:collapse;margin:8px 0 18px}th,td{padding:4px 10px;border-bottom:1px solid #e3e6ea;
 text-align:left;vertical-align:top}th{background:#f3f5f7}
 .passed{color:#1f7a3d;font-weight:bold}.failed{color:#b3261e;font-weight:bold}
+.warning{background:#fff6dd;border-left:4px solid #c98a00;padding:6px 10px;margin:6px 0;max-width:860px}
 .reason{background:#fdecea;border-left:4px solid #b3261e;padding:6px 10px;margin:6px 0;max-width:860px}
 section{border-top:1px solid #e3e6ea;padding-top:4px}
 pre{background:#f7f8fa;padding:8px;overflow-x:auto;font-size:12px}
@@ -44,6 +45,7 @@ def _scenario_section(s: ScenarioResult, anchor: str, files: Dict[str, str]) -> 
              f"<span class='verdict {s.verdict}'>{s.verdict}</span></h2>"]
     if not s.passed:
         parts.append(f"<div class='reason'>{escape(redact(s.full_reason()))}</div>")
+    parts += [f"<div class='warning'>warning: {escape(w)}</div>" for w in s.warnings]
     if s.journal:
         parts.append(timeline_svg(s.journal, title=s.name))
         parts.append("<details><summary>text timeline</summary><pre>"
@@ -77,7 +79,8 @@ def render_page(results: CheckResults, files: Optional[Mapping[str, Dict[str, st
              + "".join(_summary_row(s, anchors[id(s)]) for s in results.scenarios) + "</table>")
     sections = [_scenario_section(s, anchors[id(s)], dict((files or {}).get(s.name, {})))
                 for s in results.scenarios]
-    return _page("vMotion notification check", head + table + "\n".join(sections))
+    warnings = "".join(f"<div class='warning'>warning: {escape(w)}</div>" for w in results.warnings)
+    return _page("vMotion notification check", head + warnings + table + "\n".join(sections))
 
 
 def _page(title: str, body: str) -> str:

@@ -40,6 +40,8 @@ def junit_xml(results: CheckResults) -> bytes:
             reason = scenario.full_reason()
             failure = ET.SubElement(case, "failure", message=reason, type="ScenarioFailed")
             failure.text = reason
+        if scenario.warnings:
+            ET.SubElement(case, "system-err").text = "".join(f"warning: {w}\n" for w in scenario.warnings)
         if scenario.journal:
             ET.SubElement(case, "system-out").text = "\n".join(render(scenario.journal)) + "\n"
     ET.indent(suites)  # 3.9+

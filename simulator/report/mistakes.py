@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
+from simulator.harness.journal import reply_of
 from simulator.report.operations import operation_spans
 from simulator.timeline import redact
 
@@ -22,16 +23,8 @@ def _body(entry: Mapping[str, Any]) -> Dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def _reply(entry: Mapping[str, Any]) -> Dict[str, Any]:
-    try:
-        obj = json.loads(entry.get("stdout") or "")
-    except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}
-
-
 def _refused(entry: Mapping[str, Any]) -> bool:
-    return bool(entry.get("exit_code")) or _reply(entry).get("result") is False
+    return bool(entry.get("exit_code")) or (reply_of(entry) or {}).get("result") is False
 
 
 def _raw_id(value: Any) -> Optional[int]:
@@ -74,7 +67,7 @@ def guest_mistakes(journal: Iterable[Mapping[str, Any]]) -> List[str]:
             continue
         if e.get("kind") != "rpc":
             continue
-        verb, body, reply = e.get("verb"), _body(e), _reply(e)
+        verb, body, reply = e.get("verb"), _body(e), reply_of(e) or {}
         when = float(e.get("time", 0.0))
         if verb == "register":
             if registered is not None and not _refused(e):
@@ -113,3 +106,14 @@ def guest_mistakes(journal: Iterable[Mapping[str, Any]]) -> List[str]:
             if span is not None and span.migration_ended_at is not None and when >= span.migration_ended_at:
                 note(f"it acked operation {_short(acked)} after that operation had already ended")
     return found
+
+
+def token_exposures(journal: Iterable[Mapping[str, Any]]) -> List[str]:
+    """Warnings about how the guest handled its token, whatever the verdict: a token on a vmtoolsd command line
+    is readable by every local user in ``/proc/PID/cmdline`` (``--cmdfile`` keeps it off)."""
+    exposed = [e for e in journal if e.get("kind") == "rpc" and e.get("token_in_argv")]
+    if not exposed:
+        return []
+    verbs = sorted({str(e.get("verb", "?")) for e in exposed})
+    return [f"it put its token on a vmtoolsd command line in {len(exposed)} call(s) ({', '.join(verbs)}): any "
+            "local user can read it from /proc/PID/cmdline; pass the request with --cmdfile instead"]

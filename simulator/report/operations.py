@@ -9,9 +9,10 @@ the baseline gate, for a live run or a journal saved long ago.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from simulator.harness.journal import reply_of
 
 HOOK_BEGIN = ("started", "begin")
 HOOK_END = ("finished", "end", "terminated")
@@ -81,23 +82,6 @@ class OperationSpans:
         return out
 
 
-def _reply(entry: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    try:
-        obj = json.loads(entry.get("stdout") or "")
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def _request_body(entry: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    _, _, body = str(entry.get("request", "")).partition(" ")
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
 def _as_int(value: Any) -> Optional[int]:
     if isinstance(value, bool):
         return None
@@ -144,7 +128,7 @@ def operation_spans(journal: Iterable[Mapping[str, Any]]) -> List[OperationSpans
                 op.migration_ended_at = when
                 op.op_status = str(e.get("op_status", ""))
         elif kind == "rpc" and e.get("verb") == "check-for-event":
-            reply = _reply(e) or {}
+            reply = reply_of(e) or {}
             fetched = ops.get(_as_int(reply.get("operationId")) or -1)
             if fetched is None:
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from simulator.report.mistakes import guest_mistakes
+from simulator.report.mistakes import guest_mistakes, token_exposures
 from simulator.report.operations import operation_spans
 
 FORMAT = "vmotion-check"
@@ -44,6 +44,11 @@ class ScenarioResult:
     def mistakes(self) -> List[str]:
         return guest_mistakes(self.journal)
 
+    @property
+    def warnings(self) -> List[str]:
+        """What the handler did that is unsafe but does not fail a scenario."""
+        return token_exposures(self.journal)
+
     def full_reason(self) -> str:
         """The failure as a reader needs it: the expectation that failed, then what the journal shows."""
         if self.passed:
@@ -76,6 +81,7 @@ class ScenarioResult:
                 for op in operation_spans(self.journal)
             ],
             "mistakes": self.mistakes,
+            "warnings": self.warnings,
         }
 
     @classmethod
@@ -102,6 +108,11 @@ class CheckResults:
     def failed(self) -> List[ScenarioResult]:
         return [s for s in self.scenarios if not s.passed]
 
+    @property
+    def warnings(self) -> List[str]:
+        """Every scenario's warnings, each once."""
+        return list(dict.fromkeys(w for s in self.scenarios for w in s.warnings))
+
     def as_dict(self) -> Dict[str, Any]:
         return {
             "format": FORMAT,
@@ -109,6 +120,7 @@ class CheckResults:
             "harness_version": self.version,
             "handler_command": self.handler_command,
             "knobs": dict(self.knobs),
-            "summary": {"passed": len(self.scenarios) - len(self.failed), "failed": len(self.failed)},
+            "summary": {"passed": len(self.scenarios) - len(self.failed), "failed": len(self.failed),
+                        "warnings": self.warnings},
             "scenarios": [s.as_dict() for s in self.scenarios],
         }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Dict, List
@@ -157,7 +159,7 @@ def test_the_json_form_is_versioned_and_names_no_paths() -> None:
     data = results().as_dict()
     assert (data["format"], data["format_version"]) == ("vmotion-check", 1)
     assert data["knobs"] == {"error_envelope": "json-stderr"}
-    assert data["summary"] == {"passed": 1, "failed": 1}
+    assert data["summary"] == {"passed": 1, "failed": 1, "warnings": []}
     acked, forced = data["scenarios"]
     assert acked["name"] == "Acked: a vMotion acked in time" and acked["verdict"] == "passed"
     assert acked["operations"][0]["margin_s"] == 8.4 and acked["operations"][0]["forced"] is False
@@ -246,3 +248,29 @@ def test_the_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     assert dom.count("<svg") == 2 and 'class="timeline"' in dom
     png = screenshot(index, tmp_path / "shot.png")
     assert distinct_colours(png) > 10
+
+
+def _sim_cli(*argv: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, "-m", "simulator", *argv], capture_output=True, text=True, cwd=cwd,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_vmotion_sim_report_renders_a_saved_journal(tmp_path: Path) -> None:
+    (tmp_path / "journal.json").write_text(json.dumps(forced_cycle().journal()))
+    done = _sim_cli("report", "journal.json", "-o", "page.html", "--title", "db-07", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    page = (tmp_path / "page.html").read_text()
+    assert "<h1>db-07</h1>" in page and "span-migration forced" in page
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("nope", "journal.json is not JSON: save a journal with `vmotion-sim journal --json`"),
+    ('{"a": 1}', "journal.json is not a journal (a JSON list of entries with time and kind)"),
+    ("[" * 100_000, "journal.json is not JSON: save a journal with `vmotion-sim journal --json`"),
+])
+def test_vmotion_sim_report_refuses_what_is_not_a_journal_in_one_line(tmp_path: Path, content: str,
+                                                                      message: str) -> None:
+    (tmp_path / "journal.json").write_text(content)
+    done = _sim_cli("report", "journal.json", "-o", "page.html", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (2, f"vmotion-sim: {message}\n")
+    assert not (tmp_path / "page.html").exists()
