@@ -98,7 +98,7 @@ def write_report(results: CheckResults, directory: Path) -> Path:
         if s.journal:
             (directory / f"{stem}.journal.json").write_text(redact(json.dumps(s.journal, indent=1)) + "\n")
             links["journal (JSON)"] = f"{stem}.journal.json"
-        if s.handler_log:
+        if s.handler_log is not None:
             (directory / f"{stem}.handler.log").write_text(redact(s.handler_log))
             links["handler log"] = f"{stem}.handler.log"
         files[s.name] = links

@@ -34,7 +34,7 @@ class ScenarioResult:
     reason: str = ""
     timings: Dict[str, float] = field(default_factory=dict)
     journal: List[Dict[str, Any]] = field(default_factory=list)
-    handler_log: str = ""
+    handler_log: Optional[str] = None  # None: no handler process ran; "" : it ran and wrote nothing
 
     @property
     def verdict(self) -> str:
@@ -93,7 +93,7 @@ class ScenarioResult:
             reason=str(verdict.get("reason") or ""),
             timings={k: float(v) for k, v in dict(verdict.get("timings") or {}).items()},
             journal=list(verdict.get("journal") or []),
-            handler_log=str(verdict.get("handler_log") or ""),
+            handler_log=None if verdict.get("handler_log") is None else str(verdict["handler_log"]),
         )
 
 

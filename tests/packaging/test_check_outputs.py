@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Dict
 
@@ -63,7 +64,7 @@ def test_a_naive_bash_handler_fails_with_its_mistake_named_in_every_output(venv:
     [warning] = results["summary"]["warnings"]
     assert "token on a vmtoolsd command line" in warning and "--cmdfile" in warning
     assert scenario["operations"][0]["forced"] is True
-    assert results["handler_command"] == "./handler.sh {name} {quiesce} {unquiesce}"
+    assert shlex.split(results["handler_command"]) == ["./handler.sh", "{name}", "{quiesce}", "{unquiesce}"]
 
     [suite] = list(junitparser.JUnitXml.fromfile(str(project / "out" / "junit.xml")))
     [case] = list(suite)
