@@ -55,7 +55,7 @@ type pendingMove struct {
 	DestinationName string `json:"destination_name"`
 	Task            string `json:"task"`
 
-	since time.Time
+	seq   uint64        // admission order
 	start chan struct{} // closed by the bridge's go
 	done  chan error    // the relocation's outcome, for the go request's answer
 }
@@ -69,6 +69,7 @@ type evacuator struct {
 	busy     map[ref]int // vMotions in flight per host, as source or destination
 	entering map[ref]bool
 	pending  map[string]*pendingMove // by VM reference value
+	admitted uint64                  // moves admitted so far, to number them
 }
 
 func newEvacuator(limit int, moveTime time.Duration, bridge bool) *evacuator {
@@ -114,12 +115,7 @@ func (e *evacuator) servePending(w http.ResponseWriter, r *http.Request) {
 		moves = append(moves, m)
 	}
 	e.mu.Unlock()
-	sort.Slice(moves, func(i, j int) bool {
-		if !moves[i].since.Equal(moves[j].since) {
-			return moves[i].since.Before(moves[j].since)
-		}
-		return moves[i].VMName < moves[j].VMName
-	})
+	sort.Slice(moves, func(i, j int) bool { return moves[i].seq < moves[j].seq })
 	answer(w, http.StatusOK, map[string]interface{}{"moves": moves})
 }
 
@@ -203,13 +199,13 @@ func (e *evacuator) evacuate(ctx *simulator.Context, h *simulator.HostSystem, ta
 			if moving[vm.self] {
 				continue
 			}
-			dest, ok := e.admit(h, destinations(h))
+			dest, seq, ok := e.admit(h, destinations(h))
 			if !ok {
 				break
 			}
 			moving[vm.self] = true
 			go func(vm, dest candidate) {
-				if err := e.move(ctx, vm, h, dest, task); err != nil {
+				if err := e.move(ctx, vm, h, dest, task, seq); err != nil {
 					fmt.Fprintf(os.Stderr, "vcsim: moving %s off %s: %v\n", vm.name, h.Name, err)
 					time.Sleep(evacuationPoll) // the VM is tried again: not in a tight loop
 				}
@@ -285,11 +281,11 @@ func destinations(h *simulator.HostSystem) []candidate {
 }
 
 // admit takes a slot on h and on the least loaded destination that has one free, if any.
-func (e *evacuator) admit(h *simulator.HostSystem, hosts []candidate) (candidate, bool) {
+func (e *evacuator) admit(h *simulator.HostSystem, hosts []candidate) (candidate, uint64, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.busy[h.Self] >= e.limit {
-		return candidate{}, false
+		return candidate{}, 0, false
 	}
 	var open []candidate
 	for _, c := range hosts {
@@ -298,7 +294,7 @@ func (e *evacuator) admit(h *simulator.HostSystem, hosts []candidate) (candidate
 		}
 	}
 	if len(open) == 0 {
-		return candidate{}, false
+		return candidate{}, 0, false
 	}
 	// The VMs a host runs plus those on their way there: DRS would not send every VM to the same host.
 	load := func(c candidate) int { return c.count + e.busy[c.self] }
@@ -310,11 +306,12 @@ func (e *evacuator) admit(h *simulator.HostSystem, hosts []candidate) (candidate
 	})
 	e.busy[h.Self]++
 	e.busy[open[0].self]++
-	return open[0], true
+	e.admitted++
+	return open[0], e.admitted, true
 }
 
 // move takes one VM from h to dest: after the bridge's go, or after -vmotion-seconds, RelocateVM_Task.
-func (e *evacuator) move(ctx *simulator.Context, vm candidate, h *simulator.HostSystem, dest candidate, task ref) error {
+func (e *evacuator) move(ctx *simulator.Context, vm candidate, h *simulator.HostSystem, dest candidate, task ref, seq uint64) error {
 	defer func() {
 		e.mu.Lock()
 		e.busy[h.Self]--
@@ -328,7 +325,7 @@ func (e *evacuator) move(ctx *simulator.Context, vm candidate, h *simulator.Host
 	m := &pendingMove{
 		VM: vm.self.Value, VMName: vm.name, Source: h.Self.Value, SourceName: h.Name,
 		Destination: dest.self.Value, DestinationName: dest.name, Task: task.Value,
-		since: time.Now(), start: make(chan struct{}), done: make(chan error, 1),
+		seq: seq, start: make(chan struct{}), done: make(chan error, 1),
 	}
 	e.mu.Lock()
 	e.pending[m.VM] = m

@@ -1,0 +1,258 @@
+"""The bridge that makes our vCenter simulator's maintenance mode wait for the guests' notification flow.
+
+``vcsim -vmotion-bridge`` holds every vMotion of ``EnterMaintenanceMode_Task`` until a bridge says "go" (the
+protocol is in ``vcsim/maintenance.go``: ``GET /vmotion/pending``, ``POST /vmotion/go?vm=REF``). For each
+pending move of a VM that has a guest simulator here, :class:`MaintenanceBridge` does what the hypervisor does
+before a vMotion proceeds: it reads the settings vCenter holds for that move with the helper's own code (the
+VM's flag and timeout, the ``VmOpNotificationToApp.Timeout`` option of the source and the destination host),
+gives them to the VM's :class:`~simulator.Simulator`, requests the vMotion there, and waits until the guest's
+handler acked the start or the timeout forced it and the simulated migration ended; then it says "go" and
+vcsim moves the VM (``RelocateVM_Task``'s effect). A VM without a guest simulator goes at once.
+
+    bridge = MaintenanceBridge(endpoint.env(), guests={"DC0_C0_RP0_VM0": sim0, ...})
+    with bridge:                      # polls in a thread of its own until the block ends
+        host.EnterMaintenanceMode_Task(timeout=0)   # pyVmomi, or anything else
+        ...                           # wait for the task
+    print([o.vm for o in bridge.outcomes if o.forced])
+
+The settings reader needs pyVmomi (the ``[helper]`` extra); the protocol client is the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type
+
+from simulator.inprocess import Simulator, SimulatorError
+from simulator.vcenter_bridge import MoveSettings, VCenterBridge
+
+POLL_S = 0.1  # how often the bridge asks vcsim for new moves, and a guest for its operation's phase
+HTTP_TIMEOUT_S = 30.0
+# A guest's operation ends within its timeout plus its migration; past this much more, the bridge gives up on it.
+GUEST_GRACE_S = 30.0
+
+
+class MaintenanceBridgeError(Exception):
+    """vcsim's move queue could not be read or answered (the message says why)."""
+
+
+@dataclass(frozen=True)
+class PendingMove:
+    """One vMotion of a maintenance mode that holds its slots and waits for the bridge."""
+
+    vm: str  # the VM's managed object reference (vm-61)
+    vm_name: str
+    source: str
+    source_name: str
+    destination: str
+    destination_name: str
+    task: str  # the EnterMaintenanceMode task
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> PendingMove:
+        try:
+            return cls(**{name: str(item[name]) for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError) as missing:
+            raise MaintenanceBridgeError(f"vcsim sent a move without {missing}: {dict(item)!r}") from None
+
+
+@dataclass(frozen=True)
+class MoveOutcome:
+    """What happened to one VM's move: ``forced`` when the hypervisor migrated it at the timeout."""
+
+    vm: str
+    source: str
+    destination: str
+    notified: bool  # a guest simulator here ran the notification flow
+    operation_id: Optional[int] = None
+    forced: bool = False
+    error: Optional[str] = None
+
+
+class MoveQueue:
+    """vcsim's move queue over HTTPS, with the simulator's own login (HTTP basic authentication)."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, validate_certs: bool = True) -> None:
+        self.base = f"https://{host}:{port}/vmotion"
+        self._auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._context = ssl.create_default_context()
+        if not validate_certs:
+            # Only on explicit request: the vCenter simulator's certificate is self-signed.
+            self._context.check_hostname = False
+            self._context.verify_mode = ssl.CERT_NONE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MoveQueue:
+        """From the helper's variables (``VMWARE_HOST``, ``VMWARE_PORT``, ... as ``VcsimEndpoint.env()`` gives)."""
+        from helper.credentials import credentials_from_env
+
+        c = credentials_from_env(env)
+        return cls(c.host, c.port, c.user, c.password, c.validate_certs)
+
+    def _call(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(self.base + path, method=method, headers={"Authorization": self._auth})
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S, context=self._context) as reply:
+                return json.load(reply)
+        except urllib.error.HTTPError as refused:
+            why = refused.read().decode(errors="replace").strip()
+            raise MaintenanceBridgeError(f"{method} {self.base}{path}: {refused.code} {why}") from None
+        except (OSError, ValueError) as failed:
+            raise MaintenanceBridgeError(f"{method} {self.base}{path}: {failed}") from None
+
+    def pending(self) -> List[PendingMove]:
+        """The moves waiting for a go, oldest first."""
+        return [PendingMove.from_json(item) for item in self._call("GET", "/pending").get("moves") or []]
+
+    def go(self, vm: str) -> str:
+        """Let the move of ``vm`` (its reference) happen; returns once the VM is on its new host, that host."""
+        return str(self._call("POST", "/go?" + urllib.parse.urlencode({"vm": vm}))["host"])
+
+
+SettingsReader = Callable[[PendingMove], MoveSettings]
+
+
+class HelperSettingsReader:
+    """Reads a move's settings from vCenter through ``vmotion-helper``'s own session and readers."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        from helper.connection import Session
+        from helper.credentials import credentials_from_env
+
+        self._session = Session.open(credentials_from_env(env))
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __call__(self, move: PendingMove) -> MoveSettings:
+        from helper.changes import VmSettings
+        from helper.host_option import read_host_timeout
+        from helper.inventory import find_by_name
+        from helper.properties import read_properties
+        from helper.vm_config import ENABLED, TIMEOUT
+
+        content = self._session.content
+        values: Any = read_properties(content, find_by_name(content, "VM", move.vm_name), [ENABLED, TIMEOUT])
+        settings = VmSettings.from_server(values.get(ENABLED), values.get(TIMEOUT))
+        # An absent option counts as 0, its real default [S1 3P], as the bridge reads it.
+        source = read_host_timeout(find_by_name(content, "host", move.source_name)) or 0
+        destination = read_host_timeout(find_by_name(content, "host", move.destination_name)) or 0
+        return MoveSettings(
+            vm=move.vm_name,
+            source_host=move.source_name,
+            destination_host=move.destination_name,
+            enabled=bool(settings.enabled),
+            vm_timeout=settings.timeout,
+            host_timeout=source,
+            dest_host_timeout=destination,
+        )
+
+
+class MaintenanceBridge:
+    """Runs each pending move through its VM's guest simulator, then tells vcsim to go; see the module."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        guests: Mapping[str, Simulator],
+        queue: Optional[MoveQueue] = None,
+        read_settings: Optional[SettingsReader] = None,
+    ) -> None:
+        self.guests = dict(guests)
+        self.queue = queue or MoveQueue.from_env(env)
+        self._env = dict(env)
+        self._read_settings = read_settings
+        self.outcomes: List[MoveOutcome] = []
+        self.errors: List[str] = []
+        self._seen: Dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    # ------------------------------------------------------------------------------------ running
+    def start(self) -> MaintenanceBridge:
+        self._thread = threading.Thread(target=self._loop, name="maintenance-bridge", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling; the moves under way finish (each guest flow ends within its timeout)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for worker in list(self._seen.values()):
+            worker.join()
+
+    def __enter__(self) -> MaintenanceBridge:
+        return self.start()
+
+    def __exit__(
+        self, kind: Optional[Type[BaseException]], error: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        reader = self._read_settings
+        owned: Optional[HelperSettingsReader] = None
+        try:
+            if reader is None:
+                reader = owned = HelperSettingsReader(self._env)
+            while not self._stop.is_set():
+                for move in self.queue.pending():
+                    if move.vm not in self._seen:
+                        self._begin(move, reader)
+                self._stop.wait(POLL_S)
+        except Exception as failed:  # the loop's thread must report, not die silently
+            with self._lock:
+                self.errors.append(f"{type(failed).__name__}: {failed}")
+        finally:
+            if owned is not None:
+                owned.close()
+
+    def _begin(self, move: PendingMove, reader: SettingsReader) -> None:
+        sim = self.guests.get(move.vm_name)
+        # vCenter is read here, in the loop's thread: the helper's session is not shared between threads.
+        settings = reader(move) if sim is not None else None
+        worker = threading.Thread(target=self._move, args=(move, sim, settings), name=f"move-{move.vm_name}")
+        self._seen[move.vm] = worker
+        worker.start()
+
+    def _move(self, move: PendingMove, sim: Optional[Simulator], settings: Optional[MoveSettings]) -> None:
+        outcome = MoveOutcome(move.vm_name, move.source_name, move.destination_name, notified=sim is not None)
+        try:
+            if sim is not None and settings is not None:
+                outcome = self._notify(move, sim, settings)
+        finally:
+            # The hypervisor migrates in the end whatever the guest did: every move gets its go.
+            try:
+                self.queue.go(move.vm)
+            except MaintenanceBridgeError as failed:
+                outcome = MoveOutcome(**{**outcome.__dict__, "error": str(failed)})
+            with self._lock:
+                self.outcomes.append(outcome)
+
+    def _notify(self, move: PendingMove, sim: Simulator, settings: MoveSettings) -> MoveOutcome:
+        """The guest's side of one vMotion: start, the handler's ack or the timeout, the migration, the end."""
+        VCenterBridge.apply(sim, settings)
+        try:
+            operation_id = sim.vmotion()
+        except SimulatorError as refused:
+            return MoveOutcome(move.vm_name, move.source_name, move.destination_name, True, error=str(refused))
+        op = sim.operation(operation_id)
+        give_up = time.monotonic() + float(op["notification_timeout"] or 0) + sim.migration_seconds + GUEST_GRACE_S
+        while op["phase"] != "done" and time.monotonic() < give_up:
+            time.sleep(POLL_S)  # polling the guest's operation, not waiting out its timeout
+            op = sim.operation(operation_id)
+        error = None if op["phase"] == "done" else f"the guest's operation {operation_id} is still {op['phase']}"
+        return MoveOutcome(
+            move.vm_name, move.source_name, move.destination_name, True, operation_id, bool(op["forced"]), error
+        )

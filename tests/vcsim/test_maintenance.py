@@ -1,0 +1,130 @@
+"""EnterMaintenanceMode_Task waits until the host's powered-on VMs have left, moving them under the vMotion
+limit; with -vmotion-bridge each move waits for the bridge's go (vcsim/maintenance.go)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List
+
+import pytest
+from pyVim.task import WaitForTask
+from pyVmomi import vim
+
+from simulator.cluster.maintenance import MaintenanceBridgeError, MoveQueue, PendingMove
+from simulator.pytest_plugin import wait_until
+from simulator.vcsim import VcsimEndpoint
+from tests.vcsim.vsphere import Connect, host_named, vm_named
+
+pytestmark = pytest.mark.vcsim
+
+CLUSTER_VMS = ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_C0_RP0_VM2"]
+Factory = Callable[..., VcsimEndpoint]
+
+
+def _gather(si: Any, host: str, vms: List[str]) -> Any:
+    """Put the VMs on one host (govmomi spreads them at random), and return that host."""
+    target = host_named(si, host)
+    for name in vms:
+        WaitForTask(vm_named(si, name).RelocateVM_Task(vim.vm.RelocateSpec(host=target)))
+    return target
+
+
+def _queue(endpoint: VcsimEndpoint, password: str = "") -> MoveQueue:
+    return MoveQueue(endpoint.host, endpoint.port, endpoint.username, password or endpoint.password, False)
+
+
+def _ended(task: Any, seconds: float = 30.0) -> str:
+    return str(wait_until(lambda: task.info.state if task.info.state in ("success", "error") else None, seconds))
+
+
+def test_without_a_bridge_the_task_runs_until_every_vm_left(vcsim_factory: Factory, connect: Connect) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-seconds", "0.5")
+    si = connect(endpoint)
+    host = _gather(si, "DC0_C0_H0", CLUSTER_VMS)
+
+    task = host.EnterMaintenanceMode_Task(timeout=0)
+
+    assert task.info.state in ("queued", "running")
+    assert _ended(task) == "success", task.info.error
+    seen = connect(endpoint)  # read back through a separate session
+    assert host_named(seen, "DC0_C0_H0").runtime.inMaintenanceMode is True
+    assert host_named(seen, "DC0_C0_H0").vm == []
+    for name in CLUSTER_VMS:
+        assert vm_named(seen, name).runtime.host.name in ("DC0_C0_H1", "DC0_C0_H2")
+
+
+def test_moves_go_to_the_least_loaded_hosts_and_are_relocate_tasks(vcsim_factory: Factory, connect: Connect) -> None:
+    endpoint = vcsim_factory("-vm", "4")
+    si = connect(endpoint)
+    _gather(si, "DC0_C0_H1", ["DC0_C0_RP0_VM3"])
+    host = _gather(si, "DC0_C0_H0", CLUSTER_VMS)
+
+    assert _ended(host.EnterMaintenanceMode_Task(timeout=0)) == "success"
+
+    seen = connect(endpoint)
+    counts = sorted(len(host_named(seen, h).vm) for h in ("DC0_C0_H1", "DC0_C0_H2"))
+    assert counts == [2, 2]  # 1 + 3 VMs spread evenly, not all on one host
+    relocations = [
+        t for t in seen.content.taskManager.recentTask if t.info.descriptionId == "VirtualMachine.relocateVm"
+    ]
+    assert len(relocations) == 4 + len(CLUSTER_VMS)  # our own four relocations, then one per VM moved
+
+
+def test_powered_off_vms_stay(vcsim_factory: Factory, connect: Connect) -> None:
+    endpoint = vcsim_factory("-vm", "3")
+    si = connect(endpoint)
+    host = _gather(si, "DC0_C0_H0", CLUSTER_VMS)
+    WaitForTask(vm_named(si, "DC0_C0_RP0_VM2").PowerOffVM_Task())
+
+    assert _ended(host.EnterMaintenanceMode_Task(timeout=0)) == "success"
+    assert [v.name for v in host_named(connect(endpoint), "DC0_C0_H0").vm] == ["DC0_C0_RP0_VM2"]
+
+
+def test_a_bridge_sees_at_most_the_limit_pending_and_each_go_moves_one(
+    vcsim_factory: Factory, connect: Connect
+) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge", "-vmotion-limit", "2")
+    si = connect(endpoint)
+    host = _gather(si, "DC0_C0_H0", CLUSTER_VMS)
+    queue = _queue(endpoint)
+
+    task = host.EnterMaintenanceMode_Task(timeout=0)
+    first: List[PendingMove] = wait_until(lambda: queue.pending() if len(queue.pending()) == 2 else None, 10.0)
+
+    assert first, "the first two moves were never published"
+    assert [m.vm_name for m in first] == CLUSTER_VMS[:2]
+    assert {m.source_name for m in first} == {"DC0_C0_H0"}
+    assert {m.destination_name for m in first} == {"DC0_C0_H1", "DC0_C0_H2"}
+    assert {m.task for m in first} == {task._moId}
+    assert task.info.state == "running"
+    assert host_named(connect(endpoint), "DC0_C0_H0").runtime.inMaintenanceMode is False
+
+    assert queue.go(first[0].vm) == first[0].destination_name
+    assert vm_named(connect(endpoint), first[0].vm_name).runtime.host.name == first[0].destination_name
+    second = wait_until(lambda: [m for m in queue.pending() if m.vm_name == CLUSTER_VMS[2]], 10.0)
+    assert second, "the third move did not take the freed slot"
+    assert len(queue.pending()) == 2
+    for move in queue.pending():
+        queue.go(move.vm)
+
+    assert _ended(task) == "success", task.info.error
+    assert host_named(connect(endpoint), "DC0_C0_H0").runtime.inMaintenanceMode is True
+
+
+def test_the_task_times_out_when_the_bridge_never_says_go(vcsim_factory: Factory, connect: Connect) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge")
+    host = _gather(connect(endpoint), "DC0_C0_H0", CLUSTER_VMS)
+
+    task = host.EnterMaintenanceMode_Task(timeout=1)
+
+    assert _ended(task) == "error"
+    assert isinstance(task.info.error, vim.fault.Timedout)
+    assert host_named(connect(endpoint), "DC0_C0_H0").runtime.inMaintenanceMode is False
+
+
+def test_the_bridge_protocol_refuses_bad_requests(vcsim_factory: Factory) -> None:
+    endpoint = vcsim_factory("-vmotion-bridge")
+    with pytest.raises(MaintenanceBridgeError, match="401"):
+        _queue(endpoint, password="wrong").pending()
+    with pytest.raises(MaintenanceBridgeError, match="404 .*no move of vm-404 waits"):
+        _queue(endpoint).go("vm-404")
+    assert _queue(endpoint).pending() == []
