@@ -9,6 +9,7 @@ import pytest
 
 from features.steps_guest import *  # noqa: F403 - pytest-bdd step definitions are fixtures: import them all
 from features.steps_handler import *  # noqa: F403
+from features.steps_maintenance import *  # noqa: F403
 from features.steps_vcenter import *  # noqa: F403
 from features.story import Story
 
