@@ -3,6 +3,7 @@ and the bridge that holds each of vCenter's vMotions until that guest has been n
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
@@ -86,15 +87,19 @@ def slow_application(fleet: Fleet, name: str, seconds: float) -> None:
     fleet.guests[name].policy = "no-ack"
 
 
+def _registered(sim: Simulator) -> bool:
+    return bool(sim.status()["registrations"])
+
+
 @when("each of those VMs runs the handler as a process against its guest simulator")
 def handlers_run(fleet: Fleet, request: pytest.FixtureRequest) -> None:
-    for name, guest in fleet.guests.items():
+    for guest in fleet.guests.values():
         command = f"{BUNDLED_HANDLER_CMD} --on-quiesce-failure {guest.policy}"
         guest.launcher = HandlerLauncher(command, guest.vm, name="app", cwd=request.config.invocation_params.dir)
         guest.launcher.behave("quiesce", guest.quiesce_s)
         guest.launcher()
     for name, guest in fleet.guests.items():
-        if not wait_until(lambda sim=guest.vm.simulator: sim.status()["registrations"], 15.0):
+        if not wait_until(functools.partial(_registered, guest.vm.simulator), 15.0):
             fail(f"the handler of {name} did not register within 15 s")
 
 

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type
 
@@ -220,23 +220,32 @@ class MaintenanceBridge:
 
     def _begin(self, move: PendingMove, reader: SettingsReader) -> None:
         sim = self.guests.get(move.vm_name)
-        # vCenter is read here, in the loop's thread: the helper's session is not shared between threads.
-        settings = reader(move) if sim is not None else None
-        worker = threading.Thread(target=self._move, args=(move, sim, settings), name=f"move-{move.vm_name}")
+        outcome = MoveOutcome(move.vm_name, move.source_name, move.destination_name, notified=False)
+        settings = None
+        if sim is not None:
+            # vCenter is read here, in the loop's thread: the helper's session is not shared between threads.
+            try:
+                settings = reader(move)
+            except Exception as failed:  # the move still gets its go, and the outcome says why it was not notified
+                outcome = replace(outcome, error=f"cannot read the settings of {move.vm_name}: {failed}")
+        worker = threading.Thread(target=self._move, args=(move, sim, settings, outcome), name=f"move-{move.vm_name}")
         self._seen[move.vm] = worker
         worker.start()
 
-    def _move(self, move: PendingMove, sim: Optional[Simulator], settings: Optional[MoveSettings]) -> None:
-        outcome = MoveOutcome(move.vm_name, move.source_name, move.destination_name, notified=sim is not None)
+    def _move(
+        self, move: PendingMove, sim: Optional[Simulator], settings: Optional[MoveSettings], outcome: MoveOutcome
+    ) -> None:
         try:
             if sim is not None and settings is not None:
                 outcome = self._notify(move, sim, settings)
+        except Exception as failed:  # a broken guest must not hold the host's evacuation for ever
+            outcome = replace(outcome, error=f"{type(failed).__name__}: {failed}")
         finally:
             # The hypervisor migrates in the end whatever the guest did: every move gets its go.
             try:
                 self.queue.go(move.vm)
             except MaintenanceBridgeError as failed:
-                outcome = MoveOutcome(**{**outcome.__dict__, "error": str(failed)})
+                outcome = replace(outcome, error=str(failed))
             with self._lock:
                 self.outcomes.append(outcome)
 

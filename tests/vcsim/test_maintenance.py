@@ -9,8 +9,10 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
-from simulator.cluster.maintenance import MaintenanceBridgeError, MoveQueue, PendingMove
+from simulator import Simulator
+from simulator.cluster.maintenance import MaintenanceBridge, MaintenanceBridgeError, MoveQueue, PendingMove
 from simulator.pytest_plugin import wait_until
+from simulator.vcenter_bridge import MoveSettings
 from simulator.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect, host_named, vm_named
 
@@ -125,6 +127,40 @@ def test_the_bridge_protocol_refuses_bad_requests(vcsim_factory: Factory) -> Non
     endpoint = vcsim_factory("-vmotion-bridge")
     with pytest.raises(MaintenanceBridgeError, match="401"):
         _queue(endpoint, password="wrong").pending()
-    with pytest.raises(MaintenanceBridgeError, match="404 .*no move of vm-404 waits"):
+    with pytest.raises(MaintenanceBridgeError, match=r"404 .*no move of vm-404 waits"):
         _queue(endpoint).go("vm-404")
     assert _queue(endpoint).pending() == []
+
+
+def test_a_bridge_lets_a_vm_without_a_guest_go_at_once(vcsim_factory: Factory, connect: Connect) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge", "-vmotion-limit", "1")
+    host = _gather(connect(endpoint), "DC0_C0_H0", CLUSTER_VMS)
+
+    with MaintenanceBridge(endpoint.env(), guests={}) as bridge:
+        assert _ended(host.EnterMaintenanceMode_Task(timeout=0)) == "success"
+
+    assert sorted(o.vm for o in bridge.outcomes) == CLUSTER_VMS
+    assert not any(o.notified or o.forced or o.error for o in bridge.outcomes), bridge.outcomes
+    assert bridge.errors == []
+
+
+def test_a_move_whose_settings_cannot_be_read_still_goes_and_says_why(
+    vcsim_factory: Factory, connect: Connect
+) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge")
+    host = _gather(connect(endpoint), "DC0_C0_H0", CLUSTER_VMS)
+
+    def unreadable(move: PendingMove) -> MoveSettings:
+        raise RuntimeError(f"{move.vm_name} is unreadable")
+
+    guests = {"DC0_C0_RP0_VM1": Simulator(migration_seconds=0.0)}
+    with MaintenanceBridge(endpoint.env(), guests, read_settings=unreadable) as bridge:
+        assert _ended(host.EnterMaintenanceMode_Task(timeout=0)) == "success"
+
+    errors = {o.vm: o.error for o in bridge.outcomes}
+    assert errors == {
+        "DC0_C0_RP0_VM0": None,
+        "DC0_C0_RP0_VM1": "cannot read the settings of DC0_C0_RP0_VM1: DC0_C0_RP0_VM1 is unreadable",
+        "DC0_C0_RP0_VM2": None,
+    }
+    assert guests["DC0_C0_RP0_VM1"].status()["operations"] == []  # no vMotion without vCenter's settings
