@@ -146,6 +146,7 @@ def forced_report(fleet: Fleet, forced: str) -> None:
     assert all(o.notified and o.error is None for o in outcomes.values()), fleet.bridge.outcomes
     want = [] if forced == "none" else _names(forced.strip('"'))
     assert sorted(o.vm for o in outcomes.values() if o.forced) == sorted(want), fleet.bridge.outcomes
+    assert all(o.acked for o in outcomes.values() if not o.forced), fleet.bridge.outcomes
 
 
 @then("every other handler acked its start after its quiesce and before its timeout")

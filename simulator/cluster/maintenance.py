@@ -30,15 +30,17 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Type, cast
 
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.vcenter_bridge import MoveSettings, VCenterBridge
 
 POLL_S = 0.1  # how often the bridge asks vcsim for new moves, and a guest for its operation's phase
 HTTP_TIMEOUT_S = 30.0
-# A guest's operation ends within its timeout plus its migration; past this much more, the bridge gives up on it.
+# A guest's wait for acks ends by its deadline, and its migration within MIGRATION_LIMIT_S; past these, with
+# this much grace, the bridge counts the guest as broken and lets the move go.
 GUEST_GRACE_S = 30.0
+MIGRATION_LIMIT_S = 3600.0
 
 
 class MaintenanceBridgeError(Exception):
@@ -75,6 +77,7 @@ class MoveOutcome:
     notified: bool  # a guest simulator here ran the notification flow
     operation_id: Optional[int] = None
     forced: bool = False
+    acked: bool = False  # every app registered in the guest acked in time; neither it nor forced: nobody to wait for
     error: Optional[str] = None
 
 
@@ -121,6 +124,24 @@ class MoveQueue:
 SettingsReader = Callable[[PendingMove], MoveSettings]
 
 
+class Guest(Protocol):
+    """A guest simulator: a :class:`~simulator.Simulator` here, or one served elsewhere (``SimulatorClient``)."""
+
+    def set_config(
+        self, *, host_timeout: Any = ..., vm_timeout: Any = ..., dest_host_timeout: Any = ..., enabled: Any = ...
+    ) -> None: ...
+
+    def vmotion(self, outcome: str = "success", migration_seconds: Optional[float] = None) -> int: ...
+
+    def operation(self, operation_id: int) -> Dict[str, Any]: ...
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: the helper's errors say it best themselves."""
+    said = getattr(error, "one_line", None)
+    return str(said()) if callable(said) else f"{type(error).__name__}: {error}"
+
+
 class HelperSettingsReader:
     """Reads a move's settings from vCenter through ``vmotion-helper``'s own session and readers."""
 
@@ -163,14 +184,16 @@ class MaintenanceBridge:
     def __init__(
         self,
         env: Mapping[str, str],
-        guests: Mapping[str, Simulator],
+        guests: Mapping[str, Guest],
         queue: Optional[MoveQueue] = None,
         read_settings: Optional[SettingsReader] = None,
+        on_outcome: Optional[Callable[[MoveOutcome], None]] = None,
     ) -> None:
         self.guests = dict(guests)
         self.queue = queue or MoveQueue.from_env(env)
         self._env = dict(env)
         self._read_settings = read_settings
+        self._on_outcome = on_outcome
         self.outcomes: List[MoveOutcome] = []
         self.errors: List[str] = []
         self._seen: Dict[str, threading.Thread] = {}
@@ -180,7 +203,8 @@ class MaintenanceBridge:
 
     # ------------------------------------------------------------------------------------ running
     def start(self) -> MaintenanceBridge:
-        self._thread = threading.Thread(target=self._loop, name="maintenance-bridge", daemon=True)
+        """Poll in a thread of its own until ``stop()``."""
+        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="maintenance-bridge", daemon=True)
         self._thread.start()
         return self
 
@@ -189,6 +213,10 @@ class MaintenanceBridge:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self.finish()
+
+    def finish(self) -> None:
+        """Wait for the moves under way."""
         for worker in list(self._seen.values()):
             worker.join()
 
@@ -200,20 +228,23 @@ class MaintenanceBridge:
     ) -> None:
         self.stop()
 
-    def _loop(self) -> None:
+    def run(self, stop: threading.Event) -> bool:
+        """Poll until ``stop`` is set (True), or until vCenter or its queue fails (False; ``errors`` says why)."""
         reader = self._read_settings
         owned: Optional[HelperSettingsReader] = None
         try:
             if reader is None:
                 reader = owned = HelperSettingsReader(self._env)
-            while not self._stop.is_set():
+            while not stop.is_set():
                 for move in self.queue.pending():
                     if move.vm not in self._seen:
                         self._begin(move, reader)
-                self._stop.wait(POLL_S)
-        except Exception as failed:  # the loop's thread must report, not die silently
+                stop.wait(POLL_S)
+            return True
+        except Exception as failed:  # in a thread of its own, the loop must report, not die silently
             with self._lock:
-                self.errors.append(f"{type(failed).__name__}: {failed}")
+                self.errors.append(one_line(failed))
+            return False
         finally:
             if owned is not None:
                 owned.close()
@@ -233,7 +264,7 @@ class MaintenanceBridge:
         worker.start()
 
     def _move(
-        self, move: PendingMove, sim: Optional[Simulator], settings: Optional[MoveSettings], outcome: MoveOutcome
+        self, move: PendingMove, sim: Optional[Guest], settings: Optional[MoveSettings], outcome: MoveOutcome
     ) -> None:
         try:
             if sim is not None and settings is not None:
@@ -248,20 +279,30 @@ class MaintenanceBridge:
                 outcome = replace(outcome, error=str(failed))
             with self._lock:
                 self.outcomes.append(outcome)
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
 
-    def _notify(self, move: PendingMove, sim: Simulator, settings: MoveSettings) -> MoveOutcome:
+    def _notify(self, move: PendingMove, sim: Guest, settings: MoveSettings) -> MoveOutcome:
         """The guest's side of one vMotion: start, the handler's ack or the timeout, the migration, the end."""
-        VCenterBridge.apply(sim, settings)
+        VCenterBridge.apply(cast(Simulator, sim), settings)  # apply needs set_config only, which every Guest has
         try:
             operation_id = sim.vmotion()
         except SimulatorError as refused:
             return MoveOutcome(move.vm_name, move.source_name, move.destination_name, True, error=str(refused))
         op = sim.operation(operation_id)
-        give_up = time.monotonic() + float(op["notification_timeout"] or 0) + sim.migration_seconds + GUEST_GRACE_S
-        while op["phase"] != "done" and time.monotonic() < give_up:
+        # The guest ends its wait by the deadline; then the migration runs its seconds. Past these bounds the guest
+        # is broken, and the hypervisor would not wait for it either.
+        give_up = time.monotonic() + float(op["deadline"]) - float(op["requested_at"]) + GUEST_GRACE_S
+        while op["phase"] != "done":
+            if time.monotonic() > give_up:
+                break
             time.sleep(POLL_S)  # polling the guest's operation, not waiting out its timeout
+            phase = op["phase"]
             op = sim.operation(operation_id)
+            if phase == "waiting-ack" and op["phase"] == "migrating":
+                give_up = time.monotonic() + MIGRATION_LIMIT_S
         error = None if op["phase"] == "done" else f"the guest's operation {operation_id} is still {op['phase']}"
         return MoveOutcome(
-            move.vm_name, move.source_name, move.destination_name, True, operation_id, bool(op["forced"]), error
+            move.vm_name, move.source_name, move.destination_name, True, operation_id, bool(op["forced"]),
+            bool(op["acked"]), error,
         )

@@ -3,7 +3,10 @@ limit; with -vmotion-bridge each move waits for the bridge's go (vcsim/maintenan
 
 from __future__ import annotations
 
-from typing import Any, Callable, List
+import os
+import subprocess
+import sys
+from typing import Any, Callable, Dict, List
 
 import pytest
 from pyVim.task import WaitForTask
@@ -11,7 +14,7 @@ from pyVmomi import vim
 
 from simulator import Simulator
 from simulator.cluster.maintenance import MaintenanceBridge, MaintenanceBridgeError, MoveQueue, PendingMove
-from simulator.pytest_plugin import wait_until
+from simulator.pytest_plugin import SimulatedVM, wait_until
 from simulator.vcenter_bridge import MoveSettings
 from simulator.vcsim import VcsimEndpoint
 from tests.vcsim.vsphere import Connect, host_named, vm_named
@@ -164,3 +167,55 @@ def test_a_move_whose_settings_cannot_be_read_still_goes_and_says_why(
         "DC0_C0_RP0_VM2": None,
     }
     assert guests["DC0_C0_RP0_VM1"].status()["operations"] == []  # no vMotion without vCenter's settings
+
+
+def _bridge_cli(args: List[str], env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VMWARE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", "maintenance-bridge", *args], env={**clean, **env},
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_command_enters_maintenance_mode_through_a_served_guest(
+    vcsim_factory: Factory, connect: Connect, vmotion_sim: SimulatedVM
+) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge")
+    _gather(connect(endpoint), "DC0_C0_H0", CLUSTER_VMS)
+    vmotion_sim.simulator.migration_seconds = 0.0
+
+    done = _bridge_cli(["--guest", f"DC0_C0_RP0_VM1={vmotion_sim.socket}", "--enter", "DC0_C0_H0"], endpoint.env())
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("DC0_C0_H0: entering maintenance mode (task-")
+    assert lines[-1] == "DC0_C0_H0: in maintenance mode; 3 VMs moved, forced: none"
+    moved = sorted(line.split(":")[0] for line in lines[1:-1])
+    assert moved == CLUSTER_VMS
+    operations = vmotion_sim.simulator.status()["operations"]
+    assert len(operations) == 1  # the guest was asked, once
+    assert f"DC0_C0_RP0_VM1: DC0_C0_H0 -> DC0_C0_H2, moved at once: no app registered in its guest, or " \
+        f"notifications off (operation {operations[0]['operation_id']})" in lines
+    assert "DC0_C0_RP0_VM0: DC0_C0_H0 -> DC0_C0_H1, moved without notification (no guest simulator)" in lines
+    assert host_named(connect(endpoint), "DC0_C0_H0").runtime.inMaintenanceMode is True
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--guest", "novm"], 2, "'novm' is not VM=SOCKET"),
+        (["--guest", "VM0=/nonexistent/sim.sock"], 3, "guest VM0:"),
+    ],
+)
+def test_the_command_refuses_bad_guests_in_one_line(args: List[str], code: int, message: str) -> None:
+    done = _bridge_cli(args, {})
+    assert done.returncode == code
+    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+
+
+def test_the_command_without_vcenter_variables_is_bad_usage() -> None:
+    done = _bridge_cli([], {})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip()
+    ] and "missing environment variable(s) VMWARE_HOST" in done.stderr
