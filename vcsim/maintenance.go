@@ -14,10 +14,11 @@ package main
 //
 // The bridge protocol (HTTP basic authentication with the simulator's user name and password):
 //
-//	GET  /vmotion/pending        {"moves": [{"vm": "vm-61", "vm_name": "DC0_C0_RP0_VM0", "source": "host-21",
-//	                             "source_name": "DC0_C0_H0", "destination": "host-28", "destination_name":
-//	                             "DC0_C0_H1", "task": "task-9"}, ...]}: the moves that hold their slots and
-//	                             wait for the bridge, oldest first ("task" is the maintenance task)
+//	GET  /vmotion/pending        {"moves": [{"id": 1, "vm": "vm-61", "vm_name": "DC0_C0_RP0_VM0", "source":
+//	                             "host-21", "source_name": "DC0_C0_H0", "destination": "host-28",
+//	                             "destination_name": "DC0_C0_H1", "task": "task-9"}, ...]}: the moves that hold
+//	                             their slots and wait for the bridge, oldest first; "id" numbers the moves (a
+//	                             VM may move again later), "task" is the maintenance task
 //	POST /vmotion/go?vm=vm-61    the guest was notified and acked, or its timeout passed: the move happens
 //	                             now; answers 200 {"vm": "vm-61", "host": "DC0_C0_H1"} once the VM is on its
 //	                             new host, 404 when no move of that VM waits, 400 without ?vm=
@@ -47,6 +48,7 @@ type ref = types.ManagedObjectReference
 
 // pendingMove is one vMotion that holds its slots and waits for the bridge.
 type pendingMove struct {
+	ID              uint64 `json:"id"` // admission order, unique: the same VM may move again later
 	VM              string `json:"vm"`
 	VMName          string `json:"vm_name"`
 	Source          string `json:"source"`
@@ -55,7 +57,6 @@ type pendingMove struct {
 	DestinationName string `json:"destination_name"`
 	Task            string `json:"task"`
 
-	seq   uint64        // admission order
 	start chan struct{} // closed by the bridge's go
 	done  chan error    // the relocation's outcome, for the go request's answer
 }
@@ -115,7 +116,7 @@ func (e *evacuator) servePending(w http.ResponseWriter, r *http.Request) {
 		moves = append(moves, m)
 	}
 	e.mu.Unlock()
-	sort.Slice(moves, func(i, j int) bool { return moves[i].seq < moves[j].seq })
+	sort.Slice(moves, func(i, j int) bool { return moves[i].ID < moves[j].ID })
 	answer(w, http.StatusOK, map[string]interface{}{"moves": moves})
 }
 
@@ -325,7 +326,7 @@ func (e *evacuator) move(ctx *simulator.Context, vm candidate, h *simulator.Host
 	m := &pendingMove{
 		VM: vm.self.Value, VMName: vm.name, Source: h.Self.Value, SourceName: h.Name,
 		Destination: dest.self.Value, DestinationName: dest.name, Task: task.Value,
-		seq: seq, start: make(chan struct{}), done: make(chan error, 1),
+		ID: seq, start: make(chan struct{}), done: make(chan error, 1),
 	}
 	e.mu.Lock()
 	e.pending[m.VM] = m

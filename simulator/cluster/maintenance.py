@@ -51,6 +51,7 @@ class MaintenanceBridgeError(Exception):
 class PendingMove:
     """One vMotion of a maintenance mode that holds its slots and waits for the bridge."""
 
+    id: int  # vcsim numbers the moves: the same VM may move again, in a later maintenance mode
     vm: str  # the VM's managed object reference (vm-61)
     vm_name: str
     source: str
@@ -62,9 +63,13 @@ class PendingMove:
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> PendingMove:
         try:
-            return cls(**{name: str(item[name]) for name in cls.__dataclass_fields__})
+            texts = {name: str(item[name]) for name in cls.__dataclass_fields__ if name != "id"}
+            number = item["id"]
         except (KeyError, TypeError) as missing:
             raise MaintenanceBridgeError(f"vcsim sent a move without {missing}: {dict(item)!r}") from None
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise MaintenanceBridgeError(f"vcsim sent a move whose id is not a number: {dict(item)!r}")
+        return cls(id=number, **texts)
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ class MaintenanceBridge:
         self._on_outcome = on_outcome
         self.outcomes: List[MoveOutcome] = []
         self.errors: List[str] = []
-        self._seen: Dict[str, threading.Thread] = {}
+        self._seen: Dict[int, threading.Thread] = {}  # by move id
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -237,7 +242,7 @@ class MaintenanceBridge:
                 reader = owned = HelperSettingsReader(self._env)
             while not stop.is_set():
                 for move in self.queue.pending():
-                    if move.vm not in self._seen:
+                    if move.id not in self._seen:
                         self._begin(move, reader)
                 stop.wait(POLL_S)
             return True
@@ -260,7 +265,7 @@ class MaintenanceBridge:
             except Exception as failed:  # the move still gets its go, and the outcome says why it was not notified
                 outcome = replace(outcome, error=f"cannot read the settings of {move.vm_name}: {failed}")
         worker = threading.Thread(target=self._move, args=(move, sim, settings, outcome), name=f"move-{move.vm_name}")
-        self._seen[move.vm] = worker
+        self._seen[move.id] = worker
         worker.start()
 
     def _move(

@@ -9,13 +9,18 @@ from simulator.cluster.maintenance import MaintenanceBridgeError, MoveOutcome, P
 from simulator.cluster.maintenance_cli import describe
 
 MOVE = {
-    "vm": "vm-61", "vm_name": "VM0", "source": "host-21", "source_name": "H0",
+    "id": 3, "vm": "vm-61", "vm_name": "VM0", "source": "host-21", "source_name": "H0",
     "destination": "host-28", "destination_name": "H1", "task": "task-9",
 }
 
 
 def test_a_move_record_is_read_whole() -> None:
-    assert PendingMove.from_json(MOVE) == PendingMove("vm-61", "VM0", "host-21", "H0", "host-28", "H1", "task-9")
+    assert PendingMove.from_json(MOVE) == PendingMove(3, "vm-61", "VM0", "host-21", "H0", "host-28", "H1", "task-9")
+
+
+def test_a_move_record_whose_id_is_not_a_number_is_refused() -> None:
+    with pytest.raises(MaintenanceBridgeError, match="whose id is not a number"):
+        PendingMove.from_json({**MOVE, "id": "3"})
 
 
 def test_a_move_record_without_a_field_is_refused_in_one_line() -> None:

@@ -219,3 +219,20 @@ def test_the_command_without_vcenter_variables_is_bad_usage() -> None:
     assert done.stderr.strip().splitlines() == [
         done.stderr.strip()
     ] and "missing environment variable(s) VMWARE_HOST" in done.stderr
+
+
+def test_one_bridge_serves_a_vm_that_moves_again_in_a_later_maintenance_mode(
+    vcsim_factory: Factory, connect: Connect
+) -> None:
+    endpoint = vcsim_factory("-vm", "3", "-vmotion-bridge")
+    si = connect(endpoint)
+    first = _gather(si, "DC0_C0_H0", CLUSTER_VMS)
+
+    with MaintenanceBridge(endpoint.env(), guests={}) as bridge:
+        assert _ended(first.EnterMaintenanceMode_Task(timeout=0)) == "success"
+        assert _ended(first.ExitMaintenanceMode_Task(timeout=0)) == "success"
+        second = vm_named(si, "DC0_C0_RP0_VM0").runtime.host  # VM0 moved once already: now it moves again
+        assert _ended(second.EnterMaintenanceMode_Task(timeout=0), 15.0) == "success"
+
+    assert [o.vm for o in bridge.outcomes].count("DC0_C0_RP0_VM0") == 2, bridge.outcomes
+    assert vm_named(connect(endpoint), "DC0_C0_RP0_VM0").runtime.host.name != second.name
