@@ -93,14 +93,19 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         if sig is not None and (name != "SIGHUP" or sys.platform != "win32"):
             signal.signal(sig, on_signal)
 
+    # Beside the state file, in its private directory: the running hook and the vmtoolsd call in flight,
+    # so that a run that is killed leaves the next one what it needs. A dry run keeps nothing there.
+    spool = None if config.dry_run else config.state_file
     hooks = SubprocessHookRunner(
         shell=config.shell,
         kill_grace=config.kill_grace,
         sink=lambda hook, line: logger.info("%s> %s", hook, line),
+        record=None if spool is None else f"{spool}.hook",
     )
+    transport = VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout, spool=spool)
     handler = Handler(
         settings=core_settings(config),
-        transport=VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout),
+        transport=transport,
         clock=clock,
         hooks=hooks,
         # A dry run must not adopt (and at its stop unregister and unquiesce) what a real daemon recorded.
@@ -111,6 +116,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
     )
     logger.debug("effective configuration:\n%s", render(config))
     code = handler.run()
+    transport.close()
     if stop_signals:
         logger.info("stopped by %s", signal.Signals(stop_signals[0]).name)
     return code
