@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from handler.core import QUIESCE_FAILURE_POLICIES
+from handler import defaults
+from handler.core import ACK_ANYWAY, QUIESCE_FAILURE_POLICIES
 from handler.transport import default_vmtoolsd
 
 ENV_PREFIX = "VMOTION_HANDLER_"
@@ -53,23 +54,27 @@ def _default_state_file() -> str:
 
 
 OPTIONS: Tuple[Option, ...] = (
-    Option("name", "str", "vmotion-handler", "appName to register with the hypervisor"),
-    Option("interval", "float", 1.0, "seconds between polls when no event is pending"),
+    Option("name", "str", defaults.APP_NAME, "appName to register with the hypervisor"),
+    Option("interval", "float", defaults.INTERVAL, "seconds between polls when no event is pending"),
     Option("quiesce", "str", None, "command run on a start event (argv; no shell unless --shell)"),
     Option("unquiesce", "str", None, "command run on the end event of an operation this handler quiesced for"),
     Option("shell", "bool", False, "run the hook commands through the shell (opt-in)"),
     Option("vmtoolsd", "str", None, "path of vmtoolsd (default: vmtoolsd on PATH, or the Windows install path)"),
-    Option("rpc_timeout", "float", 10.0, "seconds before a vmtoolsd call counts as hung and is killed"),
+    Option("rpc_timeout", "float", defaults.RPC_TIMEOUT, "seconds before a vmtoolsd call counts as hung and is killed"),
     Option("state_file", "str", None, "crash-safety state file (token and in-flight operation), mode 0600"),
-    Option("safety_margin", "float", 2.0, "seconds before the notification timeout by which the quiesce must end"),
-    Option("on_quiesce_failure", "choice", "ack-anyway", "what to do when the quiesce fails or is killed",
+    Option("safety_margin", "float", defaults.SAFETY_MARGIN,
+           "seconds before the notification timeout by which the quiesce must end"),
+    Option("on_quiesce_failure", "choice", ACK_ANYWAY, "what to do when the quiesce fails or is killed",
            QUIESCE_FAILURE_POLICIES),
-    Option("ack_timeout_change", "bool", True, "ack timeout-change events (as VMware's sample daemon does)"),
-    Option("unquiesce_timeout", "float", 300.0, "seconds after which a still-running unquiesce is killed"),
-    Option("end_timeout", "float", 3600.0, "seconds past the notification timeout to wait for the end event "
+    Option("ack_timeout_change", "bool", defaults.ACK_TIMEOUT_CHANGE,
+           "ack timeout-change events (as VMware's sample daemon does)"),
+    Option("unquiesce_timeout", "float", defaults.UNQUIESCE_TIMEOUT,
+           "seconds after which a still-running unquiesce is killed"),
+    Option("end_timeout", "float", defaults.END_TIMEOUT,
+           "seconds past the notification timeout to wait for the end event "
            "before unquiescing anyway (0: wait for ever)"),
-    Option("kill_grace", "float", 1.0, "seconds between SIGTERM and SIGKILL when a hook is killed"),
-    Option("backoff_max", "float", 30.0, "longest wait between retries of a failing RPC"),
+    Option("kill_grace", "float", defaults.KILL_GRACE, "seconds between SIGTERM and SIGKILL when a hook is killed"),
+    Option("backoff_max", "float", defaults.BACKOFF_MAX, "longest wait between retries of a failing RPC"),
     Option("log_format", "choice", "text", "log format on stderr and in the log file", ("text", "json")),
     Option("log_level", "choice", "info", "log level", ("debug", "info", "warning", "error")),
     Option("log_file", "str", None, "also log to this file (rotated at 5 MB, 3 kept)"),

@@ -18,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, Optional, Protocol
 
+from handler.defaults import KILL_GRACE
+
 
 @dataclass(frozen=True)
 class HookResult:
@@ -135,7 +137,7 @@ def _signal_group(proc: subprocess.Popen[bytes], graceful: bool) -> None:
 class SubprocessHookRunner:
     """Runs hooks as real processes. ``shell=True`` is an explicit opt-in (``--shell``)."""
 
-    def __init__(self, shell: bool = False, kill_grace: float = 2.0, sink: Optional[OutputSink] = None) -> None:
+    def __init__(self, shell: bool = False, kill_grace: float = KILL_GRACE, sink: Optional[OutputSink] = None) -> None:
         self.shell = shell
         self.kill_grace = kill_grace
         self.sink: OutputSink = sink or (lambda hook, line: None)
