@@ -86,3 +86,51 @@ def test_render_round_trips_through_load(tmp_path: Path) -> None:
     conf.write_text(render(config))
     again = load_config(["--config", str(conf)], {})
     assert again.values == config.values
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("interval", "[1]"), ("rpc_timeout", "{ seconds = 5 }"), ("kill_grace", "1979-05-27"),
+    ("unquiesce_timeout", "[[1]]"), ("interval", "100000000000000000000000000000000000000000" * 10),
+    ("name", "[1]"), ("dry_run", "[true]"), ("on_quiesce_failure", "{}"),
+])
+def test_a_value_of_the_wrong_toml_type_is_one_line_naming_the_key_and_exit_2(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    pytest.importorskip("tomllib")
+    conf = tmp_path / "h.toml"
+    conf.write_text(f"[handler]\n{key} = {value}\n")
+    done = _cli("--config", str(conf), env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: config file ")
+    assert f"for {key}: " in lines[0] or f"{key} must be" in lines[0]
+    assert len(lines[0]) < 300
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--interval", "1e10"), ("--unquiesce-timeout", "1e10"), ("--kill-grace", "1e10"), ("--rpc-timeout", "1e308"),
+    ("--safety-margin", "1e10"), ("--end-timeout", "1e10"), ("--backoff-max", "1e10"), ("--interval", "3600.5"),
+])
+def test_every_duration_has_an_upper_bound(flag: str, value: str) -> None:
+    name = flag[2:].replace("-", "_")
+    with pytest.raises(ConfigError, match=rf"^{name} must be .* and at most \d+ seconds \(got "):
+        load_config([flag, value], {})
+
+
+def test_every_duration_accepts_its_bounds() -> None:
+    from handler.defaults import DURATION_BOUNDS
+
+    for name, bounds in DURATION_BOUNDS.items():
+        flag = "--" + name.replace("_", "-")
+        assert load_config([flag, repr(bounds.maximum)], {}).values[name] == bounds.maximum
+        if bounds.minimum_allowed:
+            assert load_config([flag, repr(bounds.minimum)], {}).values[name] == bounds.minimum
+
+
+@pytest.mark.parametrize("name", ["shop\U0001F600", 'a"b\\c', "tab\there", "del\x7f", "caf\u00e9", "x\u2028y"])
+def test_print_config_is_valid_toml_whatever_the_characters(name: str) -> None:
+    tomllib = pytest.importorskip("tomllib")
+    done = _cli("--print-config", "--name", name, "--quiesce", f"/opt/{name}/q", env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    table = tomllib.loads(done.stdout)["handler"]
+    assert table["name"] == name and table["quiesce"] == f"/opt/{name}/q"
