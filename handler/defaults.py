@@ -37,7 +37,7 @@ class Bounds:
 
     def describe(self) -> str:
         low = "at least" if self.minimum_allowed else "greater than"
-        return f"{low} {self.minimum:g} and at most {self.maximum:g}"
+        return f"{low} {self.minimum:.15g} and at most {self.maximum:.15g}"
 
     def contains(self, value: float) -> bool:
         above = value >= self.minimum if self.minimum_allowed else value > self.minimum

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
 
@@ -27,14 +28,15 @@ from handler.state import (
 )
 from simulator.processes import stop_process
 
-OLD_STATE = {  # as the first release wrote it: no clock_skew, phases as bare strings
+OLD_OPERATIONS: List[Dict[str, Any]] = [
+    {"operation_id": 7, "phase": "not-acked", "event_gen_time": 1_700_000_000, "notification_timeout": 120,
+     "deadline": 1_700_000_118.0},
+    {"operation_id": 8, "phase": "acked", "event_gen_time": 1_700_000_500, "notification_timeout": 120,
+     "deadline": 1_700_000_618},
+]
+OLD_STATE: Dict[str, Any] = {  # as the first release wrote it: no clock_skew, phases as bare strings
     "version": 1, "app_name": "demo", "token": "5290abcd",
-    "operations": [
-        {"operation_id": 7, "phase": "not-acked", "event_gen_time": 1_700_000_000, "notification_timeout": 120,
-         "deadline": 1_700_000_118.0},
-        {"operation_id": 8, "phase": "acked", "event_gen_time": 1_700_000_500, "notification_timeout": 120,
-         "deadline": 1_700_000_618},
-    ],
+    "operations": OLD_OPERATIONS,
 }
 
 
@@ -88,7 +90,7 @@ def test_a_state_file_of_the_first_release_still_loads_and_is_written_back_the_s
     assert state.operations[0].hard_deadline == 1_700_000_120.0
     store.save(state)
     assert json.loads(path.read_text()) == dict(OLD_STATE, operations=[
-        OLD_STATE["operations"][0], dict(OLD_STATE["operations"][1], deadline=1_700_000_618.0)])
+        OLD_OPERATIONS[0], dict(OLD_OPERATIONS[1], deadline=1_700_000_618.0)])
 
 
 BAD_STATES = {
@@ -103,7 +105,7 @@ BAD_STATES = {
                                  ' "notification_timeout": 1, "deadline": 1}]}',
     "token not a string": '{"token": 5}',
     "not an object": "[]",
-    "recorded twice": json.dumps({"operations": [OLD_STATE["operations"][0]] * 2}),  # type: ignore[index]
+    "recorded twice": json.dumps({"operations": [OLD_OPERATIONS[0]] * 2}),
     "not UTF-8": b'{"token": "\xff"}'.decode("latin-1"),
 }
 
