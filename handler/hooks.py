@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,6 +168,38 @@ class SubprocessHookRunner:
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or the environment
             return _Finished(HookResult(exit_code=None, error=str(exc)))
         return _ChildHook(proc, hook, self.sink, self.kill_grace)
+
+    def problem(self, command: str) -> Optional[str]:
+        """Why ``command`` could not start, checked before the first event needs it (None: it can start).
+
+        Without the shell the command must split and its program must be an executable file (found on PATH
+        if it names no directory); with the shell, the quoting must balance and the shell must exist. What
+        the program does with its arguments only running it can tell. Windows hands the line to
+        CreateProcess, whose parsing is the program's own: only emptiness is checked there.
+        """
+        try:
+            args = self._args(command)
+        except ValueError as exc:
+            return f"cannot parse command {command!r}: {exc}"
+        if sys.platform == "win32":
+            return None
+        if self.shell:
+            try:
+                shlex.split(command)
+            except ValueError as exc:
+                return f"cannot parse command {command!r}: {exc}"
+            program = "/bin/sh"  # what subprocess runs for shell=True
+        else:
+            assert isinstance(args, list)
+            if not args:
+                return f"command {command!r} names no program"
+            program = args[0]
+        found = shutil.which(program)
+        if found is None:
+            if os.sep in program and os.path.isfile(program):
+                return f"{program} is not executable"
+            return f"{program}: no such executable file" + ("" if os.sep in program else " on PATH")
+        return None
 
     def _args(self, command: str) -> str | list[str]:
         if not command.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,65 @@ def test_print_config_is_valid_toml_whatever_the_characters(name: str) -> None:
     assert done.returncode == 0, done.stderr
     table = tomllib.loads(done.stdout)["handler"]
     assert table["name"] == name and table["quiesce"] == f"/opt/{name}/q"
+
+
+def _start_up_error(tmp_path: Path, *args: str) -> str:
+    """Runs the handler with a private state directory; returns its one error line (exit 2 asserted)."""
+    state = tmp_path / "state" / "state.json"
+    if not state.parent.exists():
+        state.parent.mkdir(mode=0o700)
+    done = _cli("--state-file", str(state), "--vmtoolsd", "/nonexistent/vmtoolsd", *args,
+                env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: ")
+    return lines[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX commands")
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--quiesce", "/opt/app/quiesce 'unterminated"], "quiesce: cannot parse command"),
+    (["--quiesce", "/nonexistent/quiesce --fast"], "quiesce: /nonexistent/quiesce: no such executable file"),
+    (["--unquiesce", "no-such-program-anywhere"], "unquiesce: no-such-program-anywhere: no such executable file on"),
+    (["--quiesce", "{hook} --fast"], "is not executable"),
+    (["--shell", "--quiesce", "echo 'unterminated"], "quiesce: cannot parse command"),
+    (["--dry-run", "--quiesce", "/nonexistent/q"], "quiesce: /nonexistent/q"),
+])
+def test_a_hook_that_cannot_start_is_refused_at_start_up(tmp_path: Path, args: list[str], needle: str) -> None:
+    hook = tmp_path / "not-executable.sh"
+    hook.write_text("#!/bin/sh\n")
+    line = _start_up_error(tmp_path, *[a.replace("{hook}", str(hook)) for a in args])
+    assert needle in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+@pytest.mark.parametrize(("directory_mode", "file_mode", "needle"), [
+    (0o777, None, "state file directory"),
+    (0o1777, None, "state file directory"),  # sticky /tmp-like: others may still plant the file first
+    (0o770, None, "state file directory"),
+    (0o700, 0o666, "state file"),
+    (0o700, 0o620, "state file"),
+])
+def test_a_state_directory_or_file_others_can_write_is_refused(
+    tmp_path: Path, directory_mode: int, file_mode: int | None, needle: str
+) -> None:
+    state = tmp_path / "state" / "state.json"
+    state.parent.mkdir()
+    if file_mode is not None:
+        state.write_text('{"version": 1}')
+        state.chmod(file_mode)
+    state.parent.chmod(directory_mode)
+    line = _start_up_error(tmp_path, "--name", "t")
+    assert f"{needle} {state if file_mode else state.parent} is writable by others" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() != 0, reason="needs root to chown")
+def test_a_state_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "state.json"
+    state.parent.mkdir(mode=0o700)
+    state.write_text('{"version": 1}')
+    state.chmod(0o600)
+    os.chown(state, 65534, 65534)
+    line = _start_up_error(tmp_path, "--name", "t")
+    assert f"state file {state} is owned by another user (uid 65534)" in line
