@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, Optional, Protocol
 
@@ -111,10 +112,101 @@ class _ChildHook:
             self._reader.join(timeout=1.0)
 
 
+MAX_LINE_BYTES = 4096  # a longer line is cut, with a marker saying how much
+LINES_PER_SECOND = 100.0  # sustained rate of a hook's lines that reach the log
+LINE_BURST = 1000  # lines logged at once before the rate applies
+READ_CHUNK = 65536
+
+
+class OutputLimiter:
+    """Cuts a hook's output into log lines, bounded in length and in rate (a token bucket); the lines over
+    the rate are dropped and counted, and the count is logged. Memory is bounded by one line, and the reader
+    never waits on the log for dropped output, so a chatty hook is never slowed down to the log's pace."""
+
+    def __init__(self, hook: str, sink: OutputSink, monotonic: Callable[[], float] = time.monotonic,
+                 max_line: int = MAX_LINE_BYTES, rate: float = LINES_PER_SECOND, burst: int = LINE_BURST) -> None:
+        self._hook = hook
+        self._sink = sink
+        self._monotonic = monotonic
+        self._max_line = max_line
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = monotonic()
+        self._line = bytearray()
+        self._cut = 0  # bytes of the current line past max_line, discarded
+        self.dropped = 0  # lines not logged since the last report
+
+    def feed(self, chunk: bytes) -> None:
+        self._refill()
+        if self._tokens < 1:
+            self._drop_fast(chunk)
+            return
+        start = 0
+        while start <= len(chunk):
+            end = chunk.find(b"\n", start)
+            self._append(chunk[start:] if end < 0 else chunk[start:end])
+            if end < 0:
+                return
+            self._end_line()
+            start = end + 1
+
+    def close(self) -> None:
+        if self._line or self._cut:
+            self._end_line()
+        self._report_dropped()
+
+    def _append(self, piece: bytes) -> None:
+        room = self._max_line - len(self._line)
+        if len(piece) > room:
+            self._line += piece[:max(room, 0)]
+            self._cut += len(piece) - max(room, 0)
+        else:
+            self._line += piece
+
+    def _drop_fast(self, chunk: bytes) -> None:
+        # Over the rate: count whole lines without splitting them (a 20 MB burst costs a few memchr calls).
+        lines = chunk.count(b"\n")
+        if lines == 0:
+            self._append(chunk)
+            return
+        self.dropped += lines
+        self._line.clear()
+        self._cut = 0
+        self._append(chunk[chunk.rfind(b"\n") + 1:])
+
+    def _end_line(self) -> None:
+        text = self._line.decode("utf-8", "replace").rstrip("\r")
+        if self._cut:
+            text += f" [... {self._cut} more bytes of this line cut]"
+        self._line.clear()
+        self._cut = 0
+        self._refill()
+        if self._tokens < 1:
+            self.dropped += 1
+            return
+        self._tokens -= 1
+        self._report_dropped()
+        self._sink(self._hook, text)
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+
+    def _report_dropped(self) -> None:
+        if self.dropped:
+            self._sink(self._hook, f"[{self.dropped} lines of output dropped: more than {self._rate:g} lines/s]")
+            self.dropped = 0
+
+
 def _pump(stream: IO[bytes], hook: str, sink: OutputSink) -> None:
+    limiter = OutputLimiter(hook, sink)
     with stream:
-        for raw in iter(stream.readline, b""):
-            sink(hook, raw.decode("utf-8", "replace").rstrip("\r\n"))
+        read = getattr(stream, "read1", stream.read)  # what is there now, not a full buffer
+        for chunk in iter(lambda: read(READ_CHUNK), b""):
+            limiter.feed(chunk)
+    limiter.close()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], graceful: bool) -> None:
