@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Mapping, Optional
 
+from handler import defaults
 from handler.clock import Clock
 from handler.hooks import HookResult, HookRunner
 from handler.logs import redact
@@ -39,23 +40,21 @@ from handler.protocol import (
     verb_of,
 )
 from handler.state import (
-    ACKED,
-    QUIESCED,
-    QUIESCING,
-    UNQUIESCING,
+    NOT_ACKED,  # noqa: F401  (its old home: code written against handler.core.NOT_ACKED keeps working)
     HandlerState,
     OperationRecord,
+    Phase,
     StateError,
     StateStore,
+    ends_overdue,
+    quiesce_time_left,
+    replanned_deadline,
 )
 from handler.transport import Transport
 
 ACK_ANYWAY = "ack-anyway"
 NO_ACK = "no-ack"
 QUIESCE_FAILURE_POLICIES = (ACK_ANYWAY, NO_ACK)
-
-# The quiesce is over and the policy said not to ack: the hypervisor will force the migration at its timeout.
-NOT_ACKED = "not-acked"
 
 # Hook environment variable names (the only way event data reaches a hook).
 ENV_HOOK = "VMOTION_HOOK"
@@ -82,19 +81,19 @@ KEEP = "keep"  # still valid, or no way to tell: keep the token and retry
 @dataclass(frozen=True)
 class CoreSettings:
     app_name: str
-    interval: float = 1.0
+    interval: float = defaults.INTERVAL
     quiesce: Optional[str] = None
     unquiesce: Optional[str] = None
-    safety_margin: float = 2.0
+    safety_margin: float = defaults.SAFETY_MARGIN
     on_quiesce_failure: str = ACK_ANYWAY
-    ack_timeout_change: bool = True
-    unquiesce_timeout: float = 300.0
-    rpc_timeout: float = 10.0  # how long one vmtoolsd call may take before it counts as hung
-    end_timeout: float = 3600.0  # past the hypervisor's deadline, how long to wait for the end (0: for ever)
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    ack_timeout_change: bool = defaults.ACK_TIMEOUT_CHANGE
+    unquiesce_timeout: float = defaults.UNQUIESCE_TIMEOUT
+    rpc_timeout: float = defaults.RPC_TIMEOUT
+    end_timeout: float = defaults.END_TIMEOUT
+    backoff_initial: float = defaults.BACKOFF_INITIAL
+    backoff_max: float = defaults.BACKOFF_MAX
     dry_run: bool = False
-    shutdown_rpc_attempts: int = 3
+    shutdown_rpc_attempts: int = defaults.SHUTDOWN_RPC_ATTEMPTS
 
 
 class _Stopped(Exception):
@@ -232,15 +231,11 @@ class Handler:
     def _give_up_on_lost_ends(self) -> None:
         """Never leave the application quiesced for good: an end can be lost (fetched by a run that crashed
         before it recorded it, or never sent), and no RPC tells whether an operation is still running."""
-        if self.settings.end_timeout <= 0:
-            return
-        now = self.clock.now()
-        for op in list(self._state.operations):
-            if op.phase not in (QUIESCING, UNQUIESCING) and now >= op.hard_deadline + self.settings.end_timeout:
-                self.log.warning("no end event for operation %s %g s after its timeout: unquiescing anyway",
-                                 op.operation_id, self.settings.end_timeout,
-                                 extra={"fields": {"operation_id": op.operation_id}})
-                self._unquiesce(op, reason="end-timeout")
+        for op in ends_overdue(self._state, self.clock.now(), self.settings.end_timeout):
+            self.log.warning("no end event for operation %s %g s after its timeout: unquiescing anyway",
+                             op.operation_id, self.settings.end_timeout,
+                             extra={"fields": {"operation_id": op.operation_id}})
+            self._unquiesce(op, reason="end-timeout")
 
     def _release_pending_starts(self) -> None:
         """A start fetched but not yet handled when the stop came: ack it, so the vMotion is not held.
@@ -439,20 +434,23 @@ class Handler:
 
     def _recover_operations(self, reused: bool) -> None:
         for op in list(self._state.operations):
-            self._info(f"operation {op.operation_id} was left in phase {op.phase!r} by the previous run",
-                       operation_id=op.operation_id, phase=op.phase)
-            if not reused or op.phase == UNQUIESCING:
+            self._info(f"operation {op.operation_id} was left in phase {op.phase.value!r} by the previous run",
+                       operation_id=op.operation_id, phase=op.phase.value)
+            if not reused or op.phase is Phase.UNQUIESCING:
                 # Without the old registration its end event will never come: unquiesce now.
                 self._unquiesce(op, reason="recovery")
                 continue
-            if op.phase in (QUIESCING, QUIESCED) and self.clock.now() < op.hard_deadline:
-                interrupted = op.phase == QUIESCING
+            if op.phase in (Phase.QUIESCING, Phase.QUIESCED) and self.clock.now() < op.hard_deadline:
+                interrupted = op.phase is Phase.QUIESCING
                 if interrupted and self.settings.on_quiesce_failure == NO_ACK:
-                    op.phase = NOT_ACKED
+                    op.phase = Phase.NOT_ACKED
                     self._save()
                     continue
+                if interrupted:
+                    op.phase = Phase.QUIESCED  # the crash ended the quiesce
+                    self._save()
                 if self._ack(op.operation_id, retry_until=op.hard_deadline, what="start"):
-                    op.phase = ACKED
+                    op.phase = Phase.ACKED
                     self._save()
             # Kept: its end event (still queued for this registration) triggers the unquiesce.
 
@@ -615,7 +613,7 @@ class Handler:
             self._info(f"dry run: would run quiesce {self.settings.quiesce!r} and ack operation {op_id}",
                        operation_id=op_id)
             return
-        op = OperationRecord(op_id, QUIESCING, event.event_gen_time, event.notification_timeout, deadline)
+        op = OperationRecord(op_id, Phase.QUIESCING, event.event_gen_time, event.notification_timeout, deadline)
         self._state.operations.append(op)
         self._save()  # before acting: a crash during quiesce must lead to an unquiesce
         result: Optional[HookResult] = None
@@ -629,7 +627,7 @@ class Handler:
                     "quiesce for operation %s %s; not acking (policy no-ack): the hypervisor forces the "
                     "migration at its timeout", op_id, result.describe(),
                 )
-                op.phase = NOT_ACKED
+                op.phase = Phase.NOT_ACKED
                 self._save()
                 self.metrics.inc("vmotion_handler_forced_migrations_total")
                 return
@@ -637,10 +635,10 @@ class Handler:
                 "quiesce for operation %s %s; acking anyway (policy ack-anyway): the migration would be "
                 "forced at the timeout regardless", op_id, result.describe(),
             )
-        op.phase = QUIESCED
+        op.phase = Phase.QUIESCED
         self._save()
         if self._ack(op_id, retry_until=op.hard_deadline, what="start"):
-            op.phase = ACKED
+            op.phase = Phase.ACKED
             self._save()
         else:
             self.metrics.inc("vmotion_handler_forced_migrations_total")
@@ -653,7 +651,7 @@ class Handler:
         proc = self.hooks.start("quiesce", self.settings.quiesce, env)
         outcome = "ok"
         while True:
-            remaining = op.deadline - self.clock.now()
+            remaining = quiesce_time_left(op, self.clock.now())
             if remaining <= 0:
                 result = proc.kill()
                 outcome = "killed"
@@ -672,7 +670,7 @@ class Handler:
                 break
             # A hung vmtoolsd holds a poll for up to rpc_timeout: near the deadline, polling could delay
             # the kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled.
-            if op.deadline - self.clock.now() > self.settings.rpc_timeout:
+            if quiesce_time_left(op, self.clock.now()) > self.settings.rpc_timeout:
                 self._poll_while_busy(op)
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)
@@ -687,13 +685,10 @@ class Handler:
             event_type="timeout-change", operation_id=event.operation_id,
         )
         for op in self._state.operations:
-            if op.phase != QUIESCING:
+            if op.phase is not Phase.QUIESCING:
                 continue
-            # Whether the hypervisor moves the deadline of an operation already held is UNKNOWN (protocol.md
-            # §10.7), so keep the earlier of the two: a shrunk timeout counted from the start event, or the
-            # deadline already planned (a hypervisor that keeps it would force the migration mid-quiesce).
-            deadline = op.event_gen_time + event.new_notification_timeout - self.settings.safety_margin
-            if deadline >= op.deadline:
+            deadline = replanned_deadline(op, event.new_notification_timeout, self.settings.safety_margin)
+            if deadline is None:
                 self._info(f"operation {op.operation_id} keeps its quiesce deadline: the held migration may "
                            "still be forced at the old timeout", operation_id=op.operation_id)
                 continue
@@ -729,7 +724,7 @@ class Handler:
 
     def _unquiesce(self, op: OperationRecord, reason: str, event_type: str = "",
                    op_status: str = "") -> None:
-        op.phase = UNQUIESCING
+        op.phase = Phase.UNQUIESCING
         self._save()
         command = self.settings.unquiesce
         if command:
