@@ -209,10 +209,14 @@ def stop_tree(record: ChildRecord, grace: float) -> bool:
     return True
 
 
-def kill_marked(marker: str) -> Set[int]:
-    """SIGKILL every live process carrying ``marker`` (what a setsid took out of a killed group)."""
+def kill_marked(marker: str, timeout: float = 2.0) -> Set[int]:
+    """SIGKILL every live process carrying ``marker`` (what a setsid took out of a killed group) and wait
+    up to ``timeout`` seconds for them to be gone."""
     pids = marked(marker)
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while pids and marked(marker) and time.monotonic() < deadline:
+        time.sleep(_POLL)
     return pids
