@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Mapping, Optional
+from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple
 
 from handler import defaults
 from handler.clock import Clock
@@ -44,9 +44,11 @@ from handler.state import (
     HandlerState,
     OperationRecord,
     Phase,
+    StartPlan,
     StateError,
     StateStore,
     ends_overdue,
+    plan_start,
     quiesce_time_left,
     replanned_deadline,
 )
@@ -132,6 +134,11 @@ class Handler:
         self._backoff = settings.backoff_initial
         self._metrics_failing = False
         self._unexplained = 0  # consecutive refusals of token calls that nothing explained
+        # For the plausibility of eventGenTimeInSec (the host's clock): when the last poll that found the queue
+        # empty began, and when each start was first fetched (monotonic; see handler.state.plan_start).
+        self._poll_began: Optional[float] = None
+        self._empty_since: Optional[float] = None
+        self._sightings: Dict[int, Tuple[float, Optional[float]]] = {}
 
     # ------------------------------------------------------------------------------------------ public
 
@@ -245,7 +252,7 @@ class Handler:
         """
         while self._pending:
             event = self._pending.popleft()
-            if isinstance(event, StartEvent) and self.clock.now() < event.event_gen_time + event.notification_timeout:
+            if isinstance(event, StartEvent) and self.clock.now() < self._plan(event).hard_deadline:
                 self._info(f"stopping before start {event.operation_id} was handled: acking it unquiesced",
                            operation_id=event.operation_id)
                 if not self.settings.dry_run:
@@ -342,6 +349,7 @@ class Handler:
                 self._sleep_backoff()
                 continue
             self._state.token = reply.unique_token
+            self._empty_since = None  # a new queue: nothing is known of when its first events were made
             self._state.app_name = self.settings.app_name
             self._save()  # before anything else: a crash from here on must not leak the registration
             self.metrics.set("vmotion_handler_registered", 1)
@@ -361,7 +369,7 @@ class Handler:
         token: dropping a valid one would leak it, and the one-app limit would refuse every new one.
         """
         try:
-            obj = self._call(check_for_event_request(token))
+            obj = self._check_for_event(token)
         except RpcRejected as exc:
             if self._judge_refusal(exc) == LOST:
                 return False
@@ -465,7 +473,7 @@ class Handler:
             assert token is not None
         self.metrics.set("vmotion_handler_last_poll_timestamp_seconds", self.clock.now())
         try:
-            obj = self._call(check_for_event_request(token))
+            obj = self._check_for_event(token)
         except _Stopped:
             return None
         except TransportError:
@@ -486,6 +494,10 @@ class Handler:
         self._buffer_reply(obj)
         return self._pending.popleft() if self._pending else None
 
+    def _check_for_event(self, token: str, attempts: Optional[int] = None) -> Dict[str, Any]:
+        self._poll_began = self.clock.monotonic()
+        return self._call(check_for_event_request(token), attempts=attempts)
+
     def _buffer_reply(self, obj: Dict[str, Any], first: bool = False) -> None:
         try:
             event = parse_event(obj)
@@ -493,11 +505,16 @@ class Handler:
             self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
             self.log.error("check-for-event returned an event that cannot be used: %s", exc)
             return
-        if event is not None:
-            if first:
-                self._pending.appendleft(event)
-            else:
-                self._pending.append(event)
+        if event is None:
+            if not first:  # a reply recovered from the previous run says nothing about this run's queue
+                self._empty_since = self._poll_began  # whatever is fetched from now on was made after this
+            return
+        if isinstance(event, StartEvent):
+            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), self._empty_since))
+        if first:
+            self._pending.appendleft(event)
+        else:
+            self._pending.append(event)
 
     # ------------------------------------------------------------------------------------- leftovers
 
@@ -558,7 +575,7 @@ class Handler:
             return
         for _ in range(MAX_DRAIN_WHILE_BUSY):
             try:
-                obj = self._call(check_for_event_request(token), attempts=1)
+                obj = self._check_for_event(token, attempts=1)
             except (TransportError, RpcRejected, _Stopped):
                 return  # logged; the main loop deals with it after the hook
             before = len(self._pending)
@@ -586,10 +603,25 @@ class Handler:
             self.log.warning("unknown eventType %r (operationId %s) skipped", event.event_type,
                              event.operation_id, extra={"fields": {"event_type": event.event_type}})
 
+    def _plan(self, event: StartEvent) -> StartPlan:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        seen, earliest = self._sightings.pop(event.operation_id, (mono, None))
+        plan = plan_start(event.event_gen_time, event.notification_timeout, self.settings.safety_margin,
+                          seen_at=now - (mono - seen), earliest=None if earliest is None else now - (mono - earliest))
+        if plan.clock_skew:
+            self.log.warning(
+                "clock skew: eventGenTimeInSec of operation %s is not when this guest saw the event made: the "
+                "host's clock is %s by about %.0f s; its deadline is counted from the guest's own time instead",
+                event.operation_id, "ahead" if plan.clock_skew > 0 else "behind", abs(plan.clock_skew),
+                extra={"fields": {"operation_id": event.operation_id, "clock_skew": round(plan.clock_skew, 3)}},
+            )
+            self.metrics.set("vmotion_handler_clock_skew_seconds", plan.clock_skew)
+        return plan
+
     def _on_start(self, event: StartEvent) -> None:
         now = self.clock.now()
-        hard_deadline = float(event.event_gen_time + event.notification_timeout)
-        deadline = hard_deadline - self.settings.safety_margin
+        plan = self._plan(event)
+        hard_deadline, deadline = plan.hard_deadline, plan.deadline
         op_id = event.operation_id
         self._info(
             f"start: operation {op_id} ({event.op_type}), notificationTimeoutInSec={event.notification_timeout}, "
@@ -613,7 +645,8 @@ class Handler:
             self._info(f"dry run: would run quiesce {self.settings.quiesce!r} and ack operation {op_id}",
                        operation_id=op_id)
             return
-        op = OperationRecord(op_id, Phase.QUIESCING, event.event_gen_time, event.notification_timeout, deadline)
+        op = OperationRecord(op_id, Phase.QUIESCING, event.event_gen_time, event.notification_timeout, deadline,
+                             clock_skew=plan.clock_skew)
         self._state.operations.append(op)
         self._save()  # before acting: a crash during quiesce must lead to an unquiesce
         result: Optional[HookResult] = None

@@ -257,6 +257,37 @@ class MemoryStateStore:
 # ------------------------------------------------------------------------------------ what is due now
 
 
+# How far eventGenTimeInSec may stray outside the window in which the start was generated before the clocks
+# count as skewed: it is whole seconds (truncated), and two NTP-synchronised clocks differ by well under a second.
+SKEW_TOLERANCE = 2.0
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    deadline: float  # when the quiesce must be over (guest epoch seconds, safety margin included)
+    hard_deadline: float  # when the hypervisor forces the migration (guest epoch seconds)
+    clock_skew: float  # the host's clock minus the guest's; 0 when eventGenTimeInSec was plausible
+
+
+def plan_start(event_gen_time: int, notification_timeout: int, safety_margin: float, seen_at: float,
+               earliest: Optional[float]) -> StartPlan:
+    """The deadlines of a start event, in the guest's time.
+
+    ``eventGenTimeInSec`` is the host's clock. It is trusted when it falls in the window in which the event
+    can have been generated: not after ``seen_at`` (when this handler first fetched it), and not before
+    ``earliest`` (the start of the last poll that found the queue empty, which bounds it from below; None
+    when no such poll was made since registering, and then only the upper end is checked). Outside the
+    window the clocks disagree: the deadline is then counted from the earliest moment the event can have
+    been generated, which is never later than the hypervisor's real deadline.
+    """
+    low = -math.inf if earliest is None else earliest - SKEW_TOLERANCE
+    skew = 0.0
+    if not low <= event_gen_time <= seen_at + SKEW_TOLERANCE:
+        skew = event_gen_time - (seen_at if earliest is None else earliest)
+    hard_deadline = event_gen_time - skew + notification_timeout
+    return StartPlan(hard_deadline - safety_margin, hard_deadline, skew)
+
+
 def quiesce_time_left(op: OperationRecord, now: float) -> float:
     """Seconds until a running quiesce must be over (0 or less: it is overdue and must be killed)."""
     return op.deadline - now
