@@ -21,6 +21,7 @@ from handler.metrics import Metrics
 from handler.protocol import (
     EndEvent,
     Event,
+    RpcError,
     RpcRejected,
     StartEvent,
     TimeoutChangeEvent,
@@ -29,8 +30,10 @@ from handler.protocol import (
     ack_event_request,
     check_for_event_request,
     interpret,
+    list_request,
     parse_ack,
     parse_event,
+    parse_list,
     parse_register,
     register_request,
     unregister_request,
@@ -68,6 +71,13 @@ ENV_EVENT_GEN_TIME = "VMOTION_EVENT_GEN_TIME"
 ENV_REASON = "VMOTION_REASON"
 
 MAX_DRAIN_WHILE_BUSY = 100  # events fetched in one go while a hook runs; a runaway queue cannot starve the hook
+# Refusals of a token call that neither name the token nor can be explained by a `list` before the
+# registration counts as lost: the wording of that refusal on a real ESXi is UNKNOWN.
+MAX_UNEXPLAINED_REFUSALS = 3
+
+# What a refused token call says about the registration.
+LOST = "lost"
+KEEP = "keep"  # still valid, or no way to tell: keep the token and retry
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ class Handler:
         self._pending: Deque[Event] = deque()
         self._backoff = settings.backoff_initial
         self._metrics_failing = False
+        self._unexplained = 0  # consecutive refusals of token calls that nothing explained
         # For the plausibility of eventGenTimeInSec (the host's clock): when the last poll that found the queue
         # empty began, and when each start was first fetched (monotonic; see handler.state.plan_start).
         self._poll_began: Optional[float] = None
@@ -167,6 +178,8 @@ class Handler:
             self._state = HandlerState()
         mode = " (dry run: no hooks, no acks)" if self.settings.dry_run else ""
         self._info(f"starting as app {self.settings.app_name!r}{mode}")
+        self._stop_leftover_hooks()
+        recovered = self._recover_last_call()
         reused = False
         old = self._state.token
         if old is not None:
@@ -181,6 +194,8 @@ class Handler:
                     return False
                 if reused:
                     self._info("the previous run's registration is still valid: reusing it")
+                    if recovered is not None:
+                        self._buffer_reply(recovered, first=True)
                 else:
                     self._info("the previous run's registration is gone; unregistering it to be sure")
                     self._unregister_quietly(old)
@@ -348,11 +363,21 @@ class Handler:
         return False
 
     def _probe(self, token: str) -> bool:
-        """Is a token from the previous run still registered? A check-for-event tells; its event is kept."""
+        """Is a token from the previous run still registered? A check-for-event tells; its event is kept.
+
+        A refusal that does not show the registration gone (notifications disabled on the VM) keeps the
+        token: dropping a valid one would leak it, and the one-app limit would refuse every new one.
+        """
         try:
             obj = self._check_for_event(token)
-        except RpcRejected:
-            return False
+        except RpcRejected as exc:
+            if self._judge_refusal(exc) == LOST:
+                return False
+            self.log.warning("cannot tell whether the previous run's registration is still valid (%s): "
+                             "keeping it and retrying", exc.message)
+            self._state.token = token
+            self.metrics.set("vmotion_handler_registered", 1)
+            return True
         self._state.token = token
         self.metrics.set("vmotion_handler_registered", 1)
         self._buffer_reply(obj)
@@ -376,8 +401,38 @@ class Handler:
         with contextlib.suppress(RpcRejected, TransportError, _Stopped):
             self._call(unregister_request(token), attempts=1)
 
+    def _judge_refusal(self, exc: RpcRejected) -> str:
+        """A token call was refused: is the registration gone (LOST), or is it kept (KEEP)?
+
+        A refusal naming the token decides at once. Otherwise ``list`` is asked: no app of this name
+        means the registration is gone, whatever the refusal said; a refused or unusable ``list`` (the VM
+        flag off) cannot tell, nor can a list that shows the name. "Not enabled" then keeps the token.
+        Refusals nothing explains count as a loss after MAX_UNEXPLAINED_REFUSALS in a row: re-registering
+        unregisters the old token first, so a wrong guess costs a re-registration, never a leak.
+        """
+        if exc.reason == "unknown-token":
+            return LOST
+        try:
+            names = parse_list(self._call(list_request(), attempts=1))
+        except (RpcError, _Stopped):
+            names = None
+        if names is not None and self.settings.app_name not in names:
+            return LOST
+        if exc.reason == "not-enabled":
+            return KEEP  # no RPC works while the flag is off [S6 DOC]; the registration may well survive it
+        self._unexplained += 1
+        if self._unexplained >= MAX_UNEXPLAINED_REFUSALS:
+            self.log.warning("%d refusals in a row that nothing explains: treating the registration as lost",
+                             self._unexplained)
+            return LOST
+        return KEEP
+
     def _registration_lost(self, why: str) -> None:
         self.log.warning("the registration is gone (%s); registering again", why)
+        self._unexplained = 0
+        old = self._state.token
+        if old is not None:
+            self._unregister_quietly(old)  # in case it is not gone after all: never leak it
         self._state.token = None
         self.metrics.set("vmotion_handler_registered", 0)
         # No end event will reach a new registration for an operation of the old one.
@@ -424,7 +479,7 @@ class Handler:
         except TransportError:
             return None  # a malformed event: already logged and counted
         except RpcRejected as exc:
-            if exc.reason == "unknown-token":
+            if self._judge_refusal(exc) == LOST:
                 self._registration_lost(exc.message)
             else:
                 self.log.error("check-for-event rejected: %s", exc.message)
@@ -435,6 +490,7 @@ class Handler:
                     self._unquiesce_all(reason="notifications-disabled")
                 self._sleep_backoff()
             return None
+        self._unexplained = 0
         self._buffer_reply(obj)
         return self._pending.popleft() if self._pending else None
 
@@ -442,7 +498,9 @@ class Handler:
         self._poll_began = self.clock.monotonic()
         return self._call(check_for_event_request(token), attempts=attempts)
 
-    def _buffer_reply(self, obj: Dict[str, Any]) -> None:
+    def _buffer_reply(self, obj: Dict[str, Any], first: bool = False) -> None:
+        """Queue the event of a check-for-event reply; ``first``: a previous run's reply, ahead of the rest
+        (when that poll was made is unknown, so it says nothing of when later events were made)."""
         try:
             event = parse_event(obj)
         except TransportError as exc:
@@ -450,11 +508,68 @@ class Handler:
             self.log.error("check-for-event returned an event that cannot be used: %s", exc)
             return
         if event is None:
-            self._empty_since = self._poll_began  # whatever is fetched from now on was made after this
+            if not first:
+                self._empty_since = self._poll_began  # whatever is fetched from now on was made after this
             return
         if isinstance(event, StartEvent):
-            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), self._empty_since))
-        self._pending.append(event)
+            earliest = None if first else self._empty_since
+            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), earliest))
+        if first:
+            self._pending.appendleft(event)
+        else:
+            self._pending.append(event)
+
+    # ------------------------------------------------------------------------------------- leftovers
+
+    def _stop_leftover_hooks(self) -> None:
+        """A hook of a run that was killed may still be running (it leads its own session): stop it before
+        anything is acked or unquiesced, or a quiesce that finishes late leaves the application quiesced."""
+        stop = getattr(self.hooks, "stop_leftovers", None)
+        if stop is not None:
+            what = stop()
+            if what:
+                self.log.warning("stopped the previous run's %s hook, still running", what)
+
+    def _recover_last_call(self) -> Optional[Dict[str, Any]]:
+        """The reply of the previous run's last vmtoolsd call, which outlives a run killed mid-call.
+
+        A register reply's token is adopted (else that registration would leak); a check-for-event reply
+        is returned, and its event handled if the registration it came from is reused. Handling it again
+        when the previous run had already done so is harmless: a start seen again is skipped, an end of
+        an operation no longer recorded unquiesces nothing.
+        """
+        recover = getattr(self.transport, "recover", None)
+        call = recover() if recover is not None else None
+        if call is None:
+            return None
+        if call.outcome is None:
+            if call.verb in ("register", "check-for-event"):
+                self.log.warning("the previous run died during a %s call that left no reply: %s", call.verb,
+                                 _LOST_REPLY.get(call.verb, ""))
+            return None
+        try:
+            obj = interpret(call.outcome.stdout, call.outcome.stderr, call.outcome.exit_code)
+        except RpcError:
+            return None
+        if call.verb == "check-for-event":
+            return obj
+        if call.verb != "register":
+            return None
+        try:
+            token = parse_register(obj).unique_token
+        except TransportError:
+            return None
+        old = self._state.token
+        if token == old:
+            return None
+        self._info("the previous run's last register succeeded after it stopped: adopting that registration")
+        # Its appName was this run's unless the name changed in between; start() then unregisters it.
+        self._state.app_name = self._state.app_name or self.settings.app_name
+        self._state.token = token
+        self.store.save(self._state)
+        if old is not None:
+            self._unregister_quietly(old)
+        return None
 
     def _poll_while_busy(self, running: OperationRecord) -> None:
         """While the quiesce runs, keep reading events: a timeout-change must re-plan its deadline now."""
@@ -704,6 +819,12 @@ class Handler:
             env[ENV_OP_STATUS] = op_status
         return env
 
+
+_LOST_REPLY = {
+    "register": "if it registered, that registration is leaked until a VM reboot (the one-app limit will say so)",
+    "check-for-event": "an event it fetched is lost (a start is forced at its timeout; an end is waited for "
+    "until end_timeout)",
+}
 
 _REGISTER_ADVICE = {
     "limit-reached": (

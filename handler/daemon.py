@@ -98,7 +98,11 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         if config.print_config:
             print(render(config))
             return EXIT_OK
-        hooks = SubprocessHookRunner(shell=config.shell, kill_grace=config.kill_grace)
+        # Beside the state file, in its private directory: the running hook and the vmtoolsd call in flight,
+        # so that a run that is killed leaves the next one what it needs. A dry run keeps nothing there.
+        spool = None if config.dry_run else config.state_file
+        hooks = SubprocessHookRunner(shell=config.shell, kill_grace=config.kill_grace,
+                                     record=None if spool is None else f"{spool}.hook")
         _check_hooks(config, hooks)
         _check_paths(config)
         logger = setup_logging(config.log_format, config.log_level, config.log_file)
@@ -123,9 +127,10 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
             signal.signal(sig, on_signal)
 
     hooks.sink = lambda hook, line: logger.info("%s> %s", hook, line)
+    transport = VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout, spool=spool)
     handler = Handler(
         settings=core_settings(config),
-        transport=VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout),
+        transport=transport,
         clock=clock,
         hooks=hooks,
         # A dry run must not adopt (and at its stop unregister and unquiesce) what a real daemon recorded.
@@ -136,6 +141,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
     )
     logger.debug("effective configuration:\n%s", render(config))
     code = handler.run()
+    transport.close()
     if stop_signals:
         logger.info("stopped by %s", signal.Signals(stop_signals[0]).name)
     return code

@@ -3,7 +3,9 @@
 Without ``shell`` the command line is split into argv and run directly, so event data can never be
 interpolated into a shell command: it reaches the hook only through environment variables. Each hook
 runs in its own process group (POSIX session / Windows process group), so a deadline kills the whole
-tree, and the daemon never leaves an orphan behind.
+tree; on Linux a marker in its environment also finds descendants that left the group (``setsid``).
+A record of the running hook (pid, start time, marker) lets a restarted handler stop the hook of a run
+that was killed (``stop_leftovers``) before it acks or unquiesces anything.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable, Mapping, Optional, Protocol
 
+from handler.children import ENV_MARKER, ChildRecord, RecordFile, kill_marked, new_marker, start_time, stop_tree
 from handler.defaults import KILL_GRACE
 
 
@@ -72,9 +75,12 @@ OutputSink = Callable[[str, str], None]  # (hook name, one line of its output)
 
 
 class _ChildHook:
-    def __init__(self, proc: subprocess.Popen[bytes], hook: str, sink: OutputSink, kill_grace: float) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], hook: str, sink: OutputSink, kill_grace: float,
+                 marker: str, record: Optional[RecordFile]) -> None:
         self._proc = proc
         self._kill_grace = kill_grace
+        self._marker = marker
+        self._record = record
         self._reader: Optional[threading.Thread] = None
         # A blocking reap in its own thread: Popen.wait(timeout) polls with sleeps of up to 50 ms, which
         # would delay the ack after a quiesce by that much; an Event wakes the waiter the moment it exits.
@@ -88,6 +94,8 @@ class _ChildHook:
 
     def _reap(self) -> None:
         self._proc.wait()
+        if self._record is not None:
+            self._record.clear()  # before the waiter learns of it: the next hook writes its own record
         self._exited.set()
 
     def wait(self, timeout: float) -> Optional[HookResult]:
@@ -100,8 +108,9 @@ class _ChildHook:
         if not self._exited.is_set():
             _signal_group(self._proc, graceful=True)
             self._exited.wait(self._kill_grace)
-        # Whatever is left of the group (the leader or its children) goes now.
+        # Whatever is left of the group (the leader or its children) goes now, and so does what left it.
         _signal_group(self._proc, graceful=False)
+        kill_marked(self._marker)
         self._exited.wait()
         self._join_reader()
         return HookResult(exit_code=None, killed=True)
@@ -230,14 +239,28 @@ def _signal_group(proc: subprocess.Popen[bytes], graceful: bool) -> None:
 class SubprocessHookRunner:
     """Runs hooks as real processes. ``shell=True`` is an explicit opt-in (``--shell``)."""
 
-    def __init__(self, shell: bool = False, kill_grace: float = KILL_GRACE, sink: Optional[OutputSink] = None) -> None:
+    def __init__(self, shell: bool = False, kill_grace: float = KILL_GRACE, sink: Optional[OutputSink] = None,
+                 record: Optional[str] = None) -> None:
         self.shell = shell
         self.kill_grace = kill_grace
         self.sink: OutputSink = sink or (lambda hook, line: None)
+        # Where the running hook is recorded (beside the state file); None: nowhere (a dry run, a test).
+        self._record = RecordFile(record) if record is not None else None
+
+    def stop_leftovers(self) -> Optional[str]:
+        """Stop the hook a killed run left running (its whole tree); the hook's name if there was one."""
+        if self._record is None:
+            return None
+        found = self._record.read()
+        stopped = found is not None and stop_tree(found, self.kill_grace)
+        self._record.clear()
+        return found.kind if stopped and found is not None else None
 
     def start(self, hook: str, command: str, env: Mapping[str, str]) -> RunningHook:
+        marker = new_marker()
         full_env = dict(os.environ)
         full_env.update(env)
+        full_env[ENV_MARKER] = marker
         try:
             args = self._args(command)
         except ValueError as exc:
@@ -259,7 +282,12 @@ class SubprocessHookRunner:
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or the environment
             return _Finished(HookResult(exit_code=None, error=str(exc)))
-        return _ChildHook(proc, hook, self.sink, self.kill_grace)
+        if self._record is not None:
+            # Right after the start: a hook that exits first is reaped (and its record cleared) only after.
+            with contextlib.suppress(OSError):  # a full disk must not stop the quiesce
+                self._record.write(ChildRecord(kind=hook, pid=proc.pid, started=start_time(proc.pid),
+                                               marker=marker, group=True))
+        return _ChildHook(proc, hook, self.sink, self.kill_grace, marker, self._record)
 
     def problem(self, command: str) -> Optional[str]:
         """Why ``command`` could not start, checked before the first event needs it (None: it can start).
