@@ -499,6 +499,8 @@ class Handler:
         return self._call(check_for_event_request(token), attempts=attempts)
 
     def _buffer_reply(self, obj: Dict[str, Any], first: bool = False) -> None:
+        """Queue the event of a check-for-event reply; ``first``: a previous run's reply, ahead of the rest
+        (when that poll was made is unknown, so it says nothing of when later events were made)."""
         try:
             event = parse_event(obj)
         except TransportError as exc:
@@ -506,11 +508,12 @@ class Handler:
             self.log.error("check-for-event returned an event that cannot be used: %s", exc)
             return
         if event is None:
-            if not first:  # a reply recovered from the previous run says nothing about this run's queue
+            if not first:
                 self._empty_since = self._poll_began  # whatever is fetched from now on was made after this
             return
         if isinstance(event, StartEvent):
-            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), self._empty_since))
+            earliest = None if first else self._empty_since
+            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), earliest))
         if first:
             self._pending.appendleft(event)
         else:
