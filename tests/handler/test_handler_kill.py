@@ -8,6 +8,7 @@ finishes after the restart unquiesced (H3), a hook grandchild that escaped with 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -39,10 +40,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _token(rig: Rig) -> str:
-    return str(json.loads(str(rig.rpcs("register")[0]["stdout"]))["uniqueToken"])
-
-
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -68,14 +65,15 @@ def test_no_token_ever_appears_on_a_command_line(rig: Rig) -> None:
     spy.write_text(f'#!/bin/sh\necho "$0 $*" >> {argv_log}\nexec {rig.bin / "vmtoolsd"} "$@"\n')
     spy.chmod(0o755)
     handler = rig.handler(0.2, vmtoolsd=spy)
-    wait_for("registration", lambda: rig.registrations() == 1)
+    wait_for("registration", lambda: rig.registrations() == 1 and rig.state.exists())
+    token = str(json.loads(rig.state.read_text())["token"])
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", token)  # the real one, not a redaction
     op_id = rig.client.vmotion()
     wait_for("the unquiesce", lambda: _lines(rig, "unquiesce", str(op_id), "end"))
     handler.send_signal(signal.SIGTERM)
     assert handler.wait(timeout=10) == 0
     calls = argv_log.read_text().splitlines()
     assert len(calls) >= 5  # register, polls, ack, unregister: the spy saw them all
-    token = _token(rig)
     assert [c for c in calls if token in c] == []
     assert all(" --cmdfile " in c for c in calls)
     assert not list(rig.state.parent.glob("*.rpc-cmd"))  # each request file removed after its call
