@@ -37,7 +37,9 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
 
 def test_quick_mode_covers_every_figure_but_the_suite(quick: Dict[str, Any]) -> None:
     assert quick["mode"] == "quick"
-    assert set(quick["figures"]) == {"fake-vmtoolsd", "throughput", "handler", "virtual-time", "evacuation"}
+    assert set(quick["figures"]) == {
+        "fake-vmtoolsd", "record-wrapper", "throughput", "handler", "virtual-time", "evacuation"
+    }
     assert "suite" in quick["skipped"]
     assert quick["errors"] == {}
     assert {"nproc", "cpu_model", "python"} <= set(quick["machine"])
