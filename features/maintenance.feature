@@ -23,6 +23,8 @@ Feature: Maintenance mode waits for the guests
     And the bridge reports every VM notified, and none forced
     And each guest was told the timeout vCenter holds for its VM
     And every handler acked its start after its quiesce and before its timeout
+    When the administrator runs "vmotion-helper check DC0_C0_RP0_VM1 --json"
+    Then the check says the VM runs on a host of cluster "DC0_C0" other than "DC0_C0_H0"
 
   @process
   Scenario: One slow application is forced at its timeout, and reported

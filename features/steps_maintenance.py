@@ -4,6 +4,7 @@ and the bridge that holds each of vCenter's vMotions until that guest has been n
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
@@ -175,3 +176,12 @@ def timeouts_from_vcenter(story: Story, fleet: Fleet) -> None:
             effective = min(vc.host_timeout(outcome.source), vm_timeout or vc.host_timeout(outcome.source))
             op = fleet.guests[outcome.vm].vm.simulator.operation(outcome.operation_id)  # type: ignore[arg-type]
             assert enabled and op["notification_timeout"] == effective, (outcome, op)
+
+
+@then(parsers.parse('the check says the VM runs on a host of cluster "{cluster}" other than "{host}"'))
+def check_says_moved(story: Story, cluster: str, host: str) -> None:
+    report = json.loads(story.helper_run.stdout)
+    with _readback(story) as vc:
+        others = set(vc.cluster_hosts(cluster)) - {host}
+    if report["current_host"] not in others:
+        fail(f"vmotion-helper check says {report['vm']} runs on {report['current_host']}, not on {sorted(others)}")
