@@ -15,6 +15,9 @@ ensure_debian_packages() {
     local missing=()
     command -v go >/dev/null 2>&1 || missing+=(golang-go)
     [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || missing+=(golang-github-vmware-govmomi-dev)
+    # Pictures (reports, Gantt charts) are checked in a real browser; handlers run at speed under libfaketime.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v faketime >/dev/null 2>&1 || missing+=(faketime)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         log "missing Debian packages: ${missing[*]} (run as root, or install them)"; return 1

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 from handler.console import package_version, run_console
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.cluster.cli import add_parser as add_evacuate
+from simulator.cluster.maintenance_cli import add_parser as add_maintenance_bridge
 from simulator.incident.cli import add_commands as add_incident_commands
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.config import MAX_SECONDS
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the timeline as a page")
     # Subcommands that live in their own package set `subcommand` to their runner.
     add_evacuate(sub)
+    add_maintenance_bridge(sub)
     add_incident_commands(sub)
     for verb in sub.choices.values():
         # Also after the verb; SUPPRESS keeps a --socket given before the verb when none is given after it.

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/simulator/esx"
@@ -32,6 +33,9 @@ const (
 	exitUsage = 2
 	exitStart = 1
 )
+
+// maxVmotionSeconds bounds -vmotion-seconds: a day is more than any test waits, and far from overflow.
+const maxVmotionSeconds = 86400
 
 type options struct {
 	listen          string
@@ -61,6 +65,9 @@ type options struct {
 	delay           int
 	delayJitter     float64
 	methodDelay     string
+	vmotionLimit    int
+	vmotionSeconds  float64
+	vmotionBridge   bool
 }
 
 func parseFlags(args []string) (*options, *simulator.Model, error) {
@@ -100,6 +107,13 @@ func parseFlags(args []string) (*options, *simulator.Model, error) {
 	fs.Float64Var(&o.delayJitter, "delay-jitter", 0, "jitter coefficient of the delays")
 	fs.StringVar(&o.methodDelay, "method-delay", "", "per-method delays, `NAME:MS,NAME:MS`")
 
+	fs.IntVar(&o.vmotionLimit, "vmotion-limit", 8,
+		"concurrent vMotions per host in maintenance mode (VMware's maximums: 4 on 1 GbE, 8 on 10 GbE)")
+	fs.Float64Var(&o.vmotionSeconds, "vmotion-seconds", 0,
+		"how long each vMotion of maintenance mode takes without a bridge, in seconds")
+	fs.BoolVar(&o.vmotionBridge, "vmotion-bridge", false,
+		"each vMotion of maintenance mode waits for the bridge's go (POST /vmotion/go?vm=REF)")
+
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -108,6 +122,12 @@ func parseFlags(args []string) (*options, *simulator.Model, error) {
 	}
 	if o.hostTimeout < 0 {
 		return nil, nil, fmt.Errorf("-host-timeout must be >= 0, got %d", o.hostTimeout)
+	}
+	if o.vmotionLimit < 1 {
+		return nil, nil, fmt.Errorf("-vmotion-limit must be >= 1, got %d", o.vmotionLimit)
+	}
+	if !(o.vmotionSeconds >= 0 && o.vmotionSeconds <= maxVmotionSeconds) {
+		return nil, nil, fmt.Errorf("-vmotion-seconds must be from 0 to %d, got %g", maxVmotionSeconds, o.vmotionSeconds)
 	}
 	if err := checkAPIVersion(o.apiVersion); err != nil {
 		return nil, nil, err
@@ -280,6 +300,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitStart
 	}
 	setGuestTools(o.toolsVersion)
+
+	moveTime := time.Duration(o.vmotionSeconds * float64(time.Second))
+	newEvacuator(o.vmotionLimit, moveTime, o.vmotionBridge).install(model.Service, o.username, o.password)
 
 	model.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
 	model.Service.TLS = new(tls.Config)

@@ -61,9 +61,12 @@ class Rig:
         ])
         self.launcher = HandlerLauncher(command, self.vm, name="e2e")
 
-    def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> HandlerProcess:
+    def handler(self, quiesce_seconds: float = 0.2, *extra: str, vmtoolsd: Optional[Path] = None) -> HandlerProcess:
+        """The handler process; ``vmtoolsd``: another program in place of the fake (a later option wins)."""
         assert self.launcher is not None, "serve first"
-        return self.launcher(*extra, env={"HOOK_LOG": str(self.hook_log), "QUIESCE_SECONDS": str(quiesce_seconds)})
+        instead = ["--vmtoolsd", str(vmtoolsd)] if vmtoolsd is not None else []
+        env = {"HOOK_LOG": str(self.hook_log), "QUIESCE_SECONDS": str(quiesce_seconds)}
+        return self.launcher(*extra, *instead, env=env)
 
     def hook_lines(self) -> List[List[str]]:
         if not self.hook_log.exists():
@@ -163,7 +166,7 @@ def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> 
     assert rig.registrations() == 0
 
 
-def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(rig: Rig) -> None:
+def test_the_cmdfile_transport_works_against_the_fake_vmtoolsd(rig: Rig) -> None:
     from handler.protocol import interpret, parse_register, register_request
     from handler.transport import VmtoolsdTransport
 
@@ -172,7 +175,7 @@ def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(r
     spy, seen = rig.tmp / "vmtoolsd-spy", rig.tmp / "seen"
     spy.write_text(f'#!/bin/sh\nstat -c "%n %a" "$2" > {seen}\nexec {rig.bin / "vmtoolsd"} "$@"\n')
     spy.chmod(0o755)
-    outcome = VmtoolsdTransport(str(spy), use_cmdfile=True)(register_request("via-file"))
+    outcome = VmtoolsdTransport(str(spy))(register_request("via-file"))
     assert parse_register(interpret(outcome.stdout, outcome.stderr, outcome.exit_code)).notification_timeout == 6
     assert rig.client.status()["registrations"][0]["app_name"] == "via-file"
     path, mode = seen.read_text().split()

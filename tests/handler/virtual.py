@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from handler.core import CoreSettings, Handler
@@ -12,6 +13,24 @@ from handler.state import StateStore
 from simulator import Simulator
 from simulator.harness.journal import Journal
 from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+
+
+@dataclass
+class SkewedClock:
+    """The guest's clock when it disagrees with the host's: ``offset`` seconds ahead (negative: behind) of the
+    simulator's, on the same virtual time (its sleeps run the timeline)."""
+
+    timeline: VirtualTime
+    offset: float
+
+    def now(self) -> float:
+        return self.timeline.now() + self.offset
+
+    def monotonic(self) -> float:
+        return self.timeline.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.timeline.sleep(seconds)
 
 
 def make_handler(
@@ -23,6 +42,7 @@ def make_handler(
     metrics: Optional[Metrics] = None,
     transport: Optional[Callable[[str], Any]] = None,
     logger: Optional[logging.Logger] = None,
+    clock: Optional[Any] = None,
     **settings: Any,
 ) -> Handler:
     defaults: Dict[str, Any] = dict(app_name="demo", quiesce="quiesce-app", unquiesce="unquiesce-app")
@@ -30,7 +50,7 @@ def make_handler(
     return Handler(
         CoreSettings(**defaults),
         transport=transport or sim.call,
-        clock=timeline,
+        clock=clock or timeline,
         hooks=hooks,
         state_store=store,
         metrics=metrics,

@@ -28,6 +28,9 @@ pytestmark = pytest.mark.vcsim
         (["-host-timeout", "-1"], "-host-timeout must be >= 0"),
         (["-method-delay", "Login"], "-method-delay items must be NAME:MS"),
         (["stray"], 'unexpected argument "stray"'),
+        (["-vmotion-limit", "0"], "-vmotion-limit must be >= 1, got 0"),
+        (["-vmotion-seconds", "-1"], "-vmotion-seconds must be from 0 to 86400, got -1"),
+        (["-vmotion-seconds", "NaN"], "-vmotion-seconds must be from 0 to 86400, got NaN"),
     ],
 )
 def test_bad_command_line_is_one_clear_line_and_exit_2(vcsim_binary: Path, flags: list[str], message: str) -> None:
