@@ -16,7 +16,7 @@ SCENARIO = "acks_before_the_timeout"  # quiesce 1 s of an 8 s timeout: room to g
 SLOWER = '#!/bin/sh\nsleep "$QUIESCE_DELAY_S"\nexec "$@"\n'
 
 
-def check(tmp_path: Path, delay: float, *gate: str) -> "subprocess.CompletedProcess[str]":
+def check(tmp_path: Path, delay: float, *gate: str) -> subprocess.CompletedProcess[str]:
     slower = tmp_path / "slower-quiesce"
     command = ["{handler}", "--name", "{name}", "--interval", "0.2", "--quiesce", f"{slower} {{quiesce}}",
                "--unquiesce", "{unquiesce}", "--state-file", "{state_file}"]
@@ -39,7 +39,7 @@ def baseline(tmp_path: Path) -> Path:
     return tmp_path / "baseline.json"
 
 
-def only_scenario(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
+def only_scenario(done: subprocess.CompletedProcess[str]) -> Dict[str, Any]:
     [scenario] = json.loads(done.stdout)["scenarios"]
     return dict(scenario)
 

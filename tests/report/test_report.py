@@ -250,7 +250,7 @@ def test_the_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     assert distinct_colours(png) > 10
 
 
-def _sim_cli(*argv: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+def _sim_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "simulator", *argv], capture_output=True, text=True, cwd=cwd,
                           timeout=60, stdin=subprocess.DEVNULL)
 
