@@ -76,3 +76,10 @@ def test_the_fixtures_run_our_handler_not_the_one_in_the_current_directory(venv:
                 user_env(venv))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_systemd_unit_and_the_example_hook_are_reachable_without_a_checkout(venv: Path, tmp_path: Path) -> None:
+    unit = run([str(venv / "bin" / "vmotion-handler"), "--print-systemd-unit"], tmp_path, user_env(venv))
+    assert unit.returncode == 0 and "[Service]" in unit.stdout and "RestartPreventExitStatus=2" in unit.stdout
+    hook = run([str(venv / "bin" / "vmotion-handler"), "--print-example-hook"], tmp_path, user_env(venv))
+    assert hook.returncode == 0 and hook.stdout.startswith("#!/bin/sh") and "VMOTION_OPERATION_ID" in hook.stdout
