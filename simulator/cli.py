@@ -15,8 +15,9 @@ import sys
 import threading
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
+from simulator import speed_cli
 from simulator.client import SimulatorClient, SimulatorUnreachable
-from simulator.clock import Clock, ManualClock, SystemClock
+from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
 from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
@@ -65,6 +66,13 @@ def _duration(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    value = _duration(text)
+    if not 0.01 <= value <= 1000:
+        raise argparse.ArgumentTypeError("speed must be between 0.01 and 1000")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
     parser.add_argument(
@@ -82,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
     serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
     serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")
+    serve.add_argument("--speed", type=_speed, default=1.0, help="run the real clock K times faster (see exec)")
 
     vmotion = sub.add_parser("vmotion", help="request a migration; prints its operationId")
     vmotion.add_argument("--outcome", choices=("success", "failure"), default="success")
@@ -138,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the bundled vmotion-handler)",
     )
 
+    speed_cli.add_parser(sub)
+
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
     return parser
@@ -174,6 +185,8 @@ def _serve(args: argparse.Namespace) -> int:
     clock: Clock = SystemClock()
     if args.clock == "manual":
         clock = ManualClock(args.start_time) if args.start_time is not None else ManualClock()
+    elif args.speed != 1.0:
+        clock = ScaledClock(args.speed)
     sim = Simulator(
         clock,
         host_timeout=args.host_timeout,
@@ -194,7 +207,8 @@ def _serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with server:
-        print(f"vmotion-sim: serving on {path} (clock {args.clock}, pid {os.getpid()})", flush=True)
+        speed = f" x{args.speed:g}" if args.speed != 1.0 else ""
+        print(f"vmotion-sim: serving on {path} (clock {args.clock}{speed}, pid {os.getpid()})", flush=True)
         stop.wait()
     return 0
 
@@ -240,6 +254,8 @@ def _run(args: argparse.Namespace) -> int:
         except DemoFailed as failed:
             raise SimulatorError(f"demo: {failed}") from None
     client = SimulatorClient(_socket_path(args))
+    if args.command == "exec":
+        return speed_cli.run(args, _socket_path(args), client.request("clock")["clock"])
     if args.command == "vmotion":
         print(client.vmotion(args.outcome, args.migration_seconds))
     elif args.command == "advance":

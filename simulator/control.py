@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict
 
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs
+from simulator.speed import clock_description
 
 Reply = Dict[str, Any]
 
@@ -81,6 +82,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "status": lambda sim: {"status": sim.status()},
     "journal": lambda sim: {"journal": sim.journal()},
     "time": lambda sim: {"time": sim.now()},
+    "clock": lambda sim: {"clock": clock_description(sim.clock)},
     "ping": lambda sim: {},
 }
 

@@ -20,6 +20,7 @@ small preloaded shim (``clockwait_shim.c``, built once with the C compiler) conv
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import itertools
@@ -191,7 +192,7 @@ def _libc() -> ctypes.CDLL:
 
 def _timespec(seconds: float) -> bytes:
     whole = int(seconds // 1)
-    return struct.pack("qq", whole, min(999_999_999, int(round((seconds - whole) * 1e9))))
+    return struct.pack("qq", whole, min(999_999_999, round((seconds - whole) * 1e9)))
 
 
 def _starts(origin_wall: float) -> bytes:
@@ -221,7 +222,9 @@ class SharedClock:
     Owns a POSIX semaphore and a shared-memory object (both 0600) until :meth:`close`.
     """
 
-    def __init__(self, clock: ScaledClock, libfaketime: Optional[Path] = None, *, _layout: Optional[str] = None) -> None:
+    def __init__(
+        self, clock: ScaledClock, libfaketime: Optional[Path] = None, *, _layout: Optional[str] = None
+    ) -> None:
         if clock.origin_fake != clock.origin_wall:
             raise ValueError("a shared clock starts at the real time (origin_fake == origin_wall)")
         self.clock = clock
@@ -275,10 +278,8 @@ class SharedClock:
 
     def close(self) -> None:
         self._libc.sem_unlink(self.sem_name.encode())
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(f"/dev/shm{self.shm_name}")
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> SharedClock:
         return self
@@ -287,3 +288,13 @@ class SharedClock:
         self, kind: Optional[Type[BaseException]], value: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------------------------------- the served clock
+
+
+def clock_description(clock: object) -> Dict[str, float]:
+    """What a client needs to put a process on a served simulator's clock (the control op ``clock``)."""
+    if isinstance(clock, ScaledClock):
+        return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
+    return {"speed": 1.0}

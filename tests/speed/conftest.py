@@ -1,0 +1,119 @@
+"""A simulated VM served at speed as a real process, and handlers started on its clock with `vmotion-sim exec`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+from simulator.client import SimulatorClient
+from simulator.processes import stop_process
+from simulator.pytest_plugin import wait_until
+from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime
+from tests.simulator.procs import SimProcess, start_sim
+
+REPO = Path(__file__).resolve().parents[2]
+SPEED = 20.0
+HOST_TIMEOUT = 120
+
+
+def speed_available() -> Optional[str]:
+    """Why speed cannot be tested here, or None."""
+    try:
+        find_libfaketime()
+        clockwait_shim()
+    except SpeedUnavailable as why:
+        return str(why)
+    return None
+
+
+@pytest.fixture(scope="session")
+def _speed_tools() -> None:
+    why = speed_available()
+    if why:
+        pytest.skip(why)
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A private directory with a short path (a Unix socket path must stay under 108 bytes)."""
+    directory = Path(tempfile.mkdtemp(prefix="vmsim-speed-", dir="/tmp"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class SpedUpVM:
+    """``vmotion-sim serve --speed 20`` as a process, with helpers to start handlers on its clock."""
+
+    def __init__(self, sim: SimProcess, directory: Path) -> None:
+        self.sim = sim
+        self.directory = directory
+        self.client = SimulatorClient(sim.socket)
+        self.handlers: List[subprocess.Popen[bytes]] = []
+
+    def env(self, **extra: str) -> Dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{self.sim.bin_dir}:{env.get('PATH', '')}"
+        env.update(extra)
+        return env
+
+    def exec(self, argv: List[str], log: Path, **extra: str) -> subprocess.Popen[bytes]:
+        """Start ``argv`` through ``vmotion-sim exec``: on the simulator's clock."""
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "simulator", "--socket", str(self.sim.socket), "exec", "--", *argv],
+                env=self.env(**extra), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            )
+        self.handlers.append(proc)
+        return proc
+
+    def hook(self, name: str, seconds: float) -> Path:
+        """A hook script that reports the handler's view of the time to the simulator, then takes ``seconds``."""
+        code = (
+            f"import sys, time; sys.path.insert(0, {str(REPO)!r}); from simulator.client import SimulatorClient; "
+            f"SimulatorClient({str(self.sim.socket)!r}).record_probe('clock', {name!r}, {{}}, handler_time=time.time())"
+        )
+        path = self.directory / f"{name}-hook"
+        path.write_text(f"#!/bin/sh\n{sys.executable} -I -c \"{code}\"\nexec sleep {seconds:g}\n")
+        path.chmod(0o755)
+        return path
+
+    def registered(self) -> bool:
+        return bool(self.client.status()["registrations"])
+
+    def operation(self, op: int) -> Dict[str, Any]:
+        return self.client.operation(op)
+
+    def wait_done(self, op: int, real_timeout: float = 90.0) -> Dict[str, Any]:
+        done = wait_until(lambda: self.operation(op)["phase"] == "done", real_timeout, interval=0.05)
+        assert done, f"operation {op} did not end: {self.operation(op)}"
+        return self.operation(op)
+
+    def rpcs(self, verb: str) -> List[Dict[str, Any]]:
+        return [e for e in self.client.journal() if e["kind"] == "rpc" and e.get("verb") == verb]
+
+    def probes(self, phase: str) -> List[Dict[str, Any]]:
+        return [e for e in self.client.journal() if e["kind"] == "probe" and e["phase"] == phase]
+
+    def close(self) -> None:
+        for proc in self.handlers:
+            stop_process(proc, timeout=10)
+        self.sim.stop()
+
+
+@pytest.fixture
+def sped_up_vm(_speed_tools: None, short_dir: Path) -> Iterator[SpedUpVM]:
+    sim = start_sim(short_dir, "--speed", f"{SPEED:g}", "--host-timeout", str(HOST_TIMEOUT))
+    vm = SpedUpVM(sim, short_dir)
+    try:
+        yield vm
+    finally:
+        vm.close()
