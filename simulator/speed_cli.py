@@ -61,8 +61,20 @@ def run(args: argparse.Namespace, socket_path: str, clock: Any) -> int:
 
 
 def _run_child(argv: List[str], env: Any) -> int:
-    child = subprocess.Popen(argv, env=env)
+    # Handlers go in before the child starts: a signal that comes in between is kept and passed on after.
+    child: List[subprocess.Popen[bytes]] = []
+    pending: List[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        if child:
+            child[0].send_signal(signum)
+        else:
+            pending.append(signum)
+
     for signum in FORWARDED:
-        signal.signal(signum, lambda sig, _frame: child.send_signal(sig))
-    code = child.wait()
+        signal.signal(signum, forward)
+    child.append(subprocess.Popen(argv, env=env))
+    for signum in pending:
+        child[0].send_signal(signum)
+    code = child[0].wait()
     return 128 - code if code < 0 else code
