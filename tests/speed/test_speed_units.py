@@ -12,7 +12,7 @@ from typing import Iterator, List
 import pytest
 
 from simulator import ScaledClock, Simulator
-from simulator.speed import EXIT_UNAVAILABLE, SharedClock, check_program, program_reason, SpeedUnavailable
+from simulator.speed import EXIT_UNAVAILABLE, SharedClock, SpeedUnavailable, check_program, program_reason
 from tests.simulator.procs import start_sim
 
 
