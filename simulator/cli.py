@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="run the conformance scenarios against a handler command: check [--json] -- COMMAND ..."
     )
     check.add_argument("--json", action="store_true", help="print the verdicts as a JSON list")
+    check.add_argument("--speed", type=_speed, default=1.0, help="run the scenarios' clocks K times faster")
     check.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only the scenarios matching EXPR")
     check.add_argument(
         "handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
@@ -245,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         from simulator.conformance import main as check_main
 
-        return check_main(args.handler, as_json=args.json, select=args.select)
+        return check_main(args.handler, as_json=args.json, select=args.select, speed=args.speed)
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 

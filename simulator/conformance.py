@@ -52,7 +52,7 @@ def _plugin_args() -> List[str]:
     return [] if PLUGIN_ENTRY_POINT in names else ["-p", "simulator.pytest_plugin"]
 
 
-def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) -> List[str]:
+def pytest_argv(template: Optional[str], report: Path, select: Optional[str], speed: float = 1.0) -> List[str]:
     from simulator.pytest_plugin import BUNDLED_HANDLER_CMD
 
     argv = [
@@ -64,10 +64,12 @@ def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) ->
     ]
     if select:
         argv += ["-k", select]
+    if speed != 1.0:
+        argv += ["--vmotion-speed", f"{speed:g}"]
     return argv
 
 
-def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List[Dict[str, Any]]:
+def run_scenarios(template: Optional[str], select: Optional[str] = None, speed: float = 1.0) -> List[Dict[str, Any]]:
     """Run the conformance scenarios; one verdict per scenario (``scenario``, ``passed``, ``reason``, ``timings``)."""
     for module in ("pytest", "pytest_bdd"):
         if importlib.util.find_spec(module) is None:
@@ -77,7 +79,7 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List
     with tempfile.TemporaryDirectory(prefix="vmotion-check-") as scratch:
         report = Path(scratch) / "verdicts.json"
         done = subprocess.run(
-            pytest_argv(template, report, select), cwd=os.getcwd(), capture_output=True, text=True,
+            pytest_argv(template, report, select, speed), cwd=os.getcwd(), capture_output=True, text=True,
             stdin=subprocess.DEVNULL, env=dict(os.environ),
         )
         # The child runs in the caller's directory: relative paths in the handler command keep their meaning.
@@ -92,6 +94,18 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List
     if not verdicts:
         raise CheckError(EXIT_USAGE, "no conformance scenario matched")
     return verdicts
+
+
+def check_speed(template: Optional[str]) -> None:
+    """Say at once (exit 4) when the handler's program cannot run at speed, rather than in every scenario."""
+    from simulator.speed import SpeedUnavailable, check_program, find_libfaketime
+
+    try:
+        find_libfaketime()
+        if template is not None:
+            check_program(shlex.split(template)[:1])
+    except SpeedUnavailable as why:
+        raise CheckError(EXIT_UNAVAILABLE, str(why)) from None
 
 
 def _timings_text(timings: Dict[str, Any]) -> str:
@@ -114,10 +128,12 @@ def render_table(verdicts: List[Dict[str, Any]]) -> str:
 
 
 def main(command: Sequence[str], as_json: bool = False, select: Optional[str] = None,
-         out: Optional[TextIO] = None) -> int:
+         out: Optional[TextIO] = None, speed: float = 1.0) -> int:
     stream = out or sys.stdout
     try:
-        verdicts = run_scenarios(handler_template(command), select)
+        if speed != 1.0:
+            check_speed(handler_template(command))
+        verdicts = run_scenarios(handler_template(command), select, speed)
     except CheckError as err:
         print(f"vmotion-sim check: {err}", file=sys.stderr)
         return err.code

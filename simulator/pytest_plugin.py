@@ -48,10 +48,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
+from simulator.clock import ScaledClock
 from simulator.inprocess import Simulator
 from simulator.probe import write_probe
 from simulator.server import SOCKET_ENV, SimulatorServer
 from simulator.shim import write_shims
+from simulator.speed import check_program, shared_clock_for
 
 pytest_plugins = ["simulator.pytest_vcsim"]
 
@@ -67,6 +69,7 @@ MARKERS = (
     "conformance: a handler-behaviour scenario that runs the handler as a process (selected by --handler-cmd)",
     "process: the handler runs as a real process on short real timeouts",
     "virtual: the handler core runs in-process on the simulator's virtual clock",
+    "vmotion_speed(k): serve vmotion_sim on a clock k times faster, and run handlers under libfaketime on it",
 )
 
 
@@ -88,6 +91,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the handler-behaviour (@conformance) scenarios against this handler command; "
         "{quiesce} and {unquiesce} expand to probe commands (also {state_file} {state_dir} {name} {socket} "
         "{vmtoolsd} {python})",
+    )
+    group.addoption(
+        "--vmotion-speed",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="run the simulated VM's clock, and the handlers started on it (libfaketime), K times faster",
     )
     group.addoption(
         "--vmotion-report",
@@ -251,10 +261,14 @@ class SimulatedVM:
 
 
 @pytest.fixture
-def vmotion_sim() -> Iterator[SimulatedVM]:
-    """A simulated VM on the real clock, served on a socket of this test's own (xdist-safe)."""
+def vmotion_sim(request: pytest.FixtureRequest) -> Iterator[SimulatedVM]:
+    """A simulated VM on the real clock (sped up by ``--vmotion-speed`` or the ``vmotion_speed`` marker),
+    served on a socket of this test's own (xdist-safe)."""
+    marker = request.node.get_closest_marker("vmotion_speed")
+    speed = float(marker.args[0]) if marker else float(request.config.getoption("--vmotion-speed"))
     directory = _short_dir("vmotion-sim-")
-    vm = SimulatedVM(Simulator(host_timeout=120, migration_seconds=15.0), directory).start()
+    clock = ScaledClock(speed) if speed != 1.0 else None
+    vm = SimulatedVM(Simulator(clock, host_timeout=120, migration_seconds=15.0), directory).start()
     try:
         yield vm
     finally:
@@ -365,6 +379,9 @@ class HandlerLauncher:
         self._behaviour = {hook: vm.directory / f"{hook}-behaviour.json" for hook in HOOKS}
         self._baseline = vm.directory / "handler-env.json"
         self._env = vm.env()
+        self._shared = shared_clock_for(vm.simulator.clock)  # at speed: handlers run on the simulator's clock
+        if self._shared is not None:
+            self._env = self._shared.env(self._env)
         self._baseline.write_text(json.dumps(self._env))
         self.probe_paths = {
             hook: write_probe(vm.bin_dir, hook, vm.socket, self._behaviour[hook], self._baseline) for hook in HOOKS
@@ -391,7 +408,10 @@ class HandlerLauncher:
 
     def __call__(self) -> HandlerProcess:
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
-        proc = HandlerProcess(self.argv(), dict(self._env), self.vm.directory, self.state_file, self.cwd)
+        argv = self.argv()
+        if self._shared is not None:
+            check_program(argv, self._env)
+        proc = HandlerProcess(argv, dict(self._env), self.vm.directory, self.state_file, self.cwd)
         self.started.append(proc)
         return proc.start()
 
@@ -400,6 +420,8 @@ class HandlerLauncher:
             if proc.running():
                 proc.stop(signal.SIGTERM, timeout=5.0)
         self._kill_leftover_probes()
+        if self._shared is not None:
+            self._shared.close()
 
     def _kill_leftover_probes(self) -> None:
         """A handler killed with SIGKILL leaves its hook running: end the probes this VM saw start."""

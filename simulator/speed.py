@@ -298,3 +298,10 @@ def clock_description(clock: object) -> Dict[str, float]:
     if isinstance(clock, ScaledClock):
         return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
     return {"speed": 1.0}
+
+
+def shared_clock_for(clock: object) -> Optional[SharedClock]:
+    """A shared clock for processes started against a simulator on ``clock``; None when it is not sped up."""
+    if isinstance(clock, ScaledClock) and clock.speed != 1.0:
+        return SharedClock(clock)
+    return None

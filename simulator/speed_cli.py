@@ -74,7 +74,7 @@ def _run_child(argv: List[str], env: Any) -> int:
     for signum in FORWARDED:
         signal.signal(signum, forward)
     child.append(subprocess.Popen(argv, env=env))
-    for signum in pending:
-        child[0].send_signal(signum)
+    for waiting in pending:
+        child[0].send_signal(waiting)
     code = child[0].wait()
     return 128 - code if code < 0 else code

@@ -40,6 +40,21 @@ def _speed_tools() -> None:
         pytest.skip(why)
 
 
+@pytest.fixture(scope="session")
+def static_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny statically linked C program (gcc -static), or skip when none can be built."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler to build a static program")
+    directory = tmp_path_factory.mktemp("static")
+    (directory / "tick.c").write_text("#include <time.h>\nint main(void) { return time(0) > 0 ? 0 : 1; }\n")
+    built = subprocess.run([cc, "-static", "-o", str(directory / "tick"), str(directory / "tick.c")],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"gcc -static failed (no static libc?): {built.stderr.strip()[-200:]}")
+    return directory / "tick"
+
+
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
     """A private directory with a short path (a Unix socket path must stay under 108 bytes)."""

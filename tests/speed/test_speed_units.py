@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -100,21 +99,6 @@ def test_the_shared_clock_leaves_nothing_behind(_speed_tools: None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- what cannot
-
-
-@pytest.fixture(scope="module")
-def static_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny statically linked C program (gcc -static), or skip when none can be built."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler to build a static program")
-    directory = tmp_path_factory.mktemp("static")
-    (directory / "tick.c").write_text("#include <time.h>\nint main(void) { return time(0) > 0 ? 0 : 1; }\n")
-    built = subprocess.run([cc, "-static", "-o", str(directory / "tick"), str(directory / "tick.c")],
-                           capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"gcc -static failed (no static libc?): {built.stderr.strip()[-200:]}")
-    return directory / "tick"
 
 
 def test_a_statically_linked_program_is_named_as_such(static_program: Path) -> None:
