@@ -9,7 +9,7 @@ import time
 import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
-from benchmarks import fake_vmtoolsd, machine, reaction, report, suite, throughput, virtual_time
+from benchmarks import fake_vmtoolsd, machine, reaction, report, speed, suite, throughput, virtual_time
 from benchmarks.measure import Row
 
 EXIT_OK = 0
@@ -24,6 +24,14 @@ def _suite(quick: bool) -> List[Row]:
     return rows
 
 
+def _speed(quick: bool) -> List[Row]:
+    why = speed.unavailable()
+    if why:
+        _SKIPPED[speed.FIGURE] = why
+        return []
+    return speed.run(quick)
+
+
 _SKIPPED: Dict[str, str] = {}
 
 FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
@@ -31,6 +39,7 @@ FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
     throughput.FIGURE: throughput.run,
     reaction.FIGURE: reaction.run,
     virtual_time.FIGURE: virtual_time.run,
+    speed.FIGURE: _speed,
     suite.FIGURE: _suite,
 }
 FULL_ONLY = {suite.FIGURE}  # too slow for the quick mode; runs in full mode or when named with --only

@@ -25,9 +25,11 @@ import ctypes
 import hashlib
 import itertools
 import os
+import shlex
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -305,3 +307,23 @@ def shared_clock_for(clock: object) -> Optional[SharedClock]:
     if isinstance(clock, ScaledClock) and clock.speed != 1.0:
         return SharedClock(clock)
     return None
+
+
+def write_clock_probe(directory: Path, socket: Path, name: str, seconds: float = 0.0) -> Path:
+    """A hook command (``DIR/NAME-clock-probe``) that reports the handler's view of the time, then takes
+    ``seconds`` (on the handler's clock).
+
+    It reads the handler's ``time.time()`` just before and just after asking the simulator for its time, and
+    records a probe (kind ``probe``, name ``clock``, phase ``name``) with ``handler_time`` (the midpoint),
+    ``sim_time`` and ``spread`` (half the round trip): ``handler_time - sim_time`` is the skew of the clocks.
+    """
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r}); "
+        f"from simulator.client import SimulatorClient; c = SimulatorClient({str(socket)!r}); "
+        "a = time.time(); s = c.now(); b = time.time(); "
+        f"c.record_probe('clock', {name!r}, {{}}, handler_time=(a + b) / 2, sim_time=s, spread=(b - a) / 2)"
+    )
+    path = Path(directory) / f"{name}-clock-probe"
+    path.write_text(f"#!/bin/sh\n{shlex.quote(sys.executable)} -I -c {shlex.quote(code)}\nexec sleep {seconds:g}\n")
+    path.chmod(0o755)
+    return path

@@ -15,7 +15,7 @@ import pytest
 from simulator.client import SimulatorClient
 from simulator.processes import stop_process
 from simulator.pytest_plugin import wait_until
-from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime
+from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime, write_clock_probe
 from tests.simulator.procs import SimProcess, start_sim
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,15 +91,8 @@ class SpedUpVM:
         return proc
 
     def hook(self, name: str, seconds: float) -> Path:
-        """A hook script that reports the handler's view of the time to the simulator, then takes ``seconds``."""
-        code = (
-            f"import sys, time; sys.path.insert(0, {str(REPO)!r}); from simulator.client import SimulatorClient; "
-            f"SimulatorClient({str(self.sim.socket)!r}).record_probe('clock', {name!r}, {{}}, handler_time=time.time())"
-        )
-        path = self.directory / f"{name}-hook"
-        path.write_text(f"#!/bin/sh\n{sys.executable} -I -c \"{code}\"\nexec sleep {seconds:g}\n")
-        path.chmod(0o755)
-        return path
+        """A hook that reports the handler's view of the time to the simulator, then takes ``seconds``."""
+        return write_clock_probe(self.directory, self.sim.socket, name, seconds)
 
     def registered(self) -> bool:
         return bool(self.client.status()["registrations"])

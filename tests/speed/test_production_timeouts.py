@@ -35,12 +35,13 @@ def _ack_time(vm: SpedUpVM, op: int) -> float:
 
 
 def _assert_clocks_agree(vm: SpedUpVM) -> None:
-    """Every hook read the time the simulator read when the report arrived (a socket's latency apart)."""
+    """Every hook read the simulator's time: the handler's, around one round trip to the simulator."""
     reports = vm.probes("quiesce") + vm.probes("unquiesce")
     assert reports, "no hook reported its time"
     for report in reports:
-        skew = float(report["handler_time"]) - float(report["time"])
-        assert abs(skew) <= SKEW_TOLERANCE, f"{report['phase']}: handler {skew:+.3f} s off the simulator's clock"
+        skew = float(report["handler_time"]) - float(report["sim_time"])
+        allowed = SKEW_TOLERANCE + float(report["spread"])
+        assert abs(skew) <= allowed, f"{report['phase']}: handler {skew:+.3f} s off the simulator's clock"
 
 
 def test_the_bundled_handler_acks_a_production_vmotion_at_speed(sped_up_vm: SpedUpVM) -> None:

@@ -1,0 +1,117 @@
+"""Figures: production timeouts at speed (``vmotion-sim serve --speed 20`` and ``vmotion-sim exec``).
+
+The bundled handler runs as a process, unmodified, with its production defaults (poll every 1 s, 2 s safety
+margin), on the simulator's clock through libfaketime, against a 120-second notification timeout:
+- forced migration: the quiesce outlasts the timeout and ``--on-quiesce-failure no-ack`` sends no ack, so the
+  simulator forces the migration at 120 s; the cycle ends when the unquiesce hook reports;
+- acked at the deadline: the quiesce outlasts the timeout, the handler kills it at 118 s and acks in time.
+Value: wall time from the vMotion request to the unquiesce; floor: the nominal 120 s / 20 = 6 s (target 1.5x;
+the rest is the 15-s migration and the polls, on the simulated clock too, so about 1.15x when all is well).
+Clock agreement: each hook (``simulator.speed.write_clock_probe``) reads ``time.time()`` under libfaketime
+just before and after asking the simulator for its time: midpoint minus the simulator's time is the skew,
+against the poll interval (target: a quarter of it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from benchmarks.measure import Row
+from benchmarks.simproc import SimServer
+from simulator.processes import stop_process
+from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime, write_clock_probe
+
+FIGURE = "speed"
+SPEED = 20.0
+TIMEOUT = 120
+POLL_INTERVAL = 1.0
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _probes(server: SimServer, phase: str) -> List[Dict[str, Any]]:
+    return [e for e in server.client.journal() if e["kind"] == "probe" and e["phase"] == phase]
+
+
+def _cycle(policy: str) -> Tuple[float, List[float], Dict[str, Any]]:
+    """(wall seconds from request to unquiesce, skews in simulated seconds, the operation's status)."""
+    with tempfile.TemporaryDirectory(prefix="vmsim-bench-", dir="/tmp") as scratch:
+        tmp = Path(scratch)
+        server = SimServer(tmp, "--speed", f"{SPEED:g}", "--host-timeout", str(TIMEOUT)).start()
+        handler = None
+        try:
+            argv = [
+                sys.executable, "-m", "handler", "--name", "bench-speed", "--state-file", str(tmp / "state.json"),
+                "--quiesce", str(write_clock_probe(tmp, server.socket, "quiesce", 1000)),
+                "--unquiesce", str(write_clock_probe(tmp, server.socket, "unquiesce")),
+                "--on-quiesce-failure", policy, "--log-level", "warning",
+            ]
+            with (tmp / "handler.log").open("wb") as log:
+                handler = subprocess.Popen(
+                    [sys.executable, "-m", "simulator", "--socket", str(server.socket), "exec", "--", *argv],
+                    env={**os.environ, "PATH": f"{tmp / 'bin'}:{os.environ.get('PATH', '')}"},
+                    cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                )
+            _wait(lambda: server.client.status()["registrations"], 60, "the handler to register")
+            start = time.perf_counter()
+            op = server.client.vmotion()
+            _wait(lambda: _probes(server, "unquiesce"), 120, "the unquiesce")
+            wall = time.perf_counter() - start
+            reports = _probes(server, "quiesce") + _probes(server, "unquiesce")
+            skews = [float(r["handler_time"]) - float(r["sim_time"]) for r in reports]
+            return wall, skews, server.client.operation(op)
+        finally:
+            if handler is not None:
+                stop_process(handler, timeout=15)
+            server.stop()
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def unavailable() -> Optional[str]:
+    """Why the figure cannot run here (no libfaketime, no C compiler for the shim), or None."""
+    try:
+        find_libfaketime()
+        clockwait_shim()
+    except SpeedUnavailable as why:
+        return str(why)
+    return None
+
+
+def run(quick: bool) -> List[Row]:
+    reps = 1 if quick else 3
+    nominal = TIMEOUT / SPEED
+    rows: List[Row] = []
+    all_skews: List[float] = []
+    for name, policy, want in (("forced migration", "no-ack", "forced"), ("acked at the deadline", "ack-anyway",
+                                                                          "acked")):
+        walls: List[float] = []
+        outcomes: List[str] = []
+        for _ in range(reps):
+            wall, skews, op = _cycle(policy)
+            walls.append(wall)
+            all_skews += skews
+            outcomes.append("forced" if op["forced"] else "acked" if op["acked"] else "neither")
+        rows.append(Row(
+            FIGURE, f"120-s {name} at x{SPEED:g}: request to unquiesce", "s", walls,
+            f"{TIMEOUT} s / {SPEED:g}", [nominal], target=f"<= 1.5x the nominal {nominal:g} s, and {want}",
+            target_ratio=1.5, met_override=False if any(o != want for o in outcomes) else None,
+            note=f"outcomes {outcomes}", extra={"outcomes": outcomes},
+        ))
+    rows.append(Row(
+        FIGURE, f"clock skew at the hooks at x{SPEED:g} (|handler - simulator|)", "s",
+        [abs(s) for s in all_skews], "poll interval", [POLL_INTERVAL], target="<= 0.25x the poll interval",
+        target_ratio=0.25, note="signed skews in extra", extra={"skews": all_skews},
+    ))
+    return rows
