@@ -22,6 +22,7 @@ from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
 from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
 from simulator.shim import write_shims
+from simulator.soak import cli as soak_cli
 from simulator.timeline import render
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     speed_cli.add_parser(sub)
+    soak_cli.add_parser(sub)
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
@@ -247,6 +249,8 @@ def _run(args: argparse.Namespace) -> int:
         from simulator.conformance import main as check_main
 
         return check_main(args.handler, as_json=args.json, select=args.select, speed=args.speed)
+    if args.command == "soak":
+        return soak_cli.main(args)
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 
