@@ -26,6 +26,9 @@ Options
     handler, and only those. Placeholders: ``{quiesce}``/``{unquiesce}`` (probe commands that record in the
     simulator when they ran, with what environment, and that a scenario tells to take N seconds or fail),
     ``{state_file}``, ``{state_dir}``, ``{name}``, ``{socket}``, ``{vmtoolsd}`` and ``{python}``.
+``--vmotion-speed K`` (or the marker ``@pytest.mark.vmotion_speed(K)``)
+    Serve ``vmotion_sim`` on a clock K times faster and start handlers under libfaketime on the same clock
+    (``simulator.speed``): production timeouts in 1/K of the wall time.
 ``--vmotion-report FILE``
     Write each scenario's verdict as JSON (``scenario``, ``passed``, ``reason``, ``timings``); used by
     ``vmotion-sim check``.
