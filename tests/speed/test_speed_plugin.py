@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,20 @@ def test_check_at_speed_refuses_a_static_program_with_exit_4(_speed_tools: None,
     )
     assert done.returncode == EXIT_UNAVAILABLE
     assert "statically linked" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_check_runs_a_conformance_scenario_at_speed(_speed_tools: None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "check", "--speed", "10", "--json", "-k", "acks_before_the_timeout"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = json.loads(done.stdout)
+    assert verdicts and all(v["passed"] for v in verdicts)
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "abc", "5000"])
+def test_serve_refuses_a_bad_speed_with_exit_2(bad: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "serve", "--speed", bad], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
