@@ -55,6 +55,17 @@ run_pytest() {
     return $rc
 }
 
+# Every stage runs even when an earlier one failed, so one run shows every problem; the end says which failed.
+failed_stages=()
+stage() {
+    local name=$1 rc=0
+    shift
+    log "$name"
+    "$@" || rc=$?
+    if [ $rc -ne 0 ]; then log "FAILED (exit $rc): $name"; failed_stages+=("$name"); fi
+    return 0
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -66,17 +77,21 @@ test)
     ensure_debian_packages
     ensure_venv "helper,test"
     export PATH="$venv/bin:$PATH"
-    log "lint: ruff"; ruff check .
-    log "types: mypy"; mypy
-    log "Python 3.9 compatibility of the runtime packages: vermin"
-    vermin --quiet --no-tips --target=3.9- --violations --eval-annotations simulator handler
-    log "vcsim: build"; vcsim/build >/dev/null
-    log "benchmarks: quick mode, so they keep working (asserts nothing about time)"
-    python -m benchmarks --quick --output "${TMPDIR:-/tmp}/vmotion-bench-quick.json"
-    log "tests: pytest tests/"
-    run_pytest tests "$@"
-    log "scenarios: pytest --gherkin"
-    run_pytest --gherkin "$@"
+    stage "lint: ruff" ruff check .
+    stage "types: mypy" mypy
+    stage "Python 3.9 compatibility of the runtime packages: vermin" \
+        vermin --quiet --no-tips --target=3.9- --violations --eval-annotations simulator handler
+    stage "vcsim: build" sh -c 'vcsim/build >/dev/null'
+    stage "benchmarks: quick mode, so they keep working (asserts nothing about time)" \
+        python -m benchmarks --quick --output "${TMPDIR:-/tmp}/vmotion-bench-quick.json"
+    stage "tests: pytest tests/" run_pytest tests "$@"
+    stage "scenarios: pytest --gherkin" run_pytest --gherkin "$@"
+    if [ ${#failed_stages[@]} -gt 0 ]; then
+        summary=$(printf '%s; ' "${failed_stages[@]}")
+        log "failed stages: ${summary%; }"
+        exit 1
+    fi
+    log "every stage passed"
     ;;
 *)
     echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2

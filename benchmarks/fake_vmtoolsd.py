@@ -3,6 +3,9 @@
 Floor: starting the same interpreter doing nothing (``python -I -S -c pass``), which is what the fake's
 shebang runs too. Both are started the same way (``subprocess.run`` from this process) and interleaved, so
 noise hits both alike. Target: at most 1.3 times the floor.
+
+Second row: 200 calls started at once, the wall time until the last ends against one call alone as the floor;
+the target is that every one of them answers correctly (the ratio shows what the concurrency costs).
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from benchmarks.measure import Row, median, time_call
 from benchmarks.simproc import SimServer, check_for_event
 
 FIGURE = "fake-vmtoolsd"
+CONCURRENT = 200  # what a harness running many handlers (and the cluster what-if) needs at once
 
 # The real vmtoolsd, from the PoC's published debug log (poc-readme.md, protocol.md §1.3 sample run [S1 OBS-log]):
 # "invoke command" to "rc" timestamps of each call, ms resolution, as seen by a Python handler using
@@ -31,6 +36,39 @@ def floor_argv() -> List[str]:
 
 def run_fake(vmtoolsd: Path, command: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([str(vmtoolsd), "--cmd", command], capture_output=True, check=False)
+
+
+def concurrent_calls(vmtoolsd: Path, command: str, count: int) -> Tuple[float, int]:
+    """Start ``count`` fake vmtoolsd calls at once; (wall ms until the last ends, how many answered correctly)."""
+    start = time.perf_counter()
+    calls = [subprocess.Popen([str(vmtoolsd), "--cmd", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    ok = 0
+    for call in calls:
+        out, _ = call.communicate()
+        ok += call.returncode == 0 and out == b'{"version":"1.0.0", "result": true }\n'
+    return (time.perf_counter() - start) * 1000.0, ok
+
+
+def concurrency_row(vmtoolsd: Path, command: str, single_calls: List[float], quick: bool) -> Row:
+    walls: List[float] = []
+    successes: List[int] = []
+    for _ in range(2 if quick else 5):
+        wall, ok = concurrent_calls(vmtoolsd, command, CONCURRENT)
+        walls.append(wall)
+        successes.append(ok)
+    return Row(
+        figure=FIGURE,
+        name=f"{CONCURRENT} concurrent calls via fake vmtoolsd (wall time)",
+        unit="ms",
+        samples=walls,
+        floor_name="one call alone",
+        floor_samples=single_calls,
+        target=f"all {CONCURRENT} succeed",
+        met_override=all(ok == CONCURRENT for ok in successes),
+        note=f"succeeded per run: {successes} of {CONCURRENT}",
+        extra={"concurrent": CONCURRENT, "succeeded": successes},
+    )
 
 
 def run(quick: bool) -> List[Row]:
@@ -50,6 +88,7 @@ def run(quick: bool) -> List[Row]:
         for _ in range(reps):
             calls.append(time_call(lambda: run_fake(sim.vmtoolsd, command)))
             floors.append(time_call(lambda: subprocess.run(floor_cmd, capture_output=True, check=False)))
+        concurrency = concurrency_row(sim.vmtoolsd, command, calls, quick)
     real = median(REAL_VMTOOLSD_MS)
     ours = median(calls)
     return [
@@ -67,5 +106,6 @@ def run(quick: bool) -> List[Row]:
                 f"(median {real:g} ms) [S1 OBS-log]; ours is {ours / real:.2f}x that median"
             ),
             extra={"real_vmtoolsd_ms": list(REAL_VMTOOLSD_MS), "vs_real_vmtoolsd_median": ours / real},
-        )
+        ),
+        concurrency,
     ]

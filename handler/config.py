@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
+from handler.console import package_version
 from handler.core import QUIESCE_FAILURE_POLICIES
 from handler.transport import default_vmtoolsd
 
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"config file (TOML, or INI); env {ENV_PREFIX}CONFIG")
     parser.add_argument("--print-config", dest="print_config", action="store_true",
                         help="print the effective configuration and its sources, then exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     return parser
 
 

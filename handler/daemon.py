@@ -76,6 +76,8 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
     except ConfigError as exc:
         print(f"vmotion-handler: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except BrokenPipeError:  # --print-config's reader went away (| head): not a configuration error
+        raise
     except OSError as exc:
         print(f"vmotion-handler: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

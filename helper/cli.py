@@ -9,9 +9,10 @@ import os
 import sys
 from typing import Mapping, NoReturn, Optional, Sequence, Union
 
+from handler.console import package_version, run_console
 from helper import commands
 from helper.connection import Session, connection_error
-from helper.credentials import credentials_from_env
+from helper.credentials import DEFAULT_CONNECT_TIMEOUT_S, credentials_from_env
 from helper.errors import ExitCode, HelperError
 from helper.reports import CheckReport, ClusterReport, HostReport, VmReport
 from helper.timeouts import parse_host_timeout, parse_vm_timeout
@@ -22,8 +23,8 @@ PROG = "vmotion-helper"
 DESCRIPTION = """\
 Configure vSphere 8 vMotion notifications: the host option VmOpNotificationToApp.Timeout and the VM
 fields vmOpNotificationToAppEnabled / vmOpNotificationTimeout.
-Connection from VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD, optional VMWARE_PORT (443) and
-VMWARE_VALIDATE_CERTS (true unless set to false)."""
+Connection from VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD, optional VMWARE_PORT (443),
+VMWARE_VALIDATE_CERTS (true unless set to false) and VMWARE_CONNECT_TIMEOUT (30 s)."""
 
 EPILOG = """\
 exit codes: 0 ok, 1 check found that notifications would not work, 2 usage or invalid value,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     changing = _Parser(add_help=False)
@@ -113,12 +115,16 @@ def _fail(error: HelperError) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None) -> int:
-    endpoint = "the endpoint"
+    return run_console(lambda: _main(argv, env))
+
+
+def _main(argv: Optional[Sequence[str]], env: Optional[Mapping[str, str]]) -> int:
+    endpoint, connect_timeout = "the endpoint", DEFAULT_CONNECT_TIMEOUT_S
     try:
         args = build_parser().parse_args(argv)
         timeout = _timeout_value(args)
         credentials = credentials_from_env(os.environ if env is None else env)
-        endpoint = credentials.endpoint
+        endpoint, connect_timeout = credentials.endpoint, credentials.connect_timeout
         with Session.open(credentials) as session:
             report = _run(args, timeout, session)
         print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
@@ -130,9 +136,11 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # our own output was closed (| head): not a connection error
+        raise
     except vmodl.MethodFault as fault:
         return _fail(commands.server_fault(f"{endpoint}: the server refused a request", fault))
     except (OSError, http.client.HTTPException) as error:  # the connection broke after login
-        return _fail(connection_error(error, endpoint))
+        return _fail(connection_error(error, endpoint, connect_timeout))
     except Exception as error:  # a bug: still one line, with enough to report it
         return _fail(HelperError(ExitCode.INTERNAL, f"internal error: {type(error).__name__}: {error}"))

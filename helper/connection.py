@@ -9,12 +9,12 @@ import ssl
 from types import TracebackType
 from typing import Any, Optional
 
-from helper.credentials import Credentials
+from helper.credentials import DEFAULT_CONNECT_TIMEOUT_S, Credentials
 from helper.errors import ExitCode, HelperError
 from helper.versions import ApiVersion, parse_api_version
 from helper.vmomi import Disconnect, SmartConnect, version_ids, vim, vmodl
 
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = DEFAULT_CONNECT_TIMEOUT_S
 _TLS_HINT = (
     "the endpoint's certificate is not trusted; install its CA (SSL_CERT_FILE) or, for a lab endpoint "
     "with a self-signed certificate only, set VMWARE_VALIDATE_CERTS=false"
@@ -36,7 +36,7 @@ def _is_cert_failure(error: BaseException) -> bool:
     return isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
-def connection_error(error: BaseException, endpoint: str) -> HelperError:
+def connection_error(error: BaseException, endpoint: str, timeout: float = CONNECT_TIMEOUT_S) -> HelperError:
     """Map what pyVmomi, http.client, ssl and socket raise while talking to the endpoint."""
     if _is_cert_failure(error):
         return HelperError(
@@ -53,7 +53,7 @@ def connection_error(error: BaseException, endpoint: str) -> HelperError:
     if isinstance(error, ConnectionRefusedError):
         return HelperError(ExitCode.UNREACHABLE, f"{endpoint}: connection refused (is vCenter/ESXi there?)")
     if isinstance(error, (socket.timeout, TimeoutError)):
-        return HelperError(ExitCode.UNREACHABLE, f"{endpoint}: no answer within {CONNECT_TIMEOUT_S} s")
+        return HelperError(ExitCode.UNREACHABLE, f"{endpoint}: no answer within {timeout:g} s")
     if isinstance(error, socket.gaierror):
         return HelperError(ExitCode.UNREACHABLE, f"{endpoint}: unknown host name ({error})")
     if isinstance(error, (OSError, http.client.HTTPException)):
@@ -78,6 +78,12 @@ class Session:
 
     @classmethod
     def open(cls, credentials: Credentials) -> Session:
+        timeout = credentials.connect_timeout
+        # pyVmomi's version probe opens its own connections with no timeout (an endpoint that accepts TCP and
+        # never speaks TLS would hang it for good): the default socket timeout covers every socket the connect
+        # opens. The helper is single-threaded, so changing it for the connect affects nothing else.
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout)
         try:
             si = SmartConnect(
                 host=credentials.host,
@@ -85,13 +91,15 @@ class Session:
                 user=credentials.user,
                 pwd=credentials.password,
                 sslContext=_ssl_context(credentials.validate_certs),
-                httpConnectionTimeout=CONNECT_TIMEOUT_S,
+                httpConnectionTimeout=timeout,
             )
             return cls(si, credentials.endpoint)
         except HelperError:
             raise
         except Exception as error:  # every failure to connect becomes one line and a documented code
-            raise connection_error(error, credentials.endpoint) from None
+            raise connection_error(error, credentials.endpoint, timeout) from None
+        finally:
+            socket.setdefaulttimeout(previous)
 
     def close(self) -> None:
         # The session is gone either way; a failed logout must not hide the command's result.

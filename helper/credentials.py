@@ -9,10 +9,16 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from helper.errors import ExitCode, HelperError
+from helper.host_name import check_host
+from helper.whole_numbers import parse_whole_number
 
 REQUIRED = ("VMWARE_HOST", "VMWARE_USER", "VMWARE_PASSWORD")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+DEFAULT_CONNECT_TIMEOUT_S = 30
+MAX_CONNECT_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class Credentials:
     user: str
     password: str = field(repr=False)
     validate_certs: bool = True
+    # Bounds the whole connect: TCP, the TLS handshake and pyVmomi's version probe, each read and write.
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_S
 
     @property
     def endpoint(self) -> str:
@@ -40,13 +48,21 @@ def _validate_certs(text: str) -> bool:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text.strip(), 10)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise HelperError(ExitCode.USAGE, f"invalid VMWARE_PORT {text!r}: expected a port number 1-65535")
+    port = parse_whole_number(text)
+    if port is None or not 1 <= port <= 65535:
+        raise HelperError(ExitCode.USAGE, "invalid VMWARE_PORT: expected a port number 1-65535 in ASCII digits")
     return port
+
+
+def _connect_timeout(text: str) -> int:
+    seconds = parse_whole_number(text)
+    if seconds is None or not 1 <= seconds <= MAX_CONNECT_TIMEOUT_S:
+        raise HelperError(
+            ExitCode.USAGE,
+            f"invalid VMWARE_CONNECT_TIMEOUT: expected whole seconds 1-{MAX_CONNECT_TIMEOUT_S} in ASCII digits "
+            f"(default {DEFAULT_CONNECT_TIMEOUT_S})",
+        )
+    return seconds
 
 
 def credentials_from_env(env: Mapping[str, str]) -> Credentials:
@@ -55,12 +71,14 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         raise HelperError(
             ExitCode.USAGE,
             f"missing environment variable(s) {', '.join(missing)}: "
-            "set VMWARE_HOST, VMWARE_USER and VMWARE_PASSWORD (optional: VMWARE_PORT, VMWARE_VALIDATE_CERTS)",
+            "set VMWARE_HOST, VMWARE_USER and VMWARE_PASSWORD "
+            "(optional: VMWARE_PORT, VMWARE_VALIDATE_CERTS, VMWARE_CONNECT_TIMEOUT)",
         )
     return Credentials(
-        host=env["VMWARE_HOST"].strip(),
+        host=check_host(env["VMWARE_HOST"]),
         port=_port(env.get("VMWARE_PORT", "") or "443"),
         user=env["VMWARE_USER"],
         password=env["VMWARE_PASSWORD"],
         validate_certs=_validate_certs(env.get("VMWARE_VALIDATE_CERTS", "")),
+        connect_timeout=_connect_timeout(env.get("VMWARE_CONNECT_TIMEOUT", "") or str(DEFAULT_CONNECT_TIMEOUT_S)),
     )

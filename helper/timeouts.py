@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Optional
 
 from helper.errors import ExitCode, HelperError
+from helper.whole_numbers import parse_whole_number
 
 # A VM whose timeout was never set reads back -1 on a real vCenter 8 [protocol.md §8.1, S7 OBS], and a
 # ConfigSpec cannot "unset" a property by omitting it (omitted means "leave as is"), so -1 is what we send
@@ -34,10 +35,9 @@ def effective_timeout(host_timeout: Optional[int], vm_timeout: Optional[int]) ->
 
 
 def _parse_long(text: str, what: str) -> int:
-    try:
-        value = int(text.strip(), 10)
-    except ValueError:
-        raise HelperError(ExitCode.USAGE, f"invalid {what} {text!r}: expected a whole number of seconds") from None
+    value = parse_whole_number(text)
+    if value is None:
+        raise HelperError(ExitCode.USAGE, f"invalid {what} {text!r}: expected a whole number of seconds (ASCII digits)")
     if value > LONG_MAX:
         raise HelperError(ExitCode.USAGE, f"invalid {what} {text!r}: larger than {LONG_MAX} (xsd:long)")
     return value

@@ -13,20 +13,33 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
+from handler.console import package_version, run_console
 from simulator import speed_cli
 from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
+from simulator.cluster.cli import add_parser as add_evacuate
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
-from simulator.server import SOCKET_ENV, AlreadyServing, SimulatorServer
+from simulator.model.config import MAX_SECONDS
+from simulator.server import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    SOCKET_ENV,
+    AlreadyServing,
+    SimulatorServer,
+    UnsafeSocketDirectory,
+    default_socket_path,
+    make_private_directory,
+)
 from simulator.shim import write_shims
 from simulator.soak import cli as soak_cli
 from simulator.timeline import render
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
-DEFAULT_SOCKET = "/tmp/vmotion-sim.sock"
+DEFAULT_SOCKET_HELP = "$XDG_RUNTIME_DIR/vmotion-sim/sim.sock, else /tmp/vmotion-sim-UID/sim.sock"
 
 
 class UsageError(Exception):
@@ -62,8 +75,39 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
-    if value < 0:
-        raise argparse.ArgumentTypeError("seconds must be >= 0")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"seconds must be from 0 to {MAX_SECONDS}")
+    return value
+
+
+# The latest start a manual clock takes: the end of year 9999, as far as a calendar date is written.
+MAX_START_TIME = 253_402_300_799
+
+
+def _epoch(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds since the epoch") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_START_TIME):
+        raise argparse.ArgumentTypeError(f"the start time must be from 0 to {MAX_START_TIME} (epoch seconds)")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_duration(text: str) -> float:
+    value = _duration(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("seconds must be > 0")
     return value
 
 
@@ -76,9 +120,9 @@ def _speed(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
-    parser.add_argument(
-        "--socket", default=None, help=f"control socket (default: ${SOCKET_ENV} or {DEFAULT_SOCKET})"
-    )
+    socket_help = f"control socket (default: ${SOCKET_ENV}, or {DEFAULT_SOCKET_HELP})"
+    parser.add_argument("--socket", default=None, help=socket_help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run one simulated VM behind the control socket (foreground)")
@@ -87,10 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dest-host-timeout", type=_seconds, default=None, help="destination host's option")
     serve.add_argument("--disabled", action="store_true", help="vmOpNotificationToAppEnabled = false")
     serve.add_argument("--clock", choices=("real", "manual"), default="real")
-    serve.add_argument("--start-time", type=_duration, default=None, help="manual clock start (epoch seconds)")
+    serve.add_argument("--start-time", type=_epoch, default=None, help="manual clock start (epoch seconds)")
     serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
     serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
     serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")
+    serve.add_argument("--max-connections", type=_count, default=DEFAULT_MAX_CONNECTIONS,
+                       help=f"clients at once; past it the longest idle one is closed ({DEFAULT_MAX_CONNECTIONS})")
+    serve.add_argument("--idle-timeout", type=_positive_duration, default=DEFAULT_IDLE_TIMEOUT,
+                       help=f"close a connection silent this long (seconds, {DEFAULT_IDLE_TIMEOUT:g})")
     serve.add_argument("--speed", type=_speed, default=1.0, help="run the real clock K times faster (see exec)")
 
     vmotion = sub.add_parser("vmotion", help="request a migration; prints its operationId")
@@ -154,11 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    add_evacuate(sub)  # subcommands that live in their own package set `subcommand` to their runner
+    for verb in sub.choices.values():
+        # Also after the verb; SUPPRESS keeps a --socket given before the verb when none is given after it.
+        verb.add_argument("--socket", default=argparse.SUPPRESS, help=socket_help)
     return parser
 
 
 def _socket_path(args: argparse.Namespace) -> str:
-    return str(args.socket or os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)
+    return str(args.socket or os.environ.get(SOCKET_ENV) or default_socket_path())
 
 
 def _print_json(value: Any) -> None:
@@ -202,8 +254,10 @@ def _serve(args: argparse.Namespace) -> int:
     )
     path = _socket_path(args)
     try:
-        server = SimulatorServer(sim, path)
-    except (AlreadyServing, OSError) as err:
+        if not (args.socket or os.environ.get(SOCKET_ENV)):
+            make_private_directory(Path(path).parent)
+        server = SimulatorServer(sim, path, max_connections=args.max_connections, idle_timeout=args.idle_timeout)
+    except (AlreadyServing, UnsafeSocketDirectory, OSError) as err:
         print(f"vmotion-sim: cannot serve on {path}: {err}", file=sys.stderr)
         return EXIT_REFUSED
     stop = threading.Event()
@@ -234,6 +288,8 @@ def _status_lines(status: Dict[str, Any]) -> List[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "subcommand", None) is not None:
+        return int(args.subcommand(args))
     if args.command == "serve":
         return _serve(args)
     if args.command == "shim":
@@ -317,6 +373,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_console(lambda: _main(argv))
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
@@ -326,6 +386,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SimulatorUnreachable as err:
         print(f"vmotion-sim: {err} (start one with `vmotion-sim serve`)", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except BrokenPipeError:  # our own output was closed (| head): run_console ends quietly
+        raise
     except (SimulatorError, ValueError, OSError) as refused:
         print(f"vmotion-sim: {refused}", file=sys.stderr)
         return EXIT_REFUSED

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import struct
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
@@ -13,6 +15,23 @@ from simulator.rpc import RpcResult
 
 class SimulatorUnreachable(SimulatorError):
     """Nothing answers on the socket."""
+
+
+class ForeignSimulator(SimulatorError):
+    """The socket is served by another user: whoever bound it first would receive our RPCs and tokens."""
+
+
+def check_peer(conn: socket.socket, path: str) -> None:
+    """Refuse a server run by another user (root excepted, who can read everything anyway). Linux only:
+    elsewhere the socket's private directory is the protection."""
+    peercred = getattr(socket, "SO_PEERCRED", None)
+    if peercred is None:
+        return
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i")))
+    if uid not in (os.getuid(), 0):
+        raise ForeignSimulator(
+            f"the socket {path} is served by uid {uid}, not by you (uid {os.getuid()}): refusing to talk to it"
+        )
 
 
 class SimulatorClient:
@@ -26,6 +45,7 @@ class SimulatorClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(self.timeout)
                 conn.connect(self.path)
+                check_peer(conn, self.path)
                 conn.sendall(payload)
                 reply = conn.makefile("rb").readline()
         except OSError as err:

@@ -43,7 +43,13 @@ def handler_template(command: Sequence[str]) -> Optional[str]:
         return None
     if not words[0].strip():
         raise CheckError(EXIT_USAGE, "the handler command is empty")
-    return shlex.join(words)
+    template = shlex.join(words)
+    from simulator.pytest_plugin import placeholder_problem
+
+    problem = placeholder_problem(template)
+    if problem:
+        raise CheckError(EXIT_USAGE, problem)
+    return template
 
 
 def _plugin_args() -> List[str]:
@@ -88,6 +94,8 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None, speed: 
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             if done.returncode == 5:
                 raise CheckError(EXIT_USAGE, "no conformance scenario matched")
+            if done.returncode == 4 and select and "'-k'" in tail[0]:  # pytest's usage error, about our -k
+                raise CheckError(EXIT_USAGE, f"-k {select!r} is not a valid selection expression")
             raise CheckError(EXIT_UNAVAILABLE, f"the conformance run did not complete (pytest exit "
                                                f"{done.returncode}): {tail[0]}")
         verdicts: List[Dict[str, Any]] = json.loads(report.read_text())

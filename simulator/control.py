@@ -12,6 +12,8 @@ module, to start no slower than the interpreter itself.
 from __future__ import annotations
 
 import json
+import sys
+import traceback
 from typing import Any, Callable, Dict
 
 from simulator.inprocess import Simulator, SimulatorError
@@ -28,8 +30,14 @@ def _rpc(sim: Simulator, command: Any) -> Reply:
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
 
 
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SimulatorError("seconds must be a number")
+    return float(value)
+
+
 def _vmotion(sim: Simulator, outcome: str = "success", migration_seconds: Any = None) -> Reply:
-    return {"operation_id": sim.vmotion(outcome, None if migration_seconds is None else float(migration_seconds))}
+    return {"operation_id": sim.vmotion(outcome, None if migration_seconds is None else _seconds(migration_seconds))}
 
 
 def _set(sim: Simulator, **changes: Any) -> Reply:
@@ -51,7 +59,7 @@ def _faults(sim: Simulator, **faults: Any) -> Reply:
 
 
 def _advance(sim: Simulator, seconds: Any) -> Reply:
-    return {"time": sim.advance(float(seconds))}
+    return {"time": sim.advance(_seconds(seconds))}
 
 
 def _reboot(sim: Simulator) -> Reply:
@@ -99,15 +107,30 @@ def dispatch(sim: Simulator, request: Any) -> Reply:
         return {"ok": True, **handler(sim, **args)}
     except TypeError as bad:  # wrong or missing arguments for the op
         return {"ok": False, "error": f"bad arguments for {op}: {bad}"}
-    except (SimulatorError, ValueError) as refused:
+    except (SimulatorError, ValueError, OverflowError) as refused:  # OverflowError: float() of a huge integer
         return {"ok": False, "error": str(refused)}
+    except Exception as bug:  # a defect, not the client's fault: say so, keep serving, leave the trace for us
+        traceback.print_exc(file=sys.stderr)
+        return {"ok": False, "error": f"internal error in {op}: {type(bug).__name__} (trace on the server's stderr)"}
+
+
+def _encode(reply: Reply) -> bytes:
+    return json.dumps(reply, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def oversize_reply(limit: int) -> bytes:
+    return _encode({"ok": False, "error": f"request line longer than {limit} bytes: refused whole"})
+
+
+def busy_reply(limit: int) -> bytes:
+    return _encode({"ok": False, "error": f"the simulator is busy: all {limit} connections are handling requests"})
 
 
 def handle_line(sim: Simulator, line: bytes) -> bytes:
     try:
         request = json.loads(line)
-    except ValueError:
-        reply: Reply = {"ok": False, "error": "not a JSON line"}
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
+        reply: Reply = {"ok": False, "error": "not a JSON line (or nested too deep)"}
     else:
         reply = dispatch(sim, request)
-    return json.dumps(reply, ensure_ascii=True).encode("ascii") + b"\n"
+    return _encode(reply)

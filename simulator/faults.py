@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from simulator.model.config import is_duration
+from simulator.model.config import MAX_SECONDS, is_duration
 from simulator.rpc import UNABLE_TO_SEND, RpcResult, failure
 
 
@@ -27,7 +27,7 @@ class Faults:
 
     def __post_init__(self) -> None:
         if not is_duration(self.latency):
-            raise ValueError("latency must be a finite number of seconds >= 0")
+            raise ValueError(f"latency must be a number of seconds from 0 to {MAX_SECONDS}")
         for name in ("channel_down", "garble", "truncate", "unsupported"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")

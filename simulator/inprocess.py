@@ -14,11 +14,14 @@ from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults, distort, short_circuit
 from simulator.knobs import Knobs
 from simulator.model import Refused, VirtualMachine, VmConfig
-from simulator.model.config import is_duration
+from simulator.model.config import MAX_SECONDS, is_duration
 from simulator.model.ids import IdSource
+from simulator.redaction import TokenRedactor
 from simulator.rpc import RpcResult, handle_rpc
 
 _UNSET: Any = object()
+# Every journal entry's own fields: what a probe reports goes beside them, never over them.
+_ENTRY_FIELDS = frozenset({"seq", "time", "kind", "name", "phase", "env"})
 
 
 class SimulatorError(Exception):
@@ -56,6 +59,7 @@ class Simulator:
         self.faults = Faults()
         self._journal: List[Dict[str, Any]] = []
         self._seq = 0
+        self._redactor = TokenRedactor()
 
     # ------------------------------------------------------------------ the guest side
     def call(self, command: str) -> RpcResult:
@@ -151,7 +155,7 @@ class Simulator:
         if not isinstance(self.clock, ManualClock):
             raise SimulatorError("advance needs the manual clock (serve --clock manual)")
         if not is_duration(seconds):
-            raise SimulatorError("seconds must be a finite number >= 0")
+            raise SimulatorError(f"seconds must be a number from 0 to {MAX_SECONDS}")
         now = self.clock.advance(seconds)
         self.settle()
         return now
@@ -168,6 +172,15 @@ class Simulator:
 
     def record_probe(self, name: str, phase: str, env: Optional[Dict[str, str]] = None, **details: Any) -> None:
         """A hook probe reports that it ran (used by the conformance features)."""
+        if not isinstance(name, str) or not isinstance(phase, str):
+            raise SimulatorError("a probe's name and phase are strings")
+        if not isinstance(env or {}, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in (env or {}).items()
+        ):
+            raise SimulatorError("a probe's env maps names to strings")
+        reserved = sorted(set(details) & _ENTRY_FIELDS)
+        if reserved:
+            raise SimulatorError(f"a probe cannot set the journal entry's own field {reserved[0]!r}")
         with self._lock:
             self._record(self.clock.now(), "probe", name=name, phase=phase, env=dict(env or {}), **details)
 
@@ -211,10 +224,12 @@ class Simulator:
 
     # ------------------------------------------------------------------ internals
     def _record(self, when: float, kind: str, **fields: Any) -> None:
+        # Redacted here, as it is written: every way out of the journal (journal(), the socket, the CLI, a
+        # timeline) then shows placeholders, never a token.
         self._seq += 1
-        self._journal.append({"seq": self._seq, "time": when, "kind": kind, **fields})
+        self._journal.append({**self._redactor.value(fields), "seq": self._seq, "time": when, "kind": kind})
 
     def _absorb_notes(self) -> None:
         for note in self.vm.drain_notes():
             self._seq += 1
-            self._journal.append({"seq": self._seq, **note})
+            self._journal.append({**self._redactor.value(note), "seq": self._seq})

@@ -82,11 +82,14 @@ class Knobs:
         return dataclasses.asdict(self)
 
 
-def knob_docs() -> list[tuple[str, str, str]]:
-    """(name, default, reason) for each knob, read from the comments above: the README table's source."""
+def knob_docs(table: Any = Knobs) -> list[tuple[str, str, str]]:
+    """(name, default, reason) for each knob, read from the comments above: the README table's source.
+
+    ``table`` is another frozen dataclass written the same way (the cluster's knobs), default ``Knobs``.
+    """
     import inspect
 
-    source = inspect.getsource(Knobs)
+    source = inspect.getsource(table)
     reasons: dict[str, str] = {}
     pending: list[str] = []
     for line in source.splitlines():
@@ -98,16 +101,16 @@ def knob_docs() -> list[tuple[str, str, str]]:
             pending = []
         else:
             pending = []
-    defaults = Knobs()
-    return [(f.name, repr(getattr(defaults, f.name)), reasons.get(f.name, "")) for f in dataclasses.fields(Knobs)]
+    defaults = table()
+    return [(f.name, repr(getattr(defaults, f.name)), reasons.get(f.name, "")) for f in dataclasses.fields(table)]
 
 
-def parse_knob(name: str, text: str) -> tuple[str, Any]:
-    """Turn ``NAME=VALUE`` text from a command line into a typed knob value."""
-    fields = {f.name: f for f in dataclasses.fields(Knobs)}
+def parse_knob(name: str, text: str, table: Any = Knobs) -> tuple[str, Any]:
+    """Turn ``NAME=VALUE`` text from a command line into a typed knob value (of ``table``, default ``Knobs``)."""
+    fields = {f.name: f for f in dataclasses.fields(table)}
     if name not in fields:
         raise ValueError(f"unknown knob {name!r} (known: {', '.join(sorted(fields))})")
-    default = getattr(Knobs(), name)
+    default = getattr(table(), name)
     if name == "accepted_notification_types":
         return name, None if text in ("", "any", "none") else tuple(t for t in text.split(",") if t)
     if name == "queue_limit":

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -125,6 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--handler-cmd: cannot split the command: {bad}") from None
         if not words:
             raise pytest.UsageError("--handler-cmd: the command is empty")
+        problem = placeholder_problem(command)
+        if problem:
+            raise pytest.UsageError(f"--handler-cmd: {problem}")
     report = config.getoption("--vmotion-report")
     if report:
         config.pluginmanager.register(_VerdictReport(Path(report)), "vmotion-verdicts")
@@ -286,6 +290,15 @@ def vmotion_env(vmotion_sim: SimulatedVM) -> Dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- the handler
+
+
+def placeholder_problem(template: str) -> Optional[str]:
+    """What is wrong with the command's ``{word}``s: a typo such as ``{quiesc}`` must not pass through."""
+    for name in re.findall(r"\{([A-Za-z_]\w*)\}", template):
+        if name not in PLACEHOLDERS:
+            known = ", ".join("{" + known + "}" for known in PLACEHOLDERS)
+            return f"unknown placeholder {{{name}}} in the handler command (known: {known})"
+    return None
 
 
 def expand_command(template: str, values: Dict[str, str]) -> List[str]:

@@ -18,8 +18,9 @@ Fixtures
     extra flags, e.g. ``vcsim_factory("-api-version", "7.0.3.0")`` for a vCenter too old for the timeout
     field, or ``vcsim_factory("-host-timeout", "120", "-host", "2")``. All are stopped after the test.
 
-When no simulator can be had the test is skipped with the reasons; ``VMOTION_REQUIRE_VCSIM=1`` makes that a
-failure (CI sets it). ``endpoint.env()`` gives ``VMWARE_HOST``, ``VMWARE_PORT``, ``VMWARE_USER``,
+When no simulator can be had the test is skipped with the reasons; ``VMOTION_REQUIRE_VCSIM=1`` or ``CI=true``
+(set by every CI system) makes that a failure, and ``VMOTION_REQUIRE_VCSIM=0`` a skip again.
+``endpoint.env()`` gives ``VMWARE_HOST``, ``VMWARE_PORT``, ``VMWARE_USER``,
 ``VMWARE_PASSWORD`` and ``VMWARE_VALIDATE_CERTS=false`` for a subprocess.
 
 Default inventory (govmomi's vCenter model; ``-dc``, ``-cluster``, ``-host``, ``-standalone-host``, ``-vm``
@@ -84,9 +85,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
+def required_by() -> Optional[str]:
+    """Why a missing simulator is a failure here (``VMOTION_REQUIRE_VCSIM=1``, or ``CI=true`` as every CI system
+    sets it), or None: a skip. ``VMOTION_REQUIRE_VCSIM=0`` says a skip is wanted, even on CI."""
+    required = os.environ.get(REQUIRE_ENV)
+    if required in ("0", "1"):
+        return f"{REQUIRE_ENV}=1" if required == "1" else None
+    ci = os.environ.get("CI", "")
+    return f"CI={ci}" if ci.lower() in ("true", "1") else None
+
+
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1)", pytrace=False)
+    why = required_by()
+    if why:
+        pytest.fail(f"{reason} ({why})", pytrace=False)
     pytest.skip(reason)
 
 
@@ -138,7 +150,7 @@ def vcsim_factory(request: pytest.FixtureRequest) -> Iterator[VcsimFactory]:
             try:
                 binary = request.getfixturevalue("vcsim_binary")
             except (pytest.skip.Exception, pytest.fail.Exception):
-                # No binary here (a skip, or a failure under VMOTION_REQUIRE_VCSIM=1): a container takes the
+                # No binary here (a skip, or a failure where a simulator is required): a container takes the
                 # same flags, it is only slower to start; only when it cannot run either is that the verdict.
                 try:
                     return stack.enter_context(start_container(flags))

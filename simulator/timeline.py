@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-_TOKEN = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+from simulator.redaction import TOKEN_SHAPE
 
 
 def redact(text: str) -> str:
     """Tokens are bearer credentials: keep the first 8 characters, enough to tell two apart."""
-    return _TOKEN.sub(lambda m: m.group(1) + "-****-****-****-************", text)
+    return TOKEN_SHAPE.sub(lambda m: m.group(0)[:8] + "-****-****-****-************", text)
 
 
 def _short(operation_id: Any) -> str:

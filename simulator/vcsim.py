@@ -11,7 +11,7 @@ settings, advertising API 8.0.1.0, with ``VmOpNotificationToApp.Timeout`` on eve
 3. the native binary (``VCSIM_BINARY``, else ``vcsim/build``) as a child process on a free port.
 
 When none works it raises :class:`VcsimUnavailable` with every reason; the pytest plugin turns that into a skip
-(a failure under ``VMOTION_REQUIRE_VCSIM=1``). Everything it starts it stops: the process by its pid, the
+(a failure under ``VMOTION_REQUIRE_VCSIM=1`` or ``CI=true``). Everything it starts it stops: the process by its pid, the
 container by its id. Only 127.0.0.0/8 is ever contacted.
 
 Only the standard library is imported at module level; testcontainers is imported when a container is needed.

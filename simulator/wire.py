@@ -136,7 +136,7 @@ def parse_request(command: str, reject_unknown_fields: bool = False) -> Request:
     try:
         # Big integers stay exact: operationId is above 2**53 [S1 OBS].
         args = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise BadRequest("Malformed JSON") from None
     if not isinstance(args, dict):
         raise BadRequest("Expected a JSON object")

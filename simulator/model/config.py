@@ -6,10 +6,17 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
+# The longest duration anything accepts (a migration, a latency, a clock advance): about 31 years. Longer
+# values stall every deadline as surely as infinity, and overflow the platform's sleep.
+MAX_SECONDS = 1_000_000_000
+
 
 def is_duration(value: Any) -> bool:
-    """A finite number of seconds >= 0: NaN or infinity would stall every deadline for good."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    """A number of seconds from 0 to MAX_SECONDS: NaN or infinity would stall every deadline for good."""
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        and 0 <= value <= MAX_SECONDS
+    )
 
 
 def effective_timeout(host_timeout: int, vm_timeout: Optional[int]) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from simulator.knobs import Knobs
-from simulator.model.config import VmConfig, is_duration
+from simulator.model.config import MAX_SECONDS, VmConfig, is_duration
 from simulator.model.errors import InvalidInput, Refused
 from simulator.model.events import EndEvent, Event, StartEvent, TimeoutChangeEvent
 from simulator.model.ids import IdSource
@@ -168,7 +168,7 @@ class VirtualMachine:
         if outcome not in ("success", "failure"):
             raise Refused("outcome must be success or failure")
         if not is_duration(migration_seconds):
-            raise Refused("migration_seconds must be a finite number of seconds >= 0")
+            raise Refused(f"migration_seconds must be a number of seconds from 0 to {MAX_SECONDS}")
         if self.active_operation is not None:
             # vCenter refuses a second migration of a VM while one is in flight.
             raise Refused(f"operation {self.active_operation.operation_id} is still in flight")

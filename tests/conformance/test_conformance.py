@@ -20,7 +20,8 @@ BROKEN = Path(__file__).with_name("broken_handler.py")
 PY = shlex.quote(sys.executable)
 BUNDLED = f"{PY} -m handler --name bundled --interval 0.2 --quiesce {{quiesce}} --unquiesce {{unquiesce}} --state-file {{state_file}}"
 CONFORMANCE_SCENARIOS = 10
-ACKED_SCENARIO = "acks_before_the_timeout"  # -k expression of the scenario an ack flaw fails
+ACKED_SCENARIO = "acks_before_the_timeout"
+CYCLE_TIMINGS = {"start_to_ack_s", "quiesce_s", "ack_after_quiesce_s", "end_to_unquiesce_s"}  # -k expression of the scenario an ack flaw fails
 
 
 def broken(flaw: str) -> List[str]:
@@ -62,9 +63,16 @@ def test_check_passes_the_bundled_handler_by_default() -> None:
     for v in verdicts:
         assert set(v) == {"scenario", "passed", "reason", "timings"}
         assert v["passed"] is True and v["reason"] == ""
-        assert v["timings"]["total_s"] > 0
-    acked = next(v for v in verdicts if "acks before the timeout" in v["scenario"])
-    assert acked["timings"]["start_to_ack_s"] >= acked["timings"]["quiesce_s"] > 0
+        timings = v["timings"]
+        # Every scenario is timed; one with a vMotion also times the steps it saw, within the scenario's time.
+        assert "total_s" in timings and set(timings) <= {"total_s", *CYCLE_TIMINGS}, v
+        cycle = sum(timings.get(name, 0.0) for name in ("start_to_ack_s", "end_to_unquiesce_s"))
+        assert timings["total_s"] >= cycle, v
+    acked = next(v for v in verdicts if "acks before the timeout" in v["scenario"])["timings"]
+    # The scenario: quiesce 1 s, timeout 8 s, migration 1 s.
+    assert 8 > acked["start_to_ack_s"] >= acked["quiesce_s"] + acked["ack_after_quiesce_s"]
+    assert acked["quiesce_s"] >= 1.0
+    assert acked["total_s"] >= acked["start_to_ack_s"] + 1.0 + acked["end_to_unquiesce_s"]
 
 
 def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
@@ -77,7 +85,7 @@ def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
         "Killed with SIGKILL while idle, then restarted, it still handles the next vMotion",
         "SIGTERM while idle",
     ]
-    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts
+    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts  # xdist lost no timing
 
 
 def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
@@ -121,3 +129,25 @@ def test_check_says_so_in_one_line_when_no_scenario_matches() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == "vmotion-sim check: no conformance scenario matched"
     assert "Traceback" not in done.stderr
+
+
+def test_check_says_so_in_one_line_when_the_selection_is_not_an_expression() -> None:
+    done = check("-k", "no such")
+    assert (done.returncode, done.stderr) == (2, "vmotion-sim check: -k 'no such' is not a valid selection expression\n")
+
+
+KNOWN = "{quiesce}, {unquiesce}, {state_file}, {state_dir}, {name}, {socket}, {vmtoolsd}, {python}"
+
+
+def test_check_names_a_misspelled_placeholder() -> None:
+    done = check("--", "./my-handler", "--on-start", "{quiesc}")
+    assert (done.returncode, done.stderr) == (
+        2, f"vmotion-sim check: unknown placeholder {{quiesc}} in the handler command (known: {KNOWN})\n"
+    )
+
+
+def test_gherkin_names_a_misspelled_placeholder(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(FEATURES), "--handler-cmd", "./h --on-end {unquiesce} {quiesc}",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --handler-cmd: unknown placeholder {{quiesc}} in the handler command (known: {KNOWN})"])

@@ -13,6 +13,7 @@ import pytest
 from handler.metrics import Metrics
 from handler.state import FileStateStore
 from simulator import Simulator
+from simulator.rpc import RpcResult
 from tests.handler.virtual import T0, ScriptedHooks, Timeline, make_handler, rpcs
 
 
@@ -87,21 +88,36 @@ def test_state_file_is_0600_and_written_before_the_quiesce_runs(
     assert after["operations"][0]["phase"] == "acked"
 
 
+class _TokenCatcher:
+    """The guest's side of the channel: the journal holds placeholders, so the real token is caught here."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.issued: list[str] = []
+
+    def call(self, command: str) -> RpcResult:
+        result = self.sim.call(command)
+        if command.startswith("vm-operation-notification.register") and '"uniqueToken"' in result.stdout:
+            self.issued.append(json.loads(result.stdout)["uniqueToken"])
+        return result
+
+
 def test_the_token_never_appears_in_the_logs(
     sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
     caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
     from handler.logs import setup_logging
 
+    tokens = _TokenCatcher(sim)
+
     log_file = tmp_path / "handler.log"
     logger = setup_logging("json", "debug", str(log_file))
     try:
         timeline.at(2, sim.vmotion)
-        make_handler(sim, timeline, hooks, store, stop_at=30, logger=logger).run()
+        make_handler(sim, timeline, hooks, store, stop_at=30, logger=logger, transport=tokens.call).run()
     finally:
         logger.handlers.clear()
-    register = rpcs(sim, "register")[0]
-    token = json.loads(register["stdout"])["uniqueToken"]
+    [token] = tokens.issued
     text = log_file.read_text()
     assert "check-for-event" in text  # debug logging of every RPC was on
     assert token not in text
@@ -159,8 +175,9 @@ def test_the_core_redacts_tokens_whatever_logging_its_embedder_set_up(
     # No setup_logging here: records reach the root logger (caplog, at debug) without the daemon's filter.
     timeline.at(2, sim.vmotion)
     timeline.at(4, lambda: sim.set_faults(truncate=True, remaining=1))  # an error excerpt of a reply
-    make_handler(sim, timeline, hooks, store, stop_at=30).run()
-    token = json.loads(rpcs(sim, "register")[0]["stdout"])["uniqueToken"]
+    tokens = _TokenCatcher(sim)
+    make_handler(sim, timeline, hooks, store, stop_at=30, transport=tokens.call).run()
+    [token] = tokens.issued
     messages = [r.getMessage() for r in caplog.records]
     assert any("check-for-event" in m for m in messages) and any("truncated" in m for m in messages)
     assert not [m for m in messages if token in m]

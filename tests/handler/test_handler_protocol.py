@@ -34,6 +34,13 @@ def test_requests_match_what_clients_send() -> None:
     assert p.verb_of(ack) == "ack-event"
 
 
+def test_the_largest_unsigned_64_bit_id_goes_through_the_handler_exactly() -> None:
+    top = 2**64 - 1
+    event = p.parse_event(p.interpret(START.replace("6279072957175440971", str(top)), "", 0))
+    assert isinstance(event, p.StartEvent) and event.operation_id == top
+    assert p.ack_event_request("t", event.operation_id).endswith(f'"operationId": {top}}}')
+
+
 def test_start_event_keeps_the_64_bit_operation_id_exact() -> None:
     event = p.parse_event(p.interpret(START, "", 0))
     assert event == p.StartEvent(operation_id=6279072957175440971, event_gen_time=1666994660,

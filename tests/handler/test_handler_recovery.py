@@ -14,28 +14,44 @@ from simulator import Knobs, ManualClock, Simulator
 from tests.handler.virtual import Crash, ScriptedHooks, Timeline, make_handler, rpcs
 
 
-@pytest.mark.parametrize("fault", ["channel_down", "garble", "truncate", "unsupported"])
+@pytest.mark.parametrize(
+    ("fault", "logged", "start_survives"),
+    [
+        ("channel_down", "channel-down: Unable to send command to VMware hypervisor.", True),
+        ("unsupported", "unsupported: Unknown command", True),
+        # A spoiled reply may carry the start: the hypervisor dequeued it, so it is lost and forced at its timeout.
+        ("garble", "garbled: ", False),
+        ("truncate", "truncated: ", False),
+    ],
+)
 def test_transport_errors_are_retried_with_capped_backoff(
-    fault: str, sim: Simulator, timeline: Timeline, hooks: ScriptedHooks, store: FileStateStore,
-    caplog: pytest.LogCaptureFixture,
+    fault: str, logged: str, start_survives: bool, sim: Simulator, timeline: Timeline, hooks: ScriptedHooks,
+    store: FileStateStore, caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler = make_handler(sim, timeline, hooks, store, backoff_max=4.0)
     assert handler.start()
     sim.set_faults(**{fault: True}, remaining=6)
     timeline.at(0, sim.vmotion)  # requested while the channel is bad
-    while timeline.elapsed() < 60:
+    while timeline.elapsed() < 150:  # past the 120 s timeout, the 15 s migration and its end
         if not handler.step():
             timeline.sleep(1)
     checks = rpcs(sim, "check-for-event")
     gaps = [round(b["t"] - a["t"], 3) for a, b in zip(checks, checks[1:])][:6]
     assert gaps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # doubling, capped at backoff_max
-    assert any(fault.split("_")[0] in r.message or "failed (attempt" in r.message for r in caplog.records)
-    if fault in ("garble", "truncate"):
-        # A spoiled reply may have carried the start: the hypervisor forces that one at its timeout.
-        return
-    # The start survived the bad channel: quiesced and acked once the channel is back.
-    assert len(hooks.of("quiesce")) == 1
-    assert sim.status()["operations"][0]["acked"] is True
+    failures = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert [m.split(": ", 1)[0] for m in failures] == [f"check-for-event failed (attempt {n})" for n in range(1, 7)]
+    assert all(m.split(": ", 1)[1].startswith(logged) for m in failures), failures  # this fault, each time
+    (op,) = sim.status()["operations"]
+    assert op["phase"] == "done"
+    if start_survives:
+        # Quiesced and acked once the channel is back, and unquiesced at the end.
+        assert (op["acked"], op["forced"]) == (True, False)
+        assert [r.env["VMOTION_EVENT_TYPE"] for r in hooks.runs] == ["start", "end"]
+    else:
+        assert (op["acked"], op["forced"]) == (False, True)
+        assert hooks.runs == []  # nothing was quiesced, so nothing is unquiesced at the end
+        assert any(r.getMessage() == f"end: this handler did not quiesce for operation {op['operation_id']}; "
+                   "nothing to unquiesce" for r in caplog.records)
 
 
 def test_an_event_already_fetched_is_acked_once_the_channel_comes_back(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 
+from simulator.cli import build_parser
 from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.inprocess import SimulatorError
 from tests.simulator.procs import SimProcess, start_sim
@@ -43,15 +45,23 @@ def test_no_simulator_exit_3(tmp_path: Path) -> None:
     assert "no simulator answers" in line
 
 
-def test_usage_errors_exit_2(served: SimProcess) -> None:
-    one_line_error(sim_cli("--socket", str(served.socket), "advance", "soon"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "set"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "set", "--host-timeout", "-3"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "advance", "nan"), 2)
-    one_line_error(sim_cli("--socket", str(served.socket), "vmotion", "--migration-seconds", "inf"), 2)
-    one_line_error(sim_cli("serve", "--knob", "nonsense=1"), 2)
-    one_line_error(sim_cli("serve", "--knob", "error_envelope=carrier-pigeon"), 2)
-    one_line_error(sim_cli("frobnicate"), 2)
+USAGE_ERRORS = [
+    (["advance", "soon"], "vmotion-sim: argument seconds: 'soon' is not a number of seconds"),
+    (["set"], "vmotion-sim: set: name at least one of --host-timeout, --vm-timeout, --dest-host-timeout, --enable"),
+    (["set", "--host-timeout", "-3"], "vmotion-sim: argument --host-timeout: seconds must be >= 0"),
+    (["advance", "nan"], "vmotion-sim: argument seconds: 'nan' is not a finite number of seconds"),
+    (["vmotion", "--migration-seconds", "inf"],
+     "vmotion-sim: argument --migration-seconds: 'inf' is not a finite number of seconds"),
+    (["serve", "--knob", "nonsense=1"], "vmotion-sim: unknown knob 'nonsense' (known: accepted_notification_types, "),
+    (["serve", "--knob", "error_envelope=carrier-pigeon"],
+     "vmotion-sim: error_envelope must be one of json-stdout, json-stderr, text-stderr"),
+    (["frobnicate"], "vmotion-sim: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_exit_2_and_say_what_is_wrong(served: SimProcess, argv: List[str], message: str) -> None:
+    assert one_line_error(sim_cli("--socket", str(served.socket), *argv), 2).startswith(message)
 
 
 def test_refusals_exit_1(served: SimProcess) -> None:
@@ -118,22 +128,22 @@ def test_vm_timeout_minus_one_unsets_it(served: SimProcess) -> None:
 
 
 @pytest.mark.parametrize(
-    ("op", "args"),
+    ("op", "args", "why"),
     [
-        ("rpc", {"command": 123}),
-        ("faults", {"latency": "x"}),
-        ("knobs", {"max_apps": "x"}),
-        ("set", {"enabled": "false"}),
+        ("rpc", {"command": 123}, '"command" must be a string'),
+        ("faults", {"latency": "x"}, "latency must be a number of seconds from 0 to 1000000000"),
+        ("knobs", {"max_apps": "x"}, "knob max_apps has the wrong type: 'x'"),
+        ("set", {"enabled": "false"}, "enabled must be true or false"),
     ],
 )
 def test_a_malformed_control_request_gets_a_reply_saying_why(
-    served: SimProcess, op: str, args: dict[str, object]
+    served: SimProcess, op: str, args: dict[str, object], why: str
 ) -> None:
     client = SimulatorClient(served.socket)
     with pytest.raises(SimulatorError) as refused:
         client.request(op, **args)
     assert not isinstance(refused.value, SimulatorUnreachable)  # an answer, not a dropped connection
-    assert str(refused.value)
+    assert str(refused.value) == why
     status = client.status()  # and nothing was changed by it
     assert (status["faults"]["latency"], status["knobs"]["max_apps"], status["config"]["enabled"]) == (0.0, 1, True)
     assert client.call("vm-operation-notification.list").exit_code == 0
@@ -152,3 +162,42 @@ def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimPro
     served.stop()
     assert served.process.stderr is not None
     assert "Traceback" not in served.process.stderr.read().decode()
+
+
+def test_socket_is_accepted_before_and_after_every_verb() -> None:
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"]}
+    for verb in verbs:
+        rest = required.get(verb, [])
+        before = parser.parse_args(["--socket", "/s/before", verb, *rest])
+        after = parser.parse_args([verb, "--socket", "/s/after", *rest])
+        neither = parser.parse_args([verb, *rest])
+        assert (before.socket, after.socket, neither.socket) == ("/s/before", "/s/after", None), verb
+
+
+def test_socket_after_the_verb_reaches_that_simulator(served: SimProcess) -> None:
+    done = sim_cli("status", "--json", "--socket", str(served.socket))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["effective_timeout"] == 120
+
+
+def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "--socket", str(tmp_path / "s.sock"), "serve", "--clock", "manual",
+         "--start-time", "1e300"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 2 and "start-time" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["advance", "9" * 400], ["vmotion", "--migration-seconds", "1e300"], ["fault", "--latency", "1e300"],
+     ["serve", "--idle-timeout", "0"], ["serve", "--max-connections", "0"]],
+)
+def test_unbounded_numbers_are_usage_errors(served: SimProcess, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), *argv],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert SimulatorClient(served.socket).ping()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.spaced_venv import spaced_venv_python
 
 
 def test_the_demo_runs_a_full_cycle_with_the_real_handler(tmp_path: Path) -> None:
     # An interpreter whose path has a space (a venv under "My Projects"): the hook commands must survive it.
-    python = tmp_path / "with space" / "python3"
-    python.parent.mkdir()
-    python.symlink_to(sys.executable)
+    python = spaced_venv_python(tmp_path)
+    assert " " in str(python)
     result = subprocess.run(
         [str(python), "-m", "simulator", "demo", "--timeout", "10"], capture_output=True, text=True, timeout=120
     )

@@ -15,6 +15,7 @@ import pytest
 from simulator.client import SimulatorClient
 from tests.simulator import obs
 from tests.simulator.procs import SimProcess, start_sim
+from tests.spaced_venv import spaced_venv_python
 
 START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
 
@@ -141,9 +142,7 @@ def test_cmd_spellings(served: SimProcess, argv: List[str]) -> None:
 
 def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimProcess, tmp_path: Path) -> None:
     # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
-    python = tmp_path / "My Projects" / "python3"
-    python.parent.mkdir()
-    python.symlink_to(sys.executable)
+    python = spaced_venv_python(tmp_path)
     bin_dir = tmp_path / "bin with space"
     subprocess.run([str(python), "-m", "simulator", "--socket", str(served.socket), "shim", str(bin_dir)],
                    check=True, capture_output=True, timeout=30)
@@ -152,3 +151,79 @@ def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimPro
     assert (result.stdout, result.stderr, result.returncode) == (
         b'{"version":"1.0.0", "result": true, "info": [] }\n', b"", 0
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "vmtoolsd (vmotion-sim fake): only --cmd STRING and --cmdfile FILE are simulated"),
+        (["--cmd"], "vmtoolsd (vmotion-sim fake): --cmd needs a value"),
+        (["--cmdfile"], "vmtoolsd (vmotion-sim fake): --cmdfile needs a value"),
+        (["--frobnicate", "--cmd", "vm-operation-notification.list"],
+         "vmtoolsd (vmotion-sim fake): unknown option --frobnicate; only --cmd STRING and --cmdfile FILE are simulated"),
+    ],
+    ids=["no arguments", "--cmd without a value", "--cmdfile without a value", "an unknown option"],
+)
+def test_usage_errors_exit_1_as_the_readme_says(served: SimProcess, argv: List[str], message: str) -> None:
+    done = run(served, *argv)
+    assert (done.returncode, done.stdout, done.stderr.decode()) == (1, b"", message + "\n")
+    assert SimulatorClient(served.socket).journal() == []  # nothing reached the simulator
+
+
+# ---------------------------------------------------------------- under load (issue 10, C3)
+
+CONCURRENT_CALLS = 200
+
+
+def test_200_concurrent_calls_all_succeed(served: SimProcess) -> None:
+    env = dict(os.environ)
+    env.pop("VMOTION_SIM_SOCKET", None)
+    vmtoolsd = str(served.bin_dir / "vmtoolsd")
+    calls = [
+        subprocess.Popen([vmtoolsd, "--cmd", "vm-operation-notification.list"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+        for _ in range(CONCURRENT_CALLS)
+    ]
+    results = [(call.communicate(timeout=120), call.returncode) for call in calls]
+    failed = [(err, code) for (_, err), code in results if code != 0]
+    assert failed == []
+    assert {out for (out, _), _ in results} == {b'{"version":"1.0.0", "result": true, "info": [] }\n'}
+    rpcs = [e for e in SimulatorClient(served.socket).journal() if e["kind"] == "rpc"]
+    assert len(rpcs) == CONCURRENT_CALLS
+
+
+# ---------------------------------------------------------------- bytes that are not UTF-8, and huge commands (F2, F3)
+
+
+def test_a_knob_value_that_is_not_utf8_comes_back_as_the_same_bytes(served: SimProcess) -> None:
+    subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), "knobs",
+                    os.fsdecode(b"unknown_verb_reply=no \xff such")], check=True, capture_output=True, timeout=30)
+    result = run(served, "--cmd", "vm-operation-notification.nonsense")
+    assert (result.stdout, result.stderr, result.returncode) == (b"", b"no \xff such\n", 1)
+
+
+@pytest.mark.parametrize("how", ["--cmd", "--cmdfile"])
+def test_a_command_that_is_not_utf8_passes_through_byte_for_byte(
+    served: SimProcess, tmp_path: Path, how: str
+) -> None:
+    command = b'vm-operation-notification.register {"appName": "caf\xe9", "notificationTypes": ["sla-miss"]}'
+    if how == "--cmd":
+        argv = ["--cmd", os.fsdecode(command)]
+    else:
+        (tmp_path / "cmd").write_bytes(command + b"\n")
+        argv = ["--cmdfile", str(tmp_path / "cmd")]
+    assert run(served, *argv).returncode == 0
+    listed = run(served, "--cmd", "vm-operation-notification.list")
+    assert (listed.returncode, listed.stderr) == (0, b"")
+    # The simulator takes such a byte as Python does (U+DC00 + byte) and renders it ASCII-only, as every
+    # non-ASCII character it writes: a JSON escape, never a traceback.
+    assert b'"appName": "caf\\udce9"' in listed.stdout
+
+
+def test_a_command_too_long_for_the_simulator_is_refused_plainly(served: SimProcess, tmp_path: Path) -> None:
+    cmdfile = tmp_path / "huge"
+    cmdfile.write_bytes(b'vm-operation-notification.register {"appName": "' + b"a" * 10_000_000 + b'"}')
+    result = run(served, "--cmdfile", str(cmdfile))
+    assert result.returncode == 1 and result.stdout == b""
+    assert b"too long" in result.stderr and b"Unable to send" not in result.stderr
+    assert run(served, "--cmd", "vm-operation-notification.list").returncode == 0

@@ -463,3 +463,25 @@ def test_a_120_second_timeout_scenario_runs_on_virtual_time(sim: Simulator, cloc
         clock.sleep(1)
     assert sim.operation(op_id)["forced"] is True
     assert clock.now() - T0 == 120
+
+
+# ---------------------------------------------------------------- operation ids (issue 10, C6)
+
+
+@pytest.mark.parametrize("start", [13_000_000_000_000.0, 18_000_000_000_000.0, 253_402_300_799.0])
+def test_operation_ids_stay_within_64_bits_and_are_acked_at_any_clock_time(start: float) -> None:
+    sim = Simulator(ManualClock(start), host_timeout=120, seed=7)
+    guest = Guest(sim)
+    token = guest.register()
+    seen = []
+    for _ in range(3):
+        op_id = sim.vmotion()
+        seen.append(op_id)
+        assert 0 <= op_id < 2**64
+        assert guest.check(token)["operationId"] == op_id
+        assert guest.ack(token, op_id)["ackStatus"] == "ack_received"
+        sim.advance(20)
+        guest.drain(token)
+    sim.set_config(host_timeout=60)
+    assert 0 <= guest.check(token)["operationId"] < 2**64  # the timeout-change id too
+    assert len(set(seen)) == 3

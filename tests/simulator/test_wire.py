@@ -66,6 +66,14 @@ def test_ack_requests_from_real_clients_parse_with_exact_ids(command: str) -> No
     assert isinstance(request.args["operationId"], int)
 
 
+@pytest.mark.parametrize("operation_id", [0, 2**53 + 1, 2**63, 2**64 - 1])
+def test_ack_ids_cover_the_whole_unsigned_64_bit_range_exactly(operation_id: int) -> None:
+    request = wire.parse_request(
+        f'vm-operation-notification.ack-event {{"uniqueToken": "t", "operationId": {operation_id}}}'
+    )
+    assert request.args["operationId"] == operation_id
+
+
 @pytest.mark.parametrize("command", ["vm-operation-notification.list", "vm-operation-notification.list "])
 def test_list_is_accepted_bare_and_with_a_trailing_space(command: str) -> None:
     assert wire.parse_request(command).verb == "list"
@@ -83,6 +91,7 @@ def test_list_is_accepted_bare_and_with_a_trailing_space(command: str) -> None:
         ('vm-operation-notification.ack-event {"uniqueToken": "t", "operationId": "12"}', "Field 'operationId' has the wrong type"),
         ('vm-operation-notification.ack-event {"uniqueToken": "t", "operationId": true}', "Field 'operationId' has the wrong type"),
         ('vm-operation-notification.ack-event {"uniqueToken": "t", "operationId": -1}', "Field 'operationId' is out of range"),
+        ('vm-operation-notification.ack-event {"uniqueToken": "t", "operationId": 18446744073709551616}', "Field 'operationId' is out of range"),
         ('vm-operation-notification.check-for-event {}', "Missing required field 'uniqueToken'"),
     ],
 )

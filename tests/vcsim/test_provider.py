@@ -12,7 +12,14 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import VmomiSupport, vim
 
-from simulator.vcsim import VcsimEndpoint, VcsimError, endpoint_from_url, parse_env_lines
+from simulator.vcsim import (
+    VcsimEndpoint,
+    VcsimError,
+    VcsimUnavailable,
+    docker_engine,
+    endpoint_from_url,
+    parse_env_lines,
+)
 from tests.vcsim.vsphere import Connect, host_named, vm_named
 
 
@@ -70,6 +77,7 @@ def run_inner(tmp_path: Path, env: dict[str, str], *args: str, how: str = "url",
 def nothing_available_env(**extra: str) -> dict[str, str]:
     """No URL, no Docker engine, no Go, no prebuilt binary."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VCSIM_", "VMOTION_REQUIRE", "DOCKER_"))}
+    env.pop("CI", None)  # set by CI systems: it requires a simulator (tested below)
     env["PATH"] = str(Path(sys.executable).parent)
     env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
     env.update(extra)
@@ -89,6 +97,26 @@ def test_nothing_available_fails_when_vcsim_is_required(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 error" in done.stdout or "1 failed" in done.stdout
     assert "VMOTION_REQUIRE_VCSIM=1" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "outcome", "why"),
+    [
+        ({"CI": "true"}, "1 error", "(CI=true)"),
+        ({"CI": "1"}, "1 error", "(CI=1)"),
+        ({"CI": "true", "VMOTION_REQUIRE_VCSIM": "0"}, "1 skipped", ""),  # said explicitly: a skip is wanted
+        ({"CI": "false"}, "1 skipped", ""),
+    ],
+    ids=["CI=true", "CI=1", "CI=true but VMOTION_REQUIRE_VCSIM=0", "CI=false"],
+)
+def test_on_ci_a_missing_simulator_is_a_failure_whatever_started_the_tests(
+    tmp_path: Path, extra: dict[str, str], outcome: str, why: str
+) -> None:
+    done = run_inner(tmp_path, nothing_available_env(**extra))
+    assert outcome in done.stdout, done.stdout + done.stderr
+    assert "no vCenter simulator: container: no Docker engine answers" in done.stdout, done.stdout
+    reason = "native: no vcsim binary: Go is not installed (Debian: golang-go) and VCSIM_BINARY unset"
+    assert (f"{reason} {why}" if why else f"{reason}\n") in done.stdout, done.stdout
 
 
 def test_fresh_vcsim_without_a_binary_tries_the_container_even_when_required(tmp_path: Path) -> None:
@@ -148,8 +176,17 @@ def test_container_path_serves(vcsim_container: VcsimEndpoint, connect: Connect)
 
 
 @pytest.mark.vcsim
-def test_default_path_serves(vcsim: VcsimEndpoint, connect: Connect) -> None:
-    assert vcsim.how in ("url", "container", "native")
+def test_default_path_serves(vcsim: VcsimEndpoint, connect: Connect, request: pytest.FixtureRequest) -> None:
+    # The documented order: a URL given, else the container when an engine answers, else the native binary.
+    if request.config.getoption("--vcsim-url") or os.environ.get("VCSIM_URL"):
+        expected = "url"
+    else:
+        try:
+            docker_engine()
+            expected = "container"
+        except VcsimUnavailable:
+            expected = "native"
+    assert vcsim.how == expected
     assert connect(vcsim).content.about.apiVersion == "8.0.1.0"
 
 
