@@ -1,4 +1,4 @@
-"""``vmotion-sim soak --seed S --runs N [--steps M] [--speed K] [--json] [--report DIR] [-- COMMAND ...]``.
+"""``vmotion-sim soak --seed S --runs N [--steps M] [--speed K] [--jobs J] [--json] [--report DIR] [-- COMMAND ...]``.
 
 Each run plays a sequence drawn from ``(seed, run)`` against the handler command (default: the bundled
 handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``). On the first violation it prints the seed,
@@ -16,6 +16,7 @@ import importlib.util
 import json
 import shlex
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -29,6 +30,7 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--runs", type=int, default=1)
     soak.add_argument("--steps", type=int, default=6, help="random steps per run, after the clean cycle (6)")
     soak.add_argument("--speed", type=float, default=1.0, help="run the clocks K times faster (see serve --speed)")
+    soak.add_argument("--jobs", type=int, default=1, help="runs played at once (1)")
     soak.add_argument("--json", action="store_true", help="print one JSON object per run")
     soak.add_argument("--report", default=".", metavar="DIR", help="where a reproducer is saved (.)")
     soak.add_argument("--replay", default=None, metavar="FILE", help="play a saved reproducer again")
@@ -46,8 +48,8 @@ def _fail(code: int, message: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.runs < 1 or args.steps < 0 or not 0.01 <= args.speed <= 1000:
-        return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0 and --speed between 0.01 and 1000")
+    if args.runs < 1 or args.steps < 0 or not 1 <= args.jobs <= 64 or not 0.01 <= args.speed <= 1000:
+        return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64 and --speed between 0.01 and 1000")
     if importlib.util.find_spec("pytest") is None:
         return _fail(EXIT_UNAVAILABLE, "the soak needs pytest (the [test] extra)")
     from simulator.soak.runner import SOAK_HANDLER_CMD, SoakRun, timeout_for
@@ -72,28 +74,42 @@ def main(args: argparse.Namespace) -> int:
             seed = run_seed(args.seed, run)
             plans.append({"seed": args.seed, "run": run, "sim_seed": seed,
                           "steps": draw_steps(seed, args.steps, timeout)})
-    for plan in plans:
-        try:
-            violation = SoakRun(plan["steps"], template, args.speed, seed=plan.get("sim_seed")).play()
-        except SpeedUnavailable as why:
-            return _fail(EXIT_UNAVAILABLE, str(why))
-        verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]),
-                   "held": violation is None, **(violation.as_dict() if violation else {})}
-        if violation is None:
-            print(json.dumps(verdict) if args.json else f"seed {plan['seed']} run {plan['run']}: "
-                  f"{len(plan['steps'])} steps, every invariant held")
-            continue
-        saved = Path(args.report) / f"soak-{plan['seed']}-{plan['run']}.json"
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps({
-            "format": FORMAT, "version": 1, "seed": plan["seed"], "run": plan["run"],
-            "sim_seed": plan.get("sim_seed"), "speed": args.speed,
-            "handler": None if template == SOAK_HANDLER_CMD else template, "steps": plan["steps"],
-            "violation": violation.as_dict(),
-        }, indent=2) + "\n")
-        verdict["reproducer"] = str(saved)
-        print(json.dumps(verdict) if args.json else
-              f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
-              f"({violation.detail}); reproducer: {saved}")
-        return EXIT_VIOLATION
+    def play(plan: Dict[str, Any]) -> Any:
+        return SoakRun(plan["steps"], template, args.speed, seed=plan.get("sim_seed")).play()
+
+    # Runs are independent: --jobs plays several at once (threads; the handlers are processes of their own).
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(play, plan) for plan in plans]
+        for plan, future in zip(plans, futures):
+            try:
+                violation = future.result()
+            except SpeedUnavailable as why:
+                pool.shutdown(wait=True, cancel_futures=True)
+                return _fail(EXIT_UNAVAILABLE, str(why))
+            if violation is None:
+                verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": True}
+                print(json.dumps(verdict) if args.json else f"seed {plan['seed']} run {plan['run']}: "
+                      f"{len(plan['steps'])} steps, every invariant held", flush=True)
+                continue
+            pool.shutdown(wait=True, cancel_futures=True)
+            _report(args, template, plan, violation)
+            return EXIT_VIOLATION
     return EXIT_HELD
+
+
+def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], violation: Any) -> None:
+    from simulator.soak.runner import SOAK_HANDLER_CMD
+
+    saved = Path(args.report) / f"soak-{plan['seed']}-{plan['run']}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({
+        "format": FORMAT, "version": 1, "seed": plan["seed"], "run": plan["run"],
+        "sim_seed": plan.get("sim_seed"), "speed": args.speed,
+        "handler": None if template == SOAK_HANDLER_CMD else template, "steps": plan["steps"],
+        "violation": violation.as_dict(),
+    }, indent=2) + "\n")
+    verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
+               **violation.as_dict(), "reproducer": str(saved)}
+    print(json.dumps(verdict) if args.json else
+          f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
+          f"({violation.detail}); reproducer: {saved}", flush=True)

@@ -82,8 +82,17 @@ def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_
 
 
 def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    bad = _soak("--runs", "0", cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"]):
+        bad = _soak(*args, cwd=tmp_path)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, args
     (tmp_path / "junk.json").write_text("{}")
     junk = _soak("--replay", "junk.json", cwd=tmp_path)
     assert junk.returncode == 2 and "not a soak reproducer" in junk.stderr
+
+
+def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp_path: Path) -> None:
+    done = _soak("--seed", "5", "--runs", "2", "--steps", "1", "--jobs", "2", "--speed", f"{SPEED:g}", "--json",
+                 cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(v["run"], v["held"]) for v in verdicts] == [(0, True), (1, True)]
