@@ -96,3 +96,32 @@ def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp
     assert done.returncode == 0, done.stdout + done.stderr
     verdicts = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(v["run"], v["held"]) for v in verdicts] == [(0, True), (1, True)]
+
+
+def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_tools: None, tmp_path: Path) -> None:
+    """Polls slowly, sleeps after every event, never unregisters: the soak says which invariant, at which step."""
+    naive = ["--", str(Path(__file__).with_name("naive_handler.sh"))]
+    runs = [_soak("--seed", "11", "--steps", "2", "--speed", f"{SPEED:g}", "--json", "--report", f"r{i}", *naive,
+                  cwd=tmp_path) for i in (1, 2)]
+    verdicts = [json.loads(run.stdout) for run in runs]
+    assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
+    assert verdicts[0]["seed"] == 11
+    found = (verdicts[0]["invariant"], verdicts[0]["step"])
+    # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out.
+    assert found == ("restart-leaks-nothing", 3), verdicts[0]
+    assert (verdicts[1]["invariant"], verdicts[1]["step"]) == found
+    replayed = _soak("--replay", verdicts[0]["reproducer"], "--json", "--report", "r3", cwd=tmp_path)
+    assert replayed.returncode == 1
+    assert (json.loads(replayed.stdout)["invariant"], json.loads(replayed.stdout)["step"]) == found
+
+
+def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_speed_tools: None, tmp_path: Path) -> None:
+    reproducer = tmp_path / "calm.json"
+    reproducer.write_text(json.dumps({
+        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": SPEED,
+        "handler": str(Path(__file__).with_name("naive_handler.sh")), "steps": [{"do": "wait", "wait": 5.0}],
+    }))
+    done = _soak("--replay", str(reproducer), "--json", "--report", "out", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    verdict = json.loads(done.stdout)
+    assert (verdict["invariant"], verdict["step"]) == ("sigterm-clean", 2), verdict
