@@ -2,6 +2,7 @@
 
 Each scenario takes about 120/20 = 6 s of wall time. What is checked is in the simulator's time (the journal)
 and in the handler's own view of the time (what its hooks or its log read), never the wall clock's.
+What cannot be sped up this way, statically linked and Go programs, is refused with exit 4: test_speed_units.
 """
 
 from __future__ import annotations
