@@ -9,7 +9,18 @@ import time
 import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
-from benchmarks import evacuation, fake_vmtoolsd, machine, reaction, report, speed, suite, throughput, virtual_time
+from benchmarks import (
+    evacuation,
+    fake_vmtoolsd,
+    machine,
+    reaction,
+    record_wrapper,
+    report,
+    speed,
+    suite,
+    throughput,
+    virtual_time,
+)
 from benchmarks.measure import Row
 
 EXIT_OK = 0
@@ -36,6 +47,7 @@ _SKIPPED: Dict[str, str] = {}
 
 FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
     fake_vmtoolsd.FIGURE: fake_vmtoolsd.run,
+    record_wrapper.FIGURE: record_wrapper.run,
     throughput.FIGURE: throughput.run,
     reaction.FIGURE: reaction.run,
     virtual_time.FIGURE: virtual_time.run,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import json
 import math
 import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
+from handler import defaults
 from handler.console import package_version
-from handler.core import QUIESCE_FAILURE_POLICIES
+from handler.core import ACK_ANYWAY, QUIESCE_FAILURE_POLICIES
 from handler.transport import default_vmtoolsd
 
 ENV_PREFIX = "VMOTION_HANDLER_"
@@ -54,23 +54,27 @@ def _default_state_file() -> str:
 
 
 OPTIONS: Tuple[Option, ...] = (
-    Option("name", "str", "vmotion-handler", "appName to register with the hypervisor"),
-    Option("interval", "float", 1.0, "seconds between polls when no event is pending"),
+    Option("name", "str", defaults.APP_NAME, "appName to register with the hypervisor"),
+    Option("interval", "float", defaults.INTERVAL, "seconds between polls when no event is pending"),
     Option("quiesce", "str", None, "command run on a start event (argv; no shell unless --shell)"),
     Option("unquiesce", "str", None, "command run on the end event of an operation this handler quiesced for"),
     Option("shell", "bool", False, "run the hook commands through the shell (opt-in)"),
     Option("vmtoolsd", "str", None, "path of vmtoolsd (default: vmtoolsd on PATH, or the Windows install path)"),
-    Option("rpc_timeout", "float", 10.0, "seconds before a vmtoolsd call counts as hung and is killed"),
+    Option("rpc_timeout", "float", defaults.RPC_TIMEOUT, "seconds before a vmtoolsd call counts as hung and is killed"),
     Option("state_file", "str", None, "crash-safety state file (token and in-flight operation), mode 0600"),
-    Option("safety_margin", "float", 2.0, "seconds before the notification timeout by which the quiesce must end"),
-    Option("on_quiesce_failure", "choice", "ack-anyway", "what to do when the quiesce fails or is killed",
+    Option("safety_margin", "float", defaults.SAFETY_MARGIN,
+           "seconds before the notification timeout by which the quiesce must end"),
+    Option("on_quiesce_failure", "choice", ACK_ANYWAY, "what to do when the quiesce fails or is killed",
            QUIESCE_FAILURE_POLICIES),
-    Option("ack_timeout_change", "bool", True, "ack timeout-change events (as VMware's sample daemon does)"),
-    Option("unquiesce_timeout", "float", 300.0, "seconds after which a still-running unquiesce is killed"),
-    Option("end_timeout", "float", 3600.0, "seconds past the notification timeout to wait for the end event "
+    Option("ack_timeout_change", "bool", defaults.ACK_TIMEOUT_CHANGE,
+           "ack timeout-change events (as VMware's sample daemon does)"),
+    Option("unquiesce_timeout", "float", defaults.UNQUIESCE_TIMEOUT,
+           "seconds after which a still-running unquiesce is killed"),
+    Option("end_timeout", "float", defaults.END_TIMEOUT,
+           "seconds past the notification timeout to wait for the end event "
            "before unquiescing anyway (0: wait for ever)"),
-    Option("kill_grace", "float", 1.0, "seconds between SIGTERM and SIGKILL when a hook is killed"),
-    Option("backoff_max", "float", 30.0, "longest wait between retries of a failing RPC"),
+    Option("kill_grace", "float", defaults.KILL_GRACE, "seconds between SIGTERM and SIGKILL when a hook is killed"),
+    Option("backoff_max", "float", defaults.BACKOFF_MAX, "longest wait between retries of a failing RPC"),
     Option("log_format", "choice", "text", "log format on stderr and in the log file", ("text", "json")),
     Option("log_level", "choice", "info", "log level", ("debug", "info", "warning", "error")),
     Option("log_file", "str", None, "also log to this file (rotated at 5 MB, 3 kept)"),
@@ -134,11 +138,12 @@ def convert(opt: Option, raw: Any, where: str) -> Any:
                 return False
             raise ValueError("expected true or false")
         if opt.kind == "float":
-            if isinstance(raw, bool):
+            # A config file can hold any TOML type: a list, a table or a date is not a number of seconds.
+            if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
                 raise ValueError("expected a number")
             return float(raw)
         if opt.kind == "int":
-            if isinstance(raw, bool):
+            if isinstance(raw, bool) or not isinstance(raw, (int, str)):
                 raise ValueError("expected an integer")
             return int(raw)
         if opt.kind == "choice":
@@ -149,8 +154,10 @@ def convert(opt: Option, raw: Any, where: str) -> Any:
         if not isinstance(raw, str):
             raise ValueError("expected a string")
         return raw
-    except ValueError as exc:
-        raise ConfigError(f"{where}: invalid value {raw!r} for {opt.name}: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # OverflowError: an integer too large for a float
+        shown = " ".join(repr(raw).split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ConfigError(f"{where}: invalid value {shown} for {opt.name}: {exc}") from None
 
 
 def read_config_file(path: str) -> Dict[str, Any]:
@@ -237,13 +244,9 @@ def _validate(values: Mapping[str, Any]) -> None:
         # NaN passes every comparison below and an infinite wait overflows: neither is a number of seconds.
         if opt.kind == "float" and not math.isfinite(values[opt.name]):
             raise ConfigError(f"{opt.name} must be a finite number (got {values[opt.name]:g})")
-    positive = ("interval", "rpc_timeout", "unquiesce_timeout", "backoff_max")
-    for name in positive:
-        if not values[name] > 0:
-            raise ConfigError(f"{name} must be greater than 0 (got {values[name]:g})")
-    for name in ("safety_margin", "kill_grace", "end_timeout"):
-        if values[name] < 0:
-            raise ConfigError(f"{name} must not be negative (got {values[name]:g})")
+    for name, bounds in defaults.DURATION_BOUNDS.items():
+        if not bounds.contains(values[name]):
+            raise ConfigError(f"{name} must be {bounds.describe()} seconds (got {values[name]:g})")
     for name in ("quiesce", "unquiesce"):
         if values[name] is not None and not str(values[name]).strip():
             raise ConfigError(f"{name} must not be an empty command")
@@ -261,7 +264,43 @@ def render(config: Config) -> str:
         if value is None:
             lines.append(f"# {opt.name} is not set  ({source}; env {opt.env})")
             continue
+        if isinstance(value, str) and not _is_text(value):
+            lines.append(f"# {opt.name} is not valid Unicode and cannot be shown as TOML  ({source}; env {opt.env})")
+            continue
         text = ("true" if value else "false") if isinstance(value, bool) else (
-            f"{value:g}" if isinstance(value, float) else json.dumps(value))
+            _toml_float(value) if isinstance(value, float) else toml_string(value) if isinstance(value, str)
+            else str(value))
         lines.append(f"{opt.name} = {text}  # {source}; env {opt.env}")
     return "\n".join(lines)
+
+
+def _toml_float(value: float) -> str:
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)  # short unless it would not read back the same
+
+
+def _is_text(value: str) -> bool:
+    """False for a lone surrogate (undecodable bytes of an argv or environment value): TOML cannot hold it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string, in ASCII. JSON's escapes would write a character beyond U+FFFF as a surrogate
+    pair, which TOML forbids; TOML has ``\\UXXXXXXXX`` for it."""
+    out = ['"']
+    for char in value:
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code > 0xFFFF:
+            out.append(f"\\U{code:08X}")
+        else:
+            out.append(f"\\u{code:04X}")
+    out.append('"')
+    return "".join(out)

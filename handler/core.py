@@ -11,8 +11,9 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Mapping, Optional
+from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple
 
+from handler import defaults
 from handler.clock import Clock
 from handler.hooks import HookResult, HookRunner
 from handler.logs import redact
@@ -20,6 +21,7 @@ from handler.metrics import Metrics
 from handler.protocol import (
     EndEvent,
     Event,
+    RpcError,
     RpcRejected,
     StartEvent,
     TimeoutChangeEvent,
@@ -28,31 +30,33 @@ from handler.protocol import (
     ack_event_request,
     check_for_event_request,
     interpret,
+    list_request,
     parse_ack,
     parse_event,
+    parse_list,
     parse_register,
     register_request,
     unregister_request,
     verb_of,
 )
 from handler.state import (
-    ACKED,
-    QUIESCED,
-    QUIESCING,
-    UNQUIESCING,
+    NOT_ACKED,  # noqa: F401  (its old home: code written against handler.core.NOT_ACKED keeps working)
     HandlerState,
     OperationRecord,
+    Phase,
+    StartPlan,
     StateError,
     StateStore,
+    ends_overdue,
+    plan_start,
+    quiesce_time_left,
+    replanned_deadline,
 )
 from handler.transport import Transport
 
 ACK_ANYWAY = "ack-anyway"
 NO_ACK = "no-ack"
 QUIESCE_FAILURE_POLICIES = (ACK_ANYWAY, NO_ACK)
-
-# The quiesce is over and the policy said not to ack: the hypervisor will force the migration at its timeout.
-NOT_ACKED = "not-acked"
 
 # Hook environment variable names (the only way event data reaches a hook).
 ENV_HOOK = "VMOTION_HOOK"
@@ -67,24 +71,31 @@ ENV_EVENT_GEN_TIME = "VMOTION_EVENT_GEN_TIME"
 ENV_REASON = "VMOTION_REASON"
 
 MAX_DRAIN_WHILE_BUSY = 100  # events fetched in one go while a hook runs; a runaway queue cannot starve the hook
+# Refusals of a token call that neither name the token nor can be explained by a `list` before the
+# registration counts as lost: the wording of that refusal on a real ESXi is UNKNOWN.
+MAX_UNEXPLAINED_REFUSALS = 3
+
+# What a refused token call says about the registration.
+LOST = "lost"
+KEEP = "keep"  # still valid, or no way to tell: keep the token and retry
 
 
 @dataclass(frozen=True)
 class CoreSettings:
     app_name: str
-    interval: float = 1.0
+    interval: float = defaults.INTERVAL
     quiesce: Optional[str] = None
     unquiesce: Optional[str] = None
-    safety_margin: float = 2.0
+    safety_margin: float = defaults.SAFETY_MARGIN
     on_quiesce_failure: str = ACK_ANYWAY
-    ack_timeout_change: bool = True
-    unquiesce_timeout: float = 300.0
-    rpc_timeout: float = 10.0  # how long one vmtoolsd call may take before it counts as hung
-    end_timeout: float = 3600.0  # past the hypervisor's deadline, how long to wait for the end (0: for ever)
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    ack_timeout_change: bool = defaults.ACK_TIMEOUT_CHANGE
+    unquiesce_timeout: float = defaults.UNQUIESCE_TIMEOUT
+    rpc_timeout: float = defaults.RPC_TIMEOUT
+    end_timeout: float = defaults.END_TIMEOUT
+    backoff_initial: float = defaults.BACKOFF_INITIAL
+    backoff_max: float = defaults.BACKOFF_MAX
     dry_run: bool = False
-    shutdown_rpc_attempts: int = 3
+    shutdown_rpc_attempts: int = defaults.SHUTDOWN_RPC_ATTEMPTS
 
 
 class _Stopped(Exception):
@@ -122,6 +133,12 @@ class Handler:
         self._pending: Deque[Event] = deque()
         self._backoff = settings.backoff_initial
         self._metrics_failing = False
+        self._unexplained = 0  # consecutive refusals of token calls that nothing explained
+        # For the plausibility of eventGenTimeInSec (the host's clock): when the last poll that found the queue
+        # empty began, and when each start was first fetched (monotonic; see handler.state.plan_start).
+        self._poll_began: Optional[float] = None
+        self._empty_since: Optional[float] = None
+        self._sightings: Dict[int, Tuple[float, Optional[float]]] = {}
 
     # ------------------------------------------------------------------------------------------ public
 
@@ -161,6 +178,8 @@ class Handler:
             self._state = HandlerState()
         mode = " (dry run: no hooks, no acks)" if self.settings.dry_run else ""
         self._info(f"starting as app {self.settings.app_name!r}{mode}")
+        self._stop_leftover_hooks()
+        recovered = self._recover_last_call()
         reused = False
         old = self._state.token
         if old is not None:
@@ -175,6 +194,8 @@ class Handler:
                     return False
                 if reused:
                     self._info("the previous run's registration is still valid: reusing it")
+                    if recovered is not None:
+                        self._buffer_reply(recovered, first=True)
                 else:
                     self._info("the previous run's registration is gone; unregistering it to be sure")
                     self._unregister_quietly(old)
@@ -217,15 +238,11 @@ class Handler:
     def _give_up_on_lost_ends(self) -> None:
         """Never leave the application quiesced for good: an end can be lost (fetched by a run that crashed
         before it recorded it, or never sent), and no RPC tells whether an operation is still running."""
-        if self.settings.end_timeout <= 0:
-            return
-        now = self.clock.now()
-        for op in list(self._state.operations):
-            if op.phase not in (QUIESCING, UNQUIESCING) and now >= op.hard_deadline + self.settings.end_timeout:
-                self.log.warning("no end event for operation %s %g s after its timeout: unquiescing anyway",
-                                 op.operation_id, self.settings.end_timeout,
-                                 extra={"fields": {"operation_id": op.operation_id}})
-                self._unquiesce(op, reason="end-timeout")
+        for op in ends_overdue(self._state, self.clock.now(), self.settings.end_timeout):
+            self.log.warning("no end event for operation %s %g s after its timeout: unquiescing anyway",
+                             op.operation_id, self.settings.end_timeout,
+                             extra={"fields": {"operation_id": op.operation_id}})
+            self._unquiesce(op, reason="end-timeout")
 
     def _release_pending_starts(self) -> None:
         """A start fetched but not yet handled when the stop came: ack it, so the vMotion is not held.
@@ -235,7 +252,7 @@ class Handler:
         """
         while self._pending:
             event = self._pending.popleft()
-            if isinstance(event, StartEvent) and self.clock.now() < event.event_gen_time + event.notification_timeout:
+            if isinstance(event, StartEvent) and self.clock.now() < self._plan(event).hard_deadline:
                 self._info(f"stopping before start {event.operation_id} was handled: acking it unquiesced",
                            operation_id=event.operation_id)
                 if not self.settings.dry_run:
@@ -332,6 +349,7 @@ class Handler:
                 self._sleep_backoff()
                 continue
             self._state.token = reply.unique_token
+            self._empty_since = None  # a new queue: nothing is known of when its first events were made
             self._state.app_name = self.settings.app_name
             self._save()  # before anything else: a crash from here on must not leak the registration
             self.metrics.set("vmotion_handler_registered", 1)
@@ -345,11 +363,21 @@ class Handler:
         return False
 
     def _probe(self, token: str) -> bool:
-        """Is a token from the previous run still registered? A check-for-event tells; its event is kept."""
+        """Is a token from the previous run still registered? A check-for-event tells; its event is kept.
+
+        A refusal that does not show the registration gone (notifications disabled on the VM) keeps the
+        token: dropping a valid one would leak it, and the one-app limit would refuse every new one.
+        """
         try:
-            obj = self._call(check_for_event_request(token))
-        except RpcRejected:
-            return False
+            obj = self._check_for_event(token)
+        except RpcRejected as exc:
+            if self._judge_refusal(exc) == LOST:
+                return False
+            self.log.warning("cannot tell whether the previous run's registration is still valid (%s): "
+                             "keeping it and retrying", exc.message)
+            self._state.token = token
+            self.metrics.set("vmotion_handler_registered", 1)
+            return True
         self._state.token = token
         self.metrics.set("vmotion_handler_registered", 1)
         self._buffer_reply(obj)
@@ -373,8 +401,38 @@ class Handler:
         with contextlib.suppress(RpcRejected, TransportError, _Stopped):
             self._call(unregister_request(token), attempts=1)
 
+    def _judge_refusal(self, exc: RpcRejected) -> str:
+        """A token call was refused: is the registration gone (LOST), or is it kept (KEEP)?
+
+        A refusal naming the token decides at once. Otherwise ``list`` is asked: no app of this name
+        means the registration is gone, whatever the refusal said; a refused or unusable ``list`` (the VM
+        flag off) cannot tell, nor can a list that shows the name. "Not enabled" then keeps the token.
+        Refusals nothing explains count as a loss after MAX_UNEXPLAINED_REFUSALS in a row: re-registering
+        unregisters the old token first, so a wrong guess costs a re-registration, never a leak.
+        """
+        if exc.reason == "unknown-token":
+            return LOST
+        try:
+            names = parse_list(self._call(list_request(), attempts=1))
+        except (RpcError, _Stopped):
+            names = None
+        if names is not None and self.settings.app_name not in names:
+            return LOST
+        if exc.reason == "not-enabled":
+            return KEEP  # no RPC works while the flag is off [S6 DOC]; the registration may well survive it
+        self._unexplained += 1
+        if self._unexplained >= MAX_UNEXPLAINED_REFUSALS:
+            self.log.warning("%d refusals in a row that nothing explains: treating the registration as lost",
+                             self._unexplained)
+            return LOST
+        return KEEP
+
     def _registration_lost(self, why: str) -> None:
         self.log.warning("the registration is gone (%s); registering again", why)
+        self._unexplained = 0
+        old = self._state.token
+        if old is not None:
+            self._unregister_quietly(old)  # in case it is not gone after all: never leak it
         self._state.token = None
         self.metrics.set("vmotion_handler_registered", 0)
         # No end event will reach a new registration for an operation of the old one.
@@ -384,20 +442,23 @@ class Handler:
 
     def _recover_operations(self, reused: bool) -> None:
         for op in list(self._state.operations):
-            self._info(f"operation {op.operation_id} was left in phase {op.phase!r} by the previous run",
-                       operation_id=op.operation_id, phase=op.phase)
-            if not reused or op.phase == UNQUIESCING:
+            self._info(f"operation {op.operation_id} was left in phase {op.phase.value!r} by the previous run",
+                       operation_id=op.operation_id, phase=op.phase.value)
+            if not reused or op.phase is Phase.UNQUIESCING:
                 # Without the old registration its end event will never come: unquiesce now.
                 self._unquiesce(op, reason="recovery")
                 continue
-            if op.phase in (QUIESCING, QUIESCED) and self.clock.now() < op.hard_deadline:
-                interrupted = op.phase == QUIESCING
+            if op.phase in (Phase.QUIESCING, Phase.QUIESCED) and self.clock.now() < op.hard_deadline:
+                interrupted = op.phase is Phase.QUIESCING
                 if interrupted and self.settings.on_quiesce_failure == NO_ACK:
-                    op.phase = NOT_ACKED
+                    op.phase = Phase.NOT_ACKED
                     self._save()
                     continue
+                if interrupted:
+                    op.phase = Phase.QUIESCED  # the crash ended the quiesce
+                    self._save()
                 if self._ack(op.operation_id, retry_until=op.hard_deadline, what="start"):
-                    op.phase = ACKED
+                    op.phase = Phase.ACKED
                     self._save()
             # Kept: its end event (still queued for this registration) triggers the unquiesce.
 
@@ -412,13 +473,13 @@ class Handler:
             assert token is not None
         self.metrics.set("vmotion_handler_last_poll_timestamp_seconds", self.clock.now())
         try:
-            obj = self._call(check_for_event_request(token))
+            obj = self._check_for_event(token)
         except _Stopped:
             return None
         except TransportError:
             return None  # a malformed event: already logged and counted
         except RpcRejected as exc:
-            if exc.reason == "unknown-token":
+            if self._judge_refusal(exc) == LOST:
                 self._registration_lost(exc.message)
             else:
                 self.log.error("check-for-event rejected: %s", exc.message)
@@ -429,18 +490,86 @@ class Handler:
                     self._unquiesce_all(reason="notifications-disabled")
                 self._sleep_backoff()
             return None
+        self._unexplained = 0
         self._buffer_reply(obj)
         return self._pending.popleft() if self._pending else None
 
-    def _buffer_reply(self, obj: Dict[str, Any]) -> None:
+    def _check_for_event(self, token: str, attempts: Optional[int] = None) -> Dict[str, Any]:
+        self._poll_began = self.clock.monotonic()
+        return self._call(check_for_event_request(token), attempts=attempts)
+
+    def _buffer_reply(self, obj: Dict[str, Any], first: bool = False) -> None:
+        """Queue the event of a check-for-event reply; ``first``: a previous run's reply, ahead of the rest
+        (when that poll was made is unknown, so it says nothing of when later events were made)."""
         try:
             event = parse_event(obj)
         except TransportError as exc:
             self.metrics.inc("vmotion_handler_errors_total", kind=exc.kind)
             self.log.error("check-for-event returned an event that cannot be used: %s", exc)
             return
-        if event is not None:
+        if event is None:
+            if not first:
+                self._empty_since = self._poll_began  # whatever is fetched from now on was made after this
+            return
+        if isinstance(event, StartEvent):
+            earliest = None if first else self._empty_since
+            self._sightings.setdefault(event.operation_id, (self.clock.monotonic(), earliest))
+        if first:
+            self._pending.appendleft(event)
+        else:
             self._pending.append(event)
+
+    # ------------------------------------------------------------------------------------- leftovers
+
+    def _stop_leftover_hooks(self) -> None:
+        """A hook of a run that was killed may still be running (it leads its own session): stop it before
+        anything is acked or unquiesced, or a quiesce that finishes late leaves the application quiesced."""
+        stop = getattr(self.hooks, "stop_leftovers", None)
+        if stop is not None:
+            what = stop()
+            if what:
+                self.log.warning("stopped the previous run's %s hook, still running", what)
+
+    def _recover_last_call(self) -> Optional[Dict[str, Any]]:
+        """The reply of the previous run's last vmtoolsd call, which outlives a run killed mid-call.
+
+        A register reply's token is adopted (else that registration would leak); a check-for-event reply
+        is returned, and its event handled if the registration it came from is reused. Handling it again
+        when the previous run had already done so is harmless: a start seen again is skipped, an end of
+        an operation no longer recorded unquiesces nothing.
+        """
+        recover = getattr(self.transport, "recover", None)
+        call = recover() if recover is not None else None
+        if call is None:
+            return None
+        if call.outcome is None:
+            if call.verb in ("register", "check-for-event"):
+                self.log.warning("the previous run died during a %s call that left no reply: %s", call.verb,
+                                 _LOST_REPLY.get(call.verb, ""))
+            return None
+        try:
+            obj = interpret(call.outcome.stdout, call.outcome.stderr, call.outcome.exit_code)
+        except RpcError:
+            return None
+        if call.verb == "check-for-event":
+            return obj
+        if call.verb != "register":
+            return None
+        try:
+            token = parse_register(obj).unique_token
+        except TransportError:
+            return None
+        old = self._state.token
+        if token == old:
+            return None
+        self._info("the previous run's last register succeeded after it stopped: adopting that registration")
+        # Its appName was this run's unless the name changed in between; start() then unregisters it.
+        self._state.app_name = self._state.app_name or self.settings.app_name
+        self._state.token = token
+        self.store.save(self._state)
+        if old is not None:
+            self._unregister_quietly(old)
+        return None
 
     def _poll_while_busy(self, running: OperationRecord) -> None:
         """While the quiesce runs, keep reading events: a timeout-change must re-plan its deadline now."""
@@ -449,7 +578,7 @@ class Handler:
             return
         for _ in range(MAX_DRAIN_WHILE_BUSY):
             try:
-                obj = self._call(check_for_event_request(token), attempts=1)
+                obj = self._check_for_event(token, attempts=1)
             except (TransportError, RpcRejected, _Stopped):
                 return  # logged; the main loop deals with it after the hook
             before = len(self._pending)
@@ -477,10 +606,25 @@ class Handler:
             self.log.warning("unknown eventType %r (operationId %s) skipped", event.event_type,
                              event.operation_id, extra={"fields": {"event_type": event.event_type}})
 
+    def _plan(self, event: StartEvent) -> StartPlan:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        seen, earliest = self._sightings.pop(event.operation_id, (mono, None))
+        plan = plan_start(event.event_gen_time, event.notification_timeout, self.settings.safety_margin,
+                          seen_at=now - (mono - seen), earliest=None if earliest is None else now - (mono - earliest))
+        if plan.clock_skew:
+            self.log.warning(
+                "clock skew: eventGenTimeInSec of operation %s is not when this guest saw the event made: the "
+                "host's clock is %s by about %.0f s; its deadline is counted from the guest's own time instead",
+                event.operation_id, "ahead" if plan.clock_skew > 0 else "behind", abs(plan.clock_skew),
+                extra={"fields": {"operation_id": event.operation_id, "clock_skew": round(plan.clock_skew, 3)}},
+            )
+            self.metrics.set("vmotion_handler_clock_skew_seconds", plan.clock_skew)
+        return plan
+
     def _on_start(self, event: StartEvent) -> None:
         now = self.clock.now()
-        hard_deadline = float(event.event_gen_time + event.notification_timeout)
-        deadline = hard_deadline - self.settings.safety_margin
+        plan = self._plan(event)
+        hard_deadline, deadline = plan.hard_deadline, plan.deadline
         op_id = event.operation_id
         self._info(
             f"start: operation {op_id} ({event.op_type}), notificationTimeoutInSec={event.notification_timeout}, "
@@ -504,7 +648,8 @@ class Handler:
             self._info(f"dry run: would run quiesce {self.settings.quiesce!r} and ack operation {op_id}",
                        operation_id=op_id)
             return
-        op = OperationRecord(op_id, QUIESCING, event.event_gen_time, event.notification_timeout, deadline)
+        op = OperationRecord(op_id, Phase.QUIESCING, event.event_gen_time, event.notification_timeout, deadline,
+                             clock_skew=plan.clock_skew)
         self._state.operations.append(op)
         self._save()  # before acting: a crash during quiesce must lead to an unquiesce
         result: Optional[HookResult] = None
@@ -518,7 +663,7 @@ class Handler:
                     "quiesce for operation %s %s; not acking (policy no-ack): the hypervisor forces the "
                     "migration at its timeout", op_id, result.describe(),
                 )
-                op.phase = NOT_ACKED
+                op.phase = Phase.NOT_ACKED
                 self._save()
                 self.metrics.inc("vmotion_handler_forced_migrations_total")
                 return
@@ -526,10 +671,10 @@ class Handler:
                 "quiesce for operation %s %s; acking anyway (policy ack-anyway): the migration would be "
                 "forced at the timeout regardless", op_id, result.describe(),
             )
-        op.phase = QUIESCED
+        op.phase = Phase.QUIESCED
         self._save()
         if self._ack(op_id, retry_until=op.hard_deadline, what="start"):
-            op.phase = ACKED
+            op.phase = Phase.ACKED
             self._save()
         else:
             self.metrics.inc("vmotion_handler_forced_migrations_total")
@@ -542,7 +687,7 @@ class Handler:
         proc = self.hooks.start("quiesce", self.settings.quiesce, env)
         outcome = "ok"
         while True:
-            remaining = op.deadline - self.clock.now()
+            remaining = quiesce_time_left(op, self.clock.now())
             if remaining <= 0:
                 result = proc.kill()
                 outcome = "killed"
@@ -561,7 +706,7 @@ class Handler:
                 break
             # A hung vmtoolsd holds a poll for up to rpc_timeout: near the deadline, polling could delay
             # the kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled.
-            if op.deadline - self.clock.now() > self.settings.rpc_timeout:
+            if quiesce_time_left(op, self.clock.now()) > self.settings.rpc_timeout:
                 self._poll_while_busy(op)
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)
@@ -576,13 +721,10 @@ class Handler:
             event_type="timeout-change", operation_id=event.operation_id,
         )
         for op in self._state.operations:
-            if op.phase != QUIESCING:
+            if op.phase is not Phase.QUIESCING:
                 continue
-            # Whether the hypervisor moves the deadline of an operation already held is UNKNOWN (protocol.md
-            # §10.7), so keep the earlier of the two: a shrunk timeout counted from the start event, or the
-            # deadline already planned (a hypervisor that keeps it would force the migration mid-quiesce).
-            deadline = op.event_gen_time + event.new_notification_timeout - self.settings.safety_margin
-            if deadline >= op.deadline:
+            deadline = replanned_deadline(op, event.new_notification_timeout, self.settings.safety_margin)
+            if deadline is None:
                 self._info(f"operation {op.operation_id} keeps its quiesce deadline: the held migration may "
                            "still be forced at the old timeout", operation_id=op.operation_id)
                 continue
@@ -618,7 +760,7 @@ class Handler:
 
     def _unquiesce(self, op: OperationRecord, reason: str, event_type: str = "",
                    op_status: str = "") -> None:
-        op.phase = UNQUIESCING
+        op.phase = Phase.UNQUIESCING
         self._save()
         command = self.settings.unquiesce
         if command:
@@ -677,6 +819,12 @@ class Handler:
             env[ENV_OP_STATUS] = op_status
         return env
 
+
+_LOST_REPLY = {
+    "register": "if it registered, that registration is leaked until a VM reboot (the one-app limit will say so)",
+    "check-for-event": "an event it fetched is lost (a start is forced at its timeout; an end is waited for "
+    "until end_timeout)",
+}
 
 _REGISTER_ADVICE = {
     "limit-reached": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 from types import FrameType
 from typing import List, Mapping, Optional, Sequence
@@ -38,6 +39,29 @@ def core_settings(config: Config) -> CoreSettings:
     )
 
 
+def _check_hooks(config: Config, hooks: SubprocessHookRunner) -> None:
+    """A hook that cannot start would only fail at the first vMotion, which would then run unprotected."""
+    for name in ("quiesce", "unquiesce"):
+        command = config.values[name]
+        if command is not None:
+            problem = hooks.problem(command)
+            if problem is not None:
+                raise ConfigError(f"{name}: {problem}")
+
+
+def _check_private(path: str, what: str) -> None:
+    """Refuse a state directory or file that another user could write (as ssh's StrictModes does): whoever
+    can plant a state file chooses the operation, and the token, for which this handler runs its hooks."""
+    if sys.platform == "win32":
+        return  # ACLs, not mode bits; %ProgramData% is set up by the installer
+    st = os.stat(path)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise ConfigError(f"{what} {path} is owned by another user (uid {st.st_uid})")
+    if st.st_mode & 0o022:
+        raise ConfigError(f"{what} {path} is writable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                          f"chmod go-w it or use a private directory")
+
+
 def _check_paths(config: Config) -> None:
     """Fail at start-up, with one line, rather than at the first event."""
     store = FileStateStore(config.state_file)
@@ -46,6 +70,9 @@ def _check_paths(config: Config) -> None:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         if not os.access(directory, os.W_OK):
             raise ConfigError(f"state file directory {directory} is not writable")
+        _check_private(directory, "state file directory")
+        if os.path.lexists(config.state_file):
+            _check_private(config.state_file, "state file")
         store.load()
     except StateError as exc:
         if isinstance(exc.__cause__, OSError):
@@ -71,6 +98,12 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         if config.print_config:
             print(render(config))
             return EXIT_OK
+        # Beside the state file, in its private directory: the running hook and the vmtoolsd call in flight,
+        # so that a run that is killed leaves the next one what it needs. A dry run keeps nothing there.
+        spool = None if config.dry_run else config.state_file
+        hooks = SubprocessHookRunner(shell=config.shell, kill_grace=config.kill_grace,
+                                     record=None if spool is None else f"{spool}.hook")
+        _check_hooks(config, hooks)
         _check_paths(config)
         logger = setup_logging(config.log_format, config.log_level, config.log_file)
     except ConfigError as exc:
@@ -95,14 +128,11 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         if sig is not None and (name != "SIGHUP" or sys.platform != "win32"):
             signal.signal(sig, on_signal)
 
-    hooks = SubprocessHookRunner(
-        shell=config.shell,
-        kill_grace=config.kill_grace,
-        sink=lambda hook, line: logger.info("%s> %s", hook, line),
-    )
+    hooks.sink = lambda hook, line: logger.info("%s> %s", hook, line)
+    transport = VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout, spool=spool)
     handler = Handler(
         settings=core_settings(config),
-        transport=VmtoolsdTransport(config.vmtoolsd, timeout=config.rpc_timeout),
+        transport=transport,
         clock=clock,
         hooks=hooks,
         # A dry run must not adopt (and at its stop unregister and unquiesce) what a real daemon recorded.
@@ -113,6 +143,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
     )
     logger.debug("effective configuration:\n%s", render(config))
     code = handler.run()
+    transport.close()
     if stop_signals:
         logger.info("stopped by %s", signal.Signals(stop_signals[0]).name)
     return code

@@ -21,6 +21,11 @@ _HELP = {
     "vmotion_handler_errors_total": ("counter", "RPC and handler errors, by kind."),
     "vmotion_handler_registered": ("gauge", "1 while the handler holds a registration."),
     "vmotion_handler_last_poll_timestamp_seconds": ("gauge", "Epoch seconds of the last check-for-event."),
+    "vmotion_handler_clock_skew_seconds": (
+        "gauge",
+        "The host's clock minus the guest's, as last measured from an implausible eventGenTimeInSec "
+        "(an upper bound; absent while the clocks agree).",
+    ),
 }
 
 

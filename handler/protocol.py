@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 RPC_PREFIX = "vm-operation-notification."
 NOTIFICATION_TYPES = ["sla-miss"]  # the only value ever seen [S1-S5]
@@ -266,6 +266,17 @@ def parse_event(obj: Dict[str, Any]) -> Optional[Event]:
         operation_id=op if isinstance(op, int) and not isinstance(op, bool) else None,
         fields=dict(obj),
     )
+
+
+def parse_list(obj: Dict[str, Any]) -> Optional[List[str]]:
+    """The appNames of a list reply; None when its shape is not the one known (protocol.md section 3.2)."""
+    info = obj.get("info")
+    if not isinstance(info, list):
+        return None
+    names = [entry.get("appName") for entry in info if isinstance(entry, dict)]
+    if len(names) != len(info) or not all(isinstance(n, str) for n in names):
+        return None
+    return [str(n) for n in names]
 
 
 def parse_ack(obj: Dict[str, Any]) -> AckReply:

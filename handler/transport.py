@@ -15,9 +15,11 @@ import sys
 import tempfile
 from typing import Callable, NamedTuple, Optional, Protocol
 
-from handler.protocol import TransportError
+from handler.children import ChildRecord, RecordFile, start_time, stop_tree, wait_gone
+from handler.protocol import TransportError, verb_of
 
 WINDOWS_VMTOOLSD = r"C:\Program Files\VMware\VMware Tools\vmtoolsd.exe"
+MAX_REPLY = 1 << 20  # a reply is a few hundred bytes; more is not a reply
 
 
 class RpcOutcome(Protocol):
@@ -40,6 +42,13 @@ class Outcome(NamedTuple):
     exit_code: int
 
 
+class RecoveredCall(NamedTuple):
+    """The last call of a previous run, as its vmtoolsd left it."""
+
+    verb: str
+    outcome: Optional[Outcome]  # None: it was in flight and left no reply
+
+
 def default_vmtoolsd() -> str:
     found = shutil.which("vmtoolsd")
     if found:
@@ -49,50 +58,104 @@ def default_vmtoolsd() -> str:
     return "vmtoolsd"
 
 
+def _create_private(path: str) -> int:
+    """A new file only its owner can read, whatever was at ``path`` before (a planted file, a symlink)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o600)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_REPLY).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 class VmtoolsdTransport:
-    """Run ``vmtoolsd --cmd RPC`` (POSIX) or ``vmtoolsd --cmdfile FILE`` (Windows, avoids quoting problems).
+    """Run ``vmtoolsd --cmdfile FILE``, its output going to files in a private directory.
+
+    The request goes in a file (0600), never on the command line: it carries the token, and any local
+    user can read every process's argv. The reply goes to a file the child writes itself, and each call
+    is recorded (verb, pid, start time) before it starts, so a reply outlives a handler killed while
+    the call was in flight: the next run reads it with ``recover()``. ``spool`` is the path prefix of
+    those files (the state file's path, in its 0700 directory); None uses a private temporary directory
+    and keeps nothing for a next run (a dry run must not take the real daemon's replies).
 
     ``timeout`` bounds one call: a hung vmtoolsd is killed and reported as ``TransportError('hang')``.
     """
 
-    def __init__(self, path: str, timeout: float = 10.0, use_cmdfile: Optional[bool] = None) -> None:
+    def __init__(self, path: str, timeout: float = 10.0, spool: Optional[str] = None) -> None:
         self.path = path
         self.timeout = timeout
-        self.use_cmdfile = sys.platform == "win32" if use_cmdfile is None else use_cmdfile
+        self._tmpdir: Optional[str] = None
+        if spool is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="vmotion-rpc-")  # 0700
+            spool = os.path.join(self._tmpdir, "rpc")
+        self._cmd = f"{spool}.rpc-cmd"
+        self._out = f"{spool}.rpc-out"
+        self._err = f"{spool}.rpc-err"
+        self._record = RecordFile(f"{spool}.rpc-call")
 
     def __call__(self, rpc: str) -> Outcome:
-        if self.use_cmdfile:
-            return self._via_cmdfile(rpc)
-        return self._run([self.path, "--cmd", rpc])
-
-    def _via_cmdfile(self, rpc: str) -> Outcome:
-        # mkstemp creates the file 0600: the request may carry the token.
-        fd, name = tempfile.mkstemp(prefix="vmotion-rpc-", suffix=".txt")
+        verb = verb_of(rpc)
         try:
+            # Recorded before it starts: a run killed between the spawn and the second record still
+            # leaves the files the child writes to, and knows which call it was.
+            self._record.write(ChildRecord(kind=verb, pid=None, started=None))
+            fd = _create_private(self._cmd)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(rpc)
-            return self._run([self.path, "--cmdfile", name])
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-
-    def _run(self, argv: list[str]) -> Outcome:
+            out, err = _create_private(self._out), _create_private(self._err)
+        except OSError as exc:
+            raise TransportError("os-error", f"cannot write the request file {self._cmd}: {exc}") from exc
         try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
-            )
+            proc = subprocess.Popen([self.path, "--cmdfile", self._cmd], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err)
         except FileNotFoundError as exc:
             raise TransportError("missing", f"vmtoolsd not found at {self.path!r}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise TransportError("hang", f"vmtoolsd did not answer within {self.timeout:g} s") from exc
         except OSError as exc:
             raise TransportError("os-error", f"cannot run {self.path!r}: {exc}") from exc
-        return Outcome(
-            stdout=done.stdout.decode("utf-8", "replace"),
-            stderr=done.stderr.decode("utf-8", "replace"),
-            exit_code=done.returncode,
-        )
+        finally:
+            os.close(out)
+            os.close(err)
+        self._record.write(ChildRecord(kind=verb, pid=proc.pid, started=start_time(proc.pid)))
+        try:
+            exit_code = proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise TransportError("hang", f"vmtoolsd did not answer within {self.timeout:g} s") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self._cmd)
+        # Not fsync'd: the reply only has to outlive this process; a crash of the machine reboots the VM,
+        # which ends every registration and operation with it.
+        return Outcome(stdout=_read(self._out), stderr=_read(self._err), exit_code=exit_code)
+
+    def recover(self) -> Optional[RecoveredCall]:
+        """The previous run's last call: waits for its vmtoolsd if that is still running (up to the call
+        timeout, then kills it), and returns what it printed. None if no call was recorded."""
+        record = self._record.read()
+        if record is None:
+            return None
+        if record.alive() and not wait_gone(record, self.timeout):
+            stop_tree(record, grace=0.0)
+        stdout, stderr = _read(self._out), _read(self._err)
+        with contextlib.suppress(OSError):
+            os.unlink(self._cmd)
+        if not stdout.strip() and not stderr.strip():
+            return RecoveredCall(record.kind, None)
+        # vmtoolsd prints a reply with RPC status "1" on stdout (exit 0), any other on stderr (exit 1).
+        return RecoveredCall(record.kind, Outcome(stdout, stderr, 0 if stdout.strip() else 1))
+
+    def close(self) -> None:
+        """Forget the last call (a clean stop has nothing for the next run to recover)."""
+        for path in (self._cmd, self._out, self._err):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._record.clear()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)

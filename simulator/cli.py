@@ -21,6 +21,7 @@ from simulator import speed_cli
 from simulator.client import SimulatorClient, SimulatorUnreachable
 from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from simulator.cluster.cli import add_parser as add_evacuate
+from simulator.incident.cli import add_commands as add_incident_commands
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs, knob_docs, parse_knob
 from simulator.model.config import MAX_SECONDS
@@ -202,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
-    add_evacuate(sub)  # subcommands that live in their own package set `subcommand` to their runner
+    # Subcommands that live in their own package set `subcommand` to their runner.
+    add_evacuate(sub)
+    add_incident_commands(sub)
     for verb in sub.choices.values():
         # Also after the verb; SUPPRESS keeps a --socket given before the verb when none is given after it.
         verb.add_argument("--socket", default=argparse.SUPPRESS, help=socket_help)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,113 @@ def test_render_round_trips_through_load(tmp_path: Path) -> None:
     conf.write_text(render(config))
     again = load_config(["--config", str(conf)], {})
     assert again.values == config.values
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("interval", "[1]"), ("rpc_timeout", "{ seconds = 5 }"), ("kill_grace", "1979-05-27"),
+    ("unquiesce_timeout", "[[1]]"), ("interval", "100000000000000000000000000000000000000000" * 10),
+    ("name", "[1]"), ("dry_run", "[true]"), ("on_quiesce_failure", "{}"),
+])
+def test_a_value_of_the_wrong_toml_type_is_one_line_naming_the_key_and_exit_2(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    pytest.importorskip("tomllib")
+    conf = tmp_path / "h.toml"
+    conf.write_text(f"[handler]\n{key} = {value}\n")
+    done = _cli("--config", str(conf), env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: config file ")
+    assert f"for {key}: " in lines[0] or f"{key} must be" in lines[0]
+    assert len(lines[0]) < 300
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--interval", "1e10"), ("--unquiesce-timeout", "1e10"), ("--kill-grace", "1e10"), ("--rpc-timeout", "1e308"),
+    ("--safety-margin", "1e10"), ("--end-timeout", "1e10"), ("--backoff-max", "1e10"), ("--interval", "3600.5"),
+])
+def test_every_duration_has_an_upper_bound(flag: str, value: str) -> None:
+    name = flag[2:].replace("-", "_")
+    with pytest.raises(ConfigError, match=rf"^{name} must be .* and at most \d+ seconds \(got "):
+        load_config([flag, value], {})
+
+
+def test_every_duration_accepts_its_bounds() -> None:
+    from handler.defaults import DURATION_BOUNDS
+
+    for name, bounds in DURATION_BOUNDS.items():
+        flag = "--" + name.replace("_", "-")
+        assert load_config([flag, repr(bounds.maximum)], {}).values[name] == bounds.maximum
+        if bounds.minimum_allowed:
+            assert load_config([flag, repr(bounds.minimum)], {}).values[name] == bounds.minimum
+
+
+@pytest.mark.parametrize("name", ["shop\U0001F600", 'a"b\\c', "tab\there", "del\x7f", "caf\u00e9", "x\u2028y"])
+def test_print_config_is_valid_toml_whatever_the_characters(name: str) -> None:
+    tomllib = pytest.importorskip("tomllib")
+    done = _cli("--print-config", "--name", name, "--quiesce", f"/opt/{name}/q", env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    table = tomllib.loads(done.stdout)["handler"]
+    assert table["name"] == name and table["quiesce"] == f"/opt/{name}/q"
+
+
+def _start_up_error(tmp_path: Path, *args: str) -> str:
+    """Runs the handler with a private state directory; returns its one error line (exit 2 asserted)."""
+    state = tmp_path / "state" / "state.json"
+    if not state.parent.exists():
+        state.parent.mkdir(mode=0o700)
+    done = _cli("--state-file", str(state), "--vmtoolsd", "/nonexistent/vmtoolsd", *args,
+                env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: ")
+    return lines[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX commands")
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--quiesce", "/opt/app/quiesce 'unterminated"], "quiesce: cannot parse command"),
+    (["--quiesce", "/nonexistent/quiesce --fast"], "quiesce: /nonexistent/quiesce: no such executable file"),
+    (["--unquiesce", "no-such-program-anywhere"], "unquiesce: no-such-program-anywhere: no such executable file on"),
+    (["--quiesce", "{hook} --fast"], "is not executable"),
+    (["--shell", "--quiesce", "echo 'unterminated"], "quiesce: cannot parse command"),
+    (["--dry-run", "--quiesce", "/nonexistent/q"], "quiesce: /nonexistent/q"),
+])
+def test_a_hook_that_cannot_start_is_refused_at_start_up(tmp_path: Path, args: list[str], needle: str) -> None:
+    hook = tmp_path / "not-executable.sh"
+    hook.write_text("#!/bin/sh\n")
+    line = _start_up_error(tmp_path, *[a.replace("{hook}", str(hook)) for a in args])
+    assert needle in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+@pytest.mark.parametrize(("directory_mode", "file_mode", "needle"), [
+    (0o777, None, "state file directory"),
+    (0o1777, None, "state file directory"),  # sticky /tmp-like: others may still plant the file first
+    (0o770, None, "state file directory"),
+    (0o700, 0o666, "state file"),
+    (0o700, 0o620, "state file"),
+])
+def test_a_state_directory_or_file_others_can_write_is_refused(
+    tmp_path: Path, directory_mode: int, file_mode: int | None, needle: str
+) -> None:
+    state = tmp_path / "state" / "state.json"
+    state.parent.mkdir()
+    if file_mode is not None:
+        state.write_text('{"version": 1}')
+        state.chmod(file_mode)
+    state.parent.chmod(directory_mode)
+    line = _start_up_error(tmp_path, "--name", "t")
+    assert f"{needle} {state if file_mode else state.parent} is writable by others" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() != 0, reason="needs root to chown")
+def test_a_state_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "state.json"
+    state.parent.mkdir(mode=0o700)
+    state.write_text('{"version": 1}')
+    state.chmod(0o600)
+    os.chown(state, 65534, 65534)
+    line = _start_up_error(tmp_path, "--name", "t")
+    assert f"state file {state} is owned by another user (uid 65534)" in line

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Any, Callable, Iterator, List, Optional
 
 import pytest
 
@@ -63,14 +63,16 @@ class Rig:
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
 
-    def handler(self, quiesce_seconds: float = 0.2, *extra: str) -> subprocess.Popen[bytes]:
+    def handler(self, quiesce_seconds: float = 0.2, *extra: str, vmtoolsd: Optional[Path] = None,
+                stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
         env = dict(os.environ, HOOK_LOG=str(self.hook_log), QUIESCE_SECONDS=str(quiesce_seconds))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "handler", "--name", "e2e", "--vmtoolsd", str(self.bin / "vmtoolsd"), "--interval", "0.2",
+            [sys.executable, "-m", "handler", "--name", "e2e", "--vmtoolsd", str(vmtoolsd or self.bin / "vmtoolsd"),
+             "--interval", "0.2",
              "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", str(self.state),
              "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5",
              "--log-format", "json", *extra],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.DEVNULL, stderr=stderr,
         )
         self.procs.append(proc)
         return proc
@@ -174,7 +176,7 @@ def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> 
     assert rig.registrations() == 0
 
 
-def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(rig: Rig) -> None:
+def test_the_cmdfile_transport_works_against_the_fake_vmtoolsd(rig: Rig) -> None:
     from handler.protocol import interpret, parse_register, register_request
     from handler.transport import VmtoolsdTransport
 
@@ -183,7 +185,7 @@ def test_the_cmdfile_transport_used_on_windows_works_against_the_fake_vmtoolsd(r
     spy, seen = rig.tmp / "vmtoolsd-spy", rig.tmp / "seen"
     spy.write_text(f'#!/bin/sh\nstat -c "%n %a" "$2" > {seen}\nexec {rig.bin / "vmtoolsd"} "$@"\n')
     spy.chmod(0o755)
-    outcome = VmtoolsdTransport(str(spy), use_cmdfile=True)(register_request("via-file"))
+    outcome = VmtoolsdTransport(str(spy))(register_request("via-file"))
     assert parse_register(interpret(outcome.stdout, outcome.stderr, outcome.exit_code)).notification_timeout == 6
     assert rig.client.status()["registrations"][0]["app_name"] == "via-file"
     path, mode = seen.read_text().split()

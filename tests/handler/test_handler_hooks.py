@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -80,3 +81,43 @@ def test_a_command_that_cannot_start_is_a_failed_hook() -> None:
     assert result is not None and result.error is not None and "cannot parse" in result.error
     result = runner.start("quiesce", "/bin/true", {"VMOTION_APP_NAME": "from a config file\x00"}).wait(1)
     assert result is not None and not result.ok and result.error is not None and "null" in result.error
+
+
+def _wait_for_pid(path: Path) -> int:
+    deadline = time.monotonic() + 5
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return int(path.read_text())
+
+
+def test_kill_also_takes_a_grandchild_that_left_the_group_with_setsid(tmp_path: Path) -> None:
+    pidfile = tmp_path / "escaped.pid"
+    runner = SubprocessHookRunner(shell=True, kill_grace=0.2)
+    proc = runner.start("quiesce", f"setsid sleep 30 & echo $! > {pidfile}; sleep 30", {})
+    escaped = _wait_for_pid(pidfile)
+    assert os.getpgid(escaped) != os.getpgid(os.getpid()) and _alive(escaped)
+    assert proc.kill().killed
+    assert not _alive(escaped)
+
+
+def test_the_hook_of_a_killed_run_is_stopped_by_the_next_one_tree_and_all(tmp_path: Path) -> None:
+    pidfile, record = tmp_path / "escaped.pid", tmp_path / "state.json.hook"
+    first = SubprocessHookRunner(shell=True, kill_grace=0.2, record=str(record))
+    first.start("quiesce", f"setsid sleep 30 & echo $! > {pidfile}; exec sleep 30", {})
+    escaped = _wait_for_pid(pidfile)
+    leader = json.loads(record.read_text())["pid"]
+    assert record.stat().st_mode & 0o777 == 0o600
+    # The run that started it is gone (SIGKILL): a new runner, on the same record, finds both processes.
+    assert SubprocessHookRunner(kill_grace=0.2, record=str(record)).stop_leftovers() == "quiesce"
+    assert not _alive(leader) and not _alive(escaped)
+    assert not record.exists()
+    assert SubprocessHookRunner(record=str(record)).stop_leftovers() is None  # nothing left, nothing done
+
+
+def test_a_leftover_record_whose_pid_was_reused_stops_nothing(tmp_path: Path) -> None:
+    record = tmp_path / "state.json.hook"
+    # The recorded pid is alive (this very test process) but started at another time: not the hook.
+    record.write_text(json.dumps({"kind": "quiesce", "pid": os.getpid(), "started": "1", "marker": "x" * 16,
+                                  "group": True}))
+    assert SubprocessHookRunner(record=str(record)).stop_leftovers() is None
+    assert _alive(os.getpid())

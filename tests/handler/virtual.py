@@ -55,6 +55,25 @@ class Timeline:
 
 
 @dataclass
+@dataclass
+class SkewedClock:
+    """The guest's clock when it disagrees with the host's: ``offset`` seconds ahead (negative: behind) of the
+    simulator's, on the same virtual time (its sleeps run the timeline)."""
+
+    timeline: Timeline
+    offset: float
+
+    def now(self) -> float:
+        return self.timeline.now() + self.offset
+
+    def monotonic(self) -> float:
+        return self.timeline.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.timeline.sleep(seconds)
+
+
+@dataclass
 class HookRun:
     hook: str
     command: str
@@ -126,6 +145,7 @@ def make_handler(
     metrics: Optional[Metrics] = None,
     transport: Optional[Callable[[str], Any]] = None,
     logger: Optional[logging.Logger] = None,
+    clock: Optional[Any] = None,
     **settings: Any,
 ) -> Handler:
     defaults: Dict[str, Any] = dict(app_name="demo", quiesce="quiesce-app", unquiesce="unquiesce-app")
@@ -133,7 +153,7 @@ def make_handler(
     return Handler(
         CoreSettings(**defaults),
         transport=transport or sim.call,
-        clock=timeline,
+        clock=clock or timeline,
         hooks=hooks,
         state_store=store,
         metrics=metrics,

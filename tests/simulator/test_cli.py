@@ -167,7 +167,8 @@ def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimPro
 def test_socket_is_accepted_before_and_after_every_verb() -> None:
     parser = build_parser()
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"]}
+    required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"], "replay": ["f"],
+                "run": ["f"], "compare": ["f"], "shrink": ["f"]}
     for verb in verbs:
         rest = required.get(verb, [])
         before = parser.parse_args(["--socket", "/s/before", verb, *rest])

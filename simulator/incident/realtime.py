@@ -1,0 +1,95 @@
+"""Run a scenario against a handler command on real time: a simulated VM on a socket, the fake vmtoolsd on
+the handler's PATH, probe hooks that take the scenario's seconds, and the actions applied at their seconds.
+
+The scenario's seconds are real seconds here, so keep its timeouts short. The outcome is read back from the
+simulator's journal exactly as a virtual run's is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from simulator import SystemClock
+from simulator.incident.harness_imports import HandlerLauncher, SimulatedVM
+from simulator.incident.reconstruct import Incident, reconstruct
+from simulator.incident.scenario import Scenario, ScenarioError
+from simulator.incident.sources.journal import observe_journal
+from simulator.incident.sources.lines import Warnings
+from simulator.incident.virtual import action_runner, build_simulator
+
+STOP_GRACE_S = 10.0
+
+
+def _follow_hook_scripts(scenario: Scenario, launcher: HandlerLauncher, vm: SimulatedVM, stop: threading.Event) -> None:
+    """The probes read their behaviour when they start: after each start, set the next run's script."""
+    seen: Dict[str, int] = {}
+    while not stop.wait(0.02):
+        for hook, runs in scenario.hooks.items():
+            started = len(vm.probes(hook, "started"))
+            if started != seen.get(hook, 0) and runs:
+                seen[hook] = started
+                nxt = runs[min(started, len(runs) - 1)]
+                launcher.behave(hook, float(nxt.get("seconds", 0)), int(nxt.get("exit_code", 0)))
+
+
+def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Path] = None) -> Incident:
+    """``keep``: a directory to copy what the run left into (the handler's output as ``handler.log``, its
+    state directory, where a handler may write its own log, and the journal as ``journal.json``)."""
+    template = " ".join(command)
+    if "{quiesce}" not in template:
+        raise ScenarioError("the handler command needs {quiesce} (and {unquiesce}) where its hook commands go")
+    sim = build_simulator(scenario, SystemClock())
+    directory = Path(tempfile.mkdtemp(prefix="vmotion-incident-", dir="/tmp"))
+    vm = SimulatedVM(sim, directory).start()
+    launcher = HandlerLauncher(template, vm, name="incident")
+    notes: List[str] = []
+    stop = threading.Event()
+    try:
+        for hook in ("quiesce", "unquiesce"):
+            runs = scenario.hooks.get(hook) or [{}]
+            launcher.behave(hook, float(runs[0].get("seconds", 0)), int(runs[0].get("exit_code", 0)))
+        follower = threading.Thread(target=_follow_hook_scripts, args=(scenario, launcher, vm, stop), daemon=True)
+        follower.start()
+        t0 = time.time()
+        try:
+            launcher()
+        except RuntimeError as failed:  # the command cannot be started: say so in one line
+            raise ScenarioError(str(failed)) from None
+        for action in scenario.actions:
+            _sleep_until(t0 + float(action["at"]))
+            action_runner(action, sim, notes)()
+        _sleep_until(t0 + scenario.duration)
+        launcher.close()
+        stop.set()
+        follower.join(STOP_GRACE_S)
+        sim.settle()
+        journal = sim.journal()
+        observations = observe_journal(journal, Warnings())
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / "journal.json").write_text(json.dumps(journal, indent=2))
+            for proc in launcher.started:
+                if proc.log_path.exists():
+                    shutil.copyfile(proc.log_path, keep / "handler.log")
+            if launcher.state_dir.exists():
+                shutil.copytree(launcher.state_dir, keep / "state", dirs_exist_ok=True)
+    finally:
+        stop.set()
+        launcher.close()
+        vm.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    for o in observations:
+        o.t -= t0
+    return reconstruct("real-time run", observations, t0, notes)
+
+
+def _sleep_until(when: float) -> None:
+    left = when - time.time()
+    if left > 0:
+        time.sleep(left)  # the scenario's own timetable on real time, not a wait for a timeout

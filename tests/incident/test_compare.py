@@ -1,0 +1,89 @@
+"""A recording made through the wrapper against `vmotion-sim serve` compares with the simulator: no differences
+at the same knobs; a server with another knob value is named, with that value."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from simulator.client import SimulatorClient
+from simulator.incident.record_cli import install
+from tests.simulator.obs import REGISTER_DEMO
+from tests.simulator.procs import SimProcess, start_sim
+
+TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+PREFIX = "vm-operation-notification."
+
+
+def session(sim: SimProcess, tmp_path: Path) -> Path:
+    """A short session through the wrapper: register, poll, a vMotion acked in time, its end, a late ack of a
+    second one, an unknown verb, a refused register, unregister. Real time, 1 s timeouts."""
+    recording = tmp_path / "recording.jsonl"
+    wrapper = install(tmp_path / "wrap", str(sim.bin_dir / "vmtoolsd"), str(recording))["launcher"]
+    control = SimulatorClient(sim.socket)
+
+    def call(rpc: str) -> str:
+        return subprocess.run([str(wrapper), "--cmd", rpc], capture_output=True, text=True, timeout=30).stdout
+
+    token = TOKEN.search(call(REGISTER_DEMO)).group(0)  # type: ignore[union-attr]
+    check = PREFIX + f'check-for-event {{"uniqueToken": "{token}"}}'
+    call(check)
+    op = control.vmotion(migration_seconds=0.2)
+    call(check)
+    call(PREFIX + f'ack-event {{"uniqueToken": "{token}", "operationId": {op}}}')
+    time.sleep(0.5)  # the 0.2 s migration ends (a short real migration, not a timeout being waited out)
+    call(check)
+    late = control.vmotion(migration_seconds=0.2)
+    time.sleep(2.2)  # past the 1 s timeout (forced), so the ack below is late: what ack_after_timeout is about
+    call(check)
+    call(PREFIX + f'ack-event {{"uniqueToken": "{token}", "operationId": {late}}}')
+    call(PREFIX + "frobnicate {}")
+    call(REGISTER_DEMO)
+    call(PREFIX + f'unregister {{"uniqueToken": "{token}"}}')
+    return recording
+
+
+@pytest.fixture
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SimProcess]:
+    knobs: List[str] = getattr(request, "param", [])
+    proc = start_sim(tmp_path, "--host-timeout", "1", *[a for k in knobs for a in ("--knob", k)])
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def compare(recording: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator", "compare", str(recording), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_recording_against_default_knobs_compares_with_no_differences(served: SimProcess, tmp_path: Path) -> None:
+    done = compare(session(served, tmp_path))
+    result = json.loads(done.stdout)
+    assert result["differences"] == [] and done.returncode == 0, result["differences"]
+    assert result["calls"] == 10 and result["would_agree_with"] == {}
+    supported = {(k["name"], k["value"]) for k in result["knobs"] if k["verdict"] == "supports"}
+    assert ("error_envelope", "json-stdout") in supported and ("ack_after_timeout", "error") in supported
+
+
+@pytest.mark.parametrize(("served", "knob", "value"), [
+    (["error_envelope=text-stderr"], "error_envelope", "text-stderr"),
+    (["ack_after_timeout=ack_received"], "ack_after_timeout", "ack_received"),
+    (["unknown_verb_reply=disabled"], "unknown_verb_reply", "disabled"),
+], indirect=["served"])
+def test_a_recording_against_another_knob_value_names_that_knob(
+    served: SimProcess, tmp_path: Path, knob: str, value: str
+) -> None:
+    done = compare(session(served, tmp_path))
+    result = json.loads(done.stdout)
+    assert done.returncode == 5 and result["differences"]
+    assert result["would_agree_with"] == {knob: value} and result["differences_left_with_those"] == 0, done.stdout
+    assert {"name": knob, "value": value, "differences": 0, "verdict": "supports"} in result["knobs"]

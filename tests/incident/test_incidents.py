@@ -1,0 +1,75 @@
+"""Scripted incidents, produced for real: the bundled handler and a naive shell-script handler run as processes
+against a served simulator through the fake vmtoolsd (short real timeouts). Each run's own log, and the
+simulator's journal, are imported back; the scenario made from them reproduces the same outcome (on virtual
+time for the bundled handler, whose core runs in-process; on real time for the shell script)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from simulator.incident.realtime import run_real_time
+from simulator.incident.scenario import Scenario, from_dict, from_incident
+from simulator.incident.sources import load_incident
+from simulator.incident.virtual import run_virtual
+
+HERE = Path(__file__).parent
+BUNDLED = ("{python} -m handler --name {name} --interval 0.2 --quiesce {quiesce} --unquiesce {unquiesce} "
+           "--state-file {state_file} --log-format json")
+NAIVE = f"sh {HERE / 'naive_handler.sh'} {{state_dir}}/handle_notifications.log {{quiesce}} {{unquiesce}}"
+
+
+def scenario(name: str, host_timeout: int, actions: List[Dict[str, Any]], quiesce_seconds: float,
+             duration: float, **knobs: Any) -> Scenario:
+    return from_dict({
+        "format": "vmotion-incident-scenario", "version": 1, "name": name,
+        "settings": {"host_timeout": host_timeout, "migration_seconds": 1}, "knobs": knobs, "actions": actions,
+        "hooks": {"quiesce": [{"seconds": quiesce_seconds, "exit_code": 0}]}, "duration": duration,
+    })
+
+
+BUNDLED_INCIDENTS = {
+    # no-ack policy: a quiesce killed at its deadline is a failed one, so the migration is forced
+    "forced migration after a slow quiesce": (
+        scenario("slow quiesce", 4, [{"at": 1, "do": "vmotion"}], 5, 8), {"on_quiesce_failure": "no-ack"},
+        {"forced-migration", "quiesce-killed"}),
+    "timeout shrunk mid-quiesce": (
+        scenario("shrunk", 6, [{"at": 1, "do": "vmotion"}, {"at": 2, "do": "set", "host_timeout": 3}], 4, 8), {},
+        {"quiesce-killed"}),
+    "reboot mid-operation": (
+        scenario("reboot", 8, [{"at": 1, "do": "vmotion"}, {"at": 2, "do": "reboot"}], 2, 8), {},
+        {"registration-lost", "forced-migration", "missed-end"}),
+}
+
+
+@pytest.mark.parametrize("incident", sorted(BUNDLED_INCIDENTS))
+def test_a_bundled_handler_incident_replays_on_virtual_time(incident: str, tmp_path: Path) -> None:
+    source, handler, expected = BUNDLED_INCIDENTS[incident]
+    options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in handler.items())
+    real = run_real_time(source, (BUNDLED + options).split(), keep=tmp_path)
+    assert set(real.outcome) == expected, real.as_dict()
+    for log in (tmp_path / "handler.log", tmp_path / "journal.json"):
+        imported = load_incident([log])
+        assert set(imported.outcome) == expected, (log.name, imported.as_dict())
+        replay = from_incident(imported, incident)
+        if log.name == "journal.json":
+            # A journal shows the hypervisor's side only: the handler's configuration is the user's to add.
+            replay.handler.update(handler)
+        policy = handler.get("on_quiesce_failure", "ack-anyway")
+        assert replay.handler.get("on_quiesce_failure", "ack-anyway") == policy
+        assert set(run_virtual(replay).outcome) == expected, (log.name, replay.as_dict())
+
+
+def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_path: Path) -> None:
+    source = scenario("naive slow quiesce", 2, [{"at": 1, "do": "vmotion"}], 3, 7)
+    real = run_real_time(source, NAIVE.split(), keep=tmp_path / "first")
+    assert "forced-migration" in real.outcome
+    imported = load_incident([tmp_path / "first" / "state" / "handle_notifications.log"])
+    assert imported.source_format == "poc"
+    assert set(imported.outcome) == set(real.outcome)
+    replay = from_incident(imported, "naive")
+    assert replay.settings["host_timeout"] == 2 and replay.hooks["quiesce"][0]["seconds"] >= 3
+    again = run_real_time(replay, NAIVE.split())
+    assert set(again.outcome) == set(real.outcome)

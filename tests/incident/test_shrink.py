@@ -1,0 +1,55 @@
+"""Shrinking keeps the failure and makes the scenario smaller: on virtual time against the bundled handler's
+core, and through ``vmotion-sim shrink -- CMD`` against a known-broken handler on real time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+from simulator.incident.scenario import Scenario, from_dict, load
+from simulator.incident.shrink import shrink
+from simulator.incident.virtual import run_virtual
+
+BROKEN = Path(__file__).parents[1] / "conformance" / "broken_handler.py"
+
+
+def doc(**fields: Any) -> Dict[str, Any]:
+    return {"format": "vmotion-incident-scenario", "version": 1, "name": "noisy", **fields}
+
+
+def test_a_failing_scenario_shrinks_to_its_cause_on_virtual_time() -> None:
+    # A quiesce that fails under the no-ack policy forces the migration; everything else is noise.
+    source = from_dict(doc(
+        settings={"host_timeout": 10, "migration_seconds": 20}, handler={"on_quiesce_failure": "no-ack"},
+        actions=[{"at": 2, "do": "set", "host_timeout": 12}, {"at": 5, "do": "vmotion", "migration_seconds": 20},
+                 {"at": 60, "do": "vmotion", "migration_seconds": 8}, {"at": 90, "do": "set", "host_timeout": 9}],
+        hooks={"quiesce": [{"seconds": 6, "exit_code": 1}, {"seconds": 3, "exit_code": 0}],
+               "unquiesce": [{"seconds": 4, "exit_code": 0}]},
+        duration=120, expect=["forced-migration"]))
+    result = shrink(source, run_virtual)
+    small = result.scenario
+    assert "forced-migration" in run_virtual(small).outcome
+    assert len(small.actions) == 1 and small.actions[0]["do"] == "vmotion"
+    (quiesce,) = small.hooks["quiesce"]
+    assert quiesce["exit_code"] == 1 and quiesce["seconds"] < 6
+    assert small.size() < source.size() and small.duration < source.duration
+
+
+def test_vmotion_sim_shrink_against_a_known_broken_handler_keeps_its_failure(tmp_path: Path) -> None:
+    source = tmp_path / "broken.json"
+    source.write_text(json.dumps(doc(
+        settings={"host_timeout": 1, "migration_seconds": 0.3},
+        actions=[{"at": 0.5, "do": "vmotion"}, {"at": 1.6, "do": "set", "host_timeout": 2}],
+        hooks={"quiesce": [{"seconds": 0.2, "exit_code": 0}]}, duration=2.6, expect=["forced-migration"])))
+    command = [sys.executable, str(BROKEN), "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce",
+               "{unquiesce}"]
+    done = subprocess.run([sys.executable, "-m", "simulator", "shrink", "--json", str(source), "--", *command],
+                          capture_output=True, text=True, timeout=400, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    shrunk: Scenario = load(Path(summary["saved"]))
+    assert "forced-migration" in shrunk.expect
+    assert shrunk.size() < load(source).size() and len(shrunk.actions) == 1
