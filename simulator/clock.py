@@ -8,7 +8,7 @@ import itertools
 import math
 import threading
 import time
-from typing import Callable, List, Optional, Protocol, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 
 class Clock(Protocol):
@@ -129,3 +129,10 @@ class ScaledClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds / self.speed)
+
+
+def clock_description(clock: object) -> Dict[str, float]:
+    """What a client needs to put a process on a served simulator's clock (the control op ``clock``)."""
+    if isinstance(clock, ScaledClock):
+        return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
+    return {"speed": 1.0}

@@ -16,9 +16,9 @@ import sys
 import traceback
 from typing import Any, Callable, Dict
 
+from simulator.clock import clock_description
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.knobs import Knobs
-from simulator.speed import clock_description
 
 Reply = Dict[str, Any]
 

@@ -292,16 +292,6 @@ class SharedClock:
         self.close()
 
 
-# ---------------------------------------------------------------------------------------------- the served clock
-
-
-def clock_description(clock: object) -> Dict[str, float]:
-    """What a client needs to put a process on a served simulator's clock (the control op ``clock``)."""
-    if isinstance(clock, ScaledClock):
-        return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
-    return {"speed": 1.0}
-
-
 def shared_clock_for(clock: object) -> Optional[SharedClock]:
     """A shared clock for processes started against a simulator on ``clock``; None when it is not sped up."""
     if isinstance(clock, ScaledClock) and clock.speed != 1.0:

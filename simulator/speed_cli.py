@@ -16,9 +16,7 @@ import subprocess
 import sys
 from typing import Any, List, Optional
 
-from simulator.clock import ScaledClock
 from simulator.server import SOCKET_ENV
-from simulator.speed import EXIT_UNAVAILABLE, SharedClock, SpeedUnavailable, check_program
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -39,6 +37,10 @@ def run(args: argparse.Namespace, socket_path: str, clock: Any) -> int:
     if not argv:
         print("vmotion-sim exec: name the command to run: exec -- COMMAND ...", file=sys.stderr)
         return 2
+    # Loaded only when exec runs: every vmotion-sim start (hook probes included) stays light.
+    from simulator.clock import ScaledClock
+    from simulator.speed import EXIT_UNAVAILABLE, SharedClock, SpeedUnavailable, check_program
+
     env = dict(os.environ)
     env[SOCKET_ENV] = socket_path
     speed = float(clock.get("speed", 1.0))

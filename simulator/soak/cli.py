@@ -16,7 +16,6 @@ import importlib.util
 import json
 import shlex
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -52,6 +51,8 @@ def main(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64 and --speed between 0.01 and 1000")
     if importlib.util.find_spec("pytest") is None:
         return _fail(EXIT_UNAVAILABLE, "the soak needs pytest (the [test] extra)")
+    from concurrent.futures import ThreadPoolExecutor
+
     from simulator.soak.runner import SOAK_HANDLER_CMD, SoakRun, timeout_for
     from simulator.soak.steps import draw_steps, run_seed
     from simulator.speed import SpeedUnavailable

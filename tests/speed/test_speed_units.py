@@ -178,3 +178,11 @@ def test_exec_passes_sigterm_on_and_returns_the_status(_speed_tools: None, short
     finally:
         sim.stop()
     assert ready.is_set() and code == 7
+
+
+def test_every_vmotion_sim_start_stays_light() -> None:
+    """exec and soak are registered on every start (hook probes included): their machinery loads when they run."""
+    code = ("import sys, simulator.cli; print(sorted(m for m in sys.modules if m.startswith("
+            "('ctypes', 'concurrent', 'simulator.speed.', 'simulator.soak.runner')) or m == 'simulator.speed'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
