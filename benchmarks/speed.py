@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.measure import Row
+from simulator import speed
 from simulator.harness import SimulatedVM, wait_until
 from simulator.harness.ours import python_module
 from simulator.processes import stop_process
 from simulator.soak.runner import SoakRun, timeout_for
 from simulator.soak.steps import draw_steps, run_seed
-from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime, write_clock_probe
+from simulator.speed import write_clock_probe
 
 FIGURE = "speed"
 SPEED = 20.0
@@ -102,12 +103,7 @@ def _soak_row() -> Row:
 
 def unavailable() -> Optional[str]:
     """Why the figure cannot run here (no libfaketime, no C compiler for the shim), or None."""
-    try:
-        find_libfaketime()
-        clockwait_shim()
-    except SpeedUnavailable as why:
-        return str(why)
-    return None
+    return speed.unavailable()
 
 
 def run(quick: bool) -> List[Row]:

@@ -140,6 +140,16 @@ def check_program(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
 # ---------------------------------------------------------------------------------------------- the libraries
 
 
+def unavailable() -> Optional[str]:
+    """Why nothing can run at speed on this machine (no libfaketime, no C compiler for the shim), or None."""
+    try:
+        find_libfaketime()
+        clockwait_shim()
+    except SpeedUnavailable as why:
+        return str(why)
+    return None
+
+
 def find_libfaketime() -> Path:
     given = os.environ.get(LIBFAKETIME_ENV)
     candidates = [Path(given)] if given else [Path(d) / "libfaketime.so.1" for d in LIBFAKETIME_DIRS]

@@ -6,33 +6,23 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
 from simulator.harness import Journal, SimulatedVM, wait_until
 from simulator.harness.ours import python_module
 from simulator.processes import stop_process
-from simulator.speed import SpeedUnavailable, clockwait_shim, find_libfaketime, write_clock_probe
+from simulator.speed import unavailable, write_clock_probe
 
 REPO = Path(__file__).resolve().parents[2]
 SPEED = 20.0
 HOST_TIMEOUT = 120
 
 
-def speed_available() -> Optional[str]:
-    """Why speed cannot be tested here, or None."""
-    try:
-        find_libfaketime()
-        clockwait_shim()
-    except SpeedUnavailable as why:
-        return str(why)
-    return None
-
-
 @pytest.fixture(scope="session")
 def _speed_tools() -> None:
-    why = speed_available()
+    why = unavailable()
     if why:
         pytest.skip(why)
 
@@ -87,6 +77,15 @@ class SpedUpVM:
     def hook(self, name: str, seconds: float) -> Path:
         """A hook that reports the handler's view of the time to the simulator, then takes ``seconds``."""
         return write_clock_probe(self.directory, self.sim.socket, name, seconds)
+
+    def vmotion_against(self, argv: List[str], log_name: str = "handler.log", **extra: str) -> Tuple[int, Dict[str, Any]]:
+        """Start the handler ``argv`` on the simulator's clock (its output in ``log_name``), let it register,
+        request a vMotion and wait for its end: (its operationId, its status)."""
+        log = self.directory / log_name
+        self.exec(argv, log, **extra)
+        assert wait_until(self.registered, 30), log.read_text()
+        op = self.client.vmotion()
+        return op, self.wait_done(op)
 
     def registered(self) -> bool:
         return bool(self.client.status().registrations)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from simulator.harness import wait_until
 from tests.speed.conftest import HOST_TIMEOUT, SpedUpVM
@@ -47,10 +47,7 @@ def _assert_clocks_agree(vm: SpedUpVM) -> None:
 
 def test_the_bundled_handler_acks_a_production_vmotion_at_speed(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
-    vm.exec(_bundled(vm, quiesce_s=5), vm.directory / "handler.log")
-    assert wait_until(vm.registered, 30), (vm.directory / "handler.log").read_text()
-    op = vm.client.vmotion()
-    done = vm.wait_done(op)
+    op, done = vm.vmotion_against(_bundled(vm, quiesce_s=5))
     assert done["acked"] and not done["forced"]
     quiesced = float(vm.probes("quiesce")[0]["time"])
     # The quiesce took its 5 s on the simulator's clock too: the ack follows it by that much, not 100 s.
@@ -63,10 +60,7 @@ def test_the_bundled_handler_acks_a_production_vmotion_at_speed(sped_up_vm: Sped
 def test_the_bundled_handler_kills_an_overlong_quiesce_at_its_deadline_and_acks_in_time(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
     # A margin of 10 s is 0.5 s of wall time at x20: room for the kill, the ack and a loaded machine.
-    vm.exec(_bundled(vm, 300, "--safety-margin", "10"), vm.directory / "handler.log")
-    assert wait_until(vm.registered, 30)
-    op = vm.client.vmotion()
-    done = vm.wait_done(op)
+    op, done = vm.vmotion_against(_bundled(vm, 300, "--safety-margin", "10"))
     assert done["acked"] and not done["forced"], done
     waited = _ack_time(vm, op) - done["requested_at"]
     # eventGenTimeInSec is whole seconds: the deadline is 120 - 10 s after the request, give or take one.
@@ -76,10 +70,7 @@ def test_the_bundled_handler_kills_an_overlong_quiesce_at_its_deadline_and_acks_
 
 def test_a_quiesce_that_outlasts_the_timeout_without_an_ack_is_forced_at_120_s(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
-    vm.exec(_bundled(vm, 300, "--on-quiesce-failure", "no-ack"), vm.directory / "handler.log")
-    assert wait_until(vm.registered, 30)
-    op = vm.client.vmotion()
-    done = vm.wait_done(op)
+    _, done = vm.vmotion_against(_bundled(vm, 300, "--on-quiesce-failure", "no-ack"))
     assert done["forced"] and not done["acked"]
     assert done["migration_started_at"] - done["requested_at"] == HOST_TIMEOUT
     assert wait_until(lambda: vm.probes("unquiesce"), 30), "the application was left quiesced"
@@ -94,19 +85,17 @@ def _shell_log(path: Path) -> List[Tuple[float, str]]:
     return lines
 
 
-def _shell_handler(vm: SpedUpVM, quiesce_s: float) -> Path:
+def _shell_handler_vmotion(vm: SpedUpVM, quiesce_s: float) -> Tuple[Path, int, Dict[str, Any]]:
+    """The shell handler through one vMotion: (its events file, the operationId, the operation's status)."""
     log = vm.directory / "sh-handler.events"
     extra: Dict[str, str] = {"HANDLER_LOG": str(log), "QUIESCE_S": f"{quiesce_s:g}"}
-    vm.exec([str(HERE / "sh_handler.sh")], vm.directory / "sh-handler.out", **extra)
-    assert wait_until(vm.registered, 30), (vm.directory / "sh-handler.out").read_text()
-    return log
+    op, done = vm.vmotion_against([str(HERE / "sh_handler.sh")], "sh-handler.out", **extra)
+    return log, op, done
 
 
 def test_a_shell_script_handler_acks_a_production_vmotion_at_speed(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
-    log = _shell_handler(vm, quiesce_s=5)
-    op = vm.client.vmotion()
-    done = vm.wait_done(op)
+    log, op, done = _shell_handler_vmotion(vm, quiesce_s=5)
     assert done["acked"] and not done["forced"]
     events = dict((what, when) for when, what in _shell_log(log))
     said_start, said_ack = events[f"start {op}"], events[f"ack {op}"]
@@ -119,9 +108,7 @@ def test_a_shell_script_handler_acks_a_production_vmotion_at_speed(sped_up_vm: S
 
 def test_a_shell_script_handler_that_quiesces_past_the_timeout_is_forced(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
-    log = _shell_handler(vm, quiesce_s=150)
-    op = vm.client.vmotion()
-    done = vm.wait_done(op)
+    log, op, done = _shell_handler_vmotion(vm, quiesce_s=150)
     assert done["forced"] and not done["acked"]
     assert done["migration_started_at"] - done["requested_at"] == HOST_TIMEOUT
     assert wait_until(lambda: any(what == f"ack {op}" for _, what in _shell_log(log)), 30)

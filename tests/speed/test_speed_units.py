@@ -135,30 +135,23 @@ def test_a_go_program_is_named_as_such() -> None:
     assert reason is not None and ("Go program" in reason or "statically linked" in reason)
 
 
+def _exec_on(directory: Path, argv: List[str], *serve_args: str) -> subprocess.CompletedProcess[str]:
+    """``vmotion-sim exec -- ARGV`` against ``vmotion-sim serve SERVE_ARGS`` served in ``directory``."""
+    with SimulatedVM.as_process(directory, *serve_args) as sim:
+        return subprocess.run([*python_module("simulator"), "--socket", str(sim.socket), "exec", "--", *argv],
+                              capture_output=True, text=True)
+
+
 def test_exec_refuses_a_static_program_with_exit_4_and_one_line(
     _speed_tools: None, static_program: Path, short_dir: Path
 ) -> None:
-    sim = SimulatedVM.as_process(short_dir, "--speed", "10").start()
-    try:
-        done = subprocess.run(
-            [*python_module("simulator"), "--socket", str(sim.socket), "exec", "--", str(static_program)],
-            capture_output=True, text=True,
-        )
-    finally:
-        sim.close()
+    done = _exec_on(short_dir, [str(static_program)], "--speed", "10")
     assert done.returncode == EXIT_UNAVAILABLE
     assert done.stderr.count("\n") == 1 and "statically linked" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_exec_at_speed_1_runs_even_a_static_program(static_program: Path, short_dir: Path) -> None:
-    sim = SimulatedVM.as_process(short_dir).start()
-    try:
-        done = subprocess.run(
-            [*python_module("simulator"), "--socket", str(sim.socket), "exec", "--", str(static_program)],
-            capture_output=True, text=True,
-        )
-    finally:
-        sim.close()
+    done = _exec_on(short_dir, [str(static_program)])
     assert done.returncode == 0, done.stderr
 
 
