@@ -61,6 +61,7 @@ class SoakRun:
         self.sim = Simulator(clock, host_timeout=self.timeout, migration_seconds=0.1 * self.timeout, seed=seed)
         self.run = invariants.Run(timeout=self.timeout, restart_bound=5.0 + 2.0 * speed)
         self.handler: Optional[HandlerProcess] = None
+        self.handler_log: Optional[str] = None  # what the handler processes wrote, once the run is over
 
     def play(self) -> Optional[Violation]:
         directory = short_dir("vmotion-soak-")
@@ -83,6 +84,7 @@ class SoakRun:
         finally:
             if launcher is not None:
                 launcher.close()
+                self.handler_log = launcher.log() if launcher.started else None
             vm.close()
             shutil.rmtree(directory, ignore_errors=True)
 

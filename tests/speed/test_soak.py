@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import List
 
@@ -88,6 +89,23 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{}")
     junk = _soak("--replay", "junk.json", cwd=tmp_path)
     assert junk.returncode == 2 and "not a soak reproducer" in junk.stderr
+
+
+def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scenario_named_by_its_seed(
+    _speed_tools: None, tmp_path: Path
+) -> None:
+    command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
+    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--junitxml", "soak.xml", "--report", "out",
+                 *command, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    [case] = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
+    assert (case.get("classname"), case.get("name")) == ("soak", "seed 3 run 0")
+    failure = case.find("failure")
+    assert failure is not None and "clean-start-acked broken at step 2" in str(failure.get("message"))
+    assert "start" in str(case.findtext("system-out"))  # the run's journal as a timeline
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "soak: seed 3 run 0" in page and "0 passed, 1 failed" in page
+    assert list((tmp_path / "out").glob("*seed-3-run-0.journal.json")) and (tmp_path / "out" / "soak-3-0.json").exists()
 
 
 def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp_path: Path) -> None:
