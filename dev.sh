@@ -18,6 +18,7 @@ ensure_debian_packages() {
     # Pictures (reports, Gantt charts) are checked in a real browser; handlers run at speed under libfaketime.
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+    command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # builds the speed runs' clockwait shim once
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         log "missing Debian packages: ${missing[*]} (run as root, or install them)"; return 1

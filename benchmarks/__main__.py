@@ -16,6 +16,7 @@ from benchmarks import (
     reaction,
     record_wrapper,
     report,
+    speed,
     suite,
     throughput,
     virtual_time,
@@ -34,6 +35,14 @@ def _suite(quick: bool) -> List[Row]:
     return rows
 
 
+def _speed(quick: bool) -> List[Row]:
+    why = speed.unavailable()
+    if why:
+        _SKIPPED[speed.FIGURE] = why
+        return []
+    return speed.run(quick)
+
+
 _SKIPPED: Dict[str, str] = {}
 
 FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
@@ -43,6 +52,7 @@ FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
     reaction.FIGURE: reaction.run,
     virtual_time.FIGURE: virtual_time.run,
     evacuation.FIGURE: evacuation.run,
+    speed.FIGURE: _speed,
     suite.FIGURE: _suite,
 }
 FULL_ONLY = {suite.FIGURE}  # too slow for the quick mode; runs in full mode or when named with --only

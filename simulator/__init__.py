@@ -5,10 +5,12 @@
     sim.call('vm-operation-notification.register {"appName": "demo", "notificationTypes": ["sla-miss"]}')
 """
 
-from simulator.clock import Clock, ManualClock, SystemClock
+from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from simulator.faults import Faults
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.knobs import Knobs
 from simulator.rpc import RpcResult
 
-__all__ = ["Clock", "Faults", "Knobs", "ManualClock", "RpcResult", "Simulator", "SimulatorError", "SystemClock"]
+__all__ = [
+    "Clock", "Faults", "Knobs", "ManualClock", "RpcResult", "ScaledClock", "Simulator", "SimulatorError", "SystemClock",
+]

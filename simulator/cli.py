@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from handler.console import package_version, run_console
-from simulator.clock import Clock, ManualClock, SystemClock
+from simulator import speed_cli
+from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from simulator.cluster.cli import add_parser as add_evacuate
 from simulator.cluster.maintenance_cli import add_parser as add_maintenance_bridge
 from simulator.incident.cli import add_commands as add_incident_commands
@@ -25,6 +26,7 @@ from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.config import MAX_SECONDS
 from simulator.model.knobs import Knobs, knob_docs, parse_knob_assignments
 from simulator.readside import Status
+from simulator.soak import cli as soak_cli
 from simulator.timeline import render
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
 from simulator.transport.server import (
@@ -119,6 +121,13 @@ def _positive_duration(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    value = _duration(text)
+    if not 0.01 <= value <= 1000:
+        raise argparse.ArgumentTypeError("speed must be between 0.01 and 1000")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
     socket_help = f"control socket (default: ${SOCKET_ENV}, or {DEFAULT_SOCKET_HELP})"
@@ -140,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"clients at once; past it the longest idle one is closed ({DEFAULT_MAX_CONNECTIONS})")
     serve.add_argument("--idle-timeout", type=_positive_duration, default=DEFAULT_IDLE_TIMEOUT,
                        help=f"close a connection silent this long (seconds, {DEFAULT_IDLE_TIMEOUT:g})")
+    serve.add_argument("--speed", type=_speed, default=1.0, help="run the real clock K times faster (see exec)")
 
     vmotion = sub.add_parser("vmotion", help="request a migration; prints its operationId")
     vmotion.add_argument("--outcome", choices=("success", "failure"), default="success")
@@ -207,11 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fail scenarios whose timings regressed against this baseline")
     check.add_argument("--tolerance", type=_percent, default=20.0, metavar="PCT",
                        help="how much worse than the baseline a timing may be (20%%)")
+    check.add_argument("--speed", type=_speed, default=1.0, metavar="K",
+                       help="run the scenarios' clocks K times faster (handlers under libfaketime)")
     check.add_argument(
         "handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
         help="the handler command, with {quiesce} and {unquiesce} where its hook commands go "
         "(default: the bundled vmotion-handler)",
     )
+
+    speed_cli.add_parser(sub)
+    soak_cli.add_parser(sub)
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
@@ -275,6 +290,8 @@ def _serve(args: argparse.Namespace) -> int:
     clock: Clock = SystemClock()
     if args.clock == "manual":
         clock = ManualClock(args.start_time) if args.start_time is not None else ManualClock()
+    elif args.speed != 1.0:
+        clock = ScaledClock(args.speed)
     sim = Simulator(
         clock,
         host_timeout=args.host_timeout,
@@ -297,7 +314,8 @@ def _serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with server:
-        print(f"vmotion-sim: serving on {path} (clock {args.clock}, pid {os.getpid()})", flush=True)
+        speed = f" x{args.speed:g}" if args.speed != 1.0 else ""
+        print(f"vmotion-sim: serving on {path} (clock {args.clock}{speed}, pid {os.getpid()})", flush=True)
         stop.wait()
     return 0
 
@@ -343,8 +361,10 @@ def _run(args: argparse.Namespace) -> int:
         return check_main(args.handler, CheckOptions(
             select=args.select, knobs=_knob_assignments(args.knob), as_json=args.json, junitxml=args.junitxml,
             report=args.report, save_baseline=args.save_baseline, baseline=args.baseline,
-            tolerance=args.tolerance,
+            tolerance=args.tolerance, speed=args.speed,
         ))
+    if args.command == "soak":
+        return soak_cli.main(args)
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 
@@ -353,6 +373,8 @@ def _run(args: argparse.Namespace) -> int:
         except DemoFailed as failed:
             raise SimulatorError(f"demo: {failed}") from None
     client = SimulatorClient(_socket_path(args))
+    if args.command == "exec":
+        return speed_cli.run(args, _socket_path(args), client.request("clock")["clock"])
     if args.command == "vmotion":
         print(client.vmotion(args.outcome, args.migration_seconds))
     elif args.command == "advance":

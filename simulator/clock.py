@@ -8,7 +8,7 @@ import itertools
 import math
 import threading
 import time
-from typing import Callable, List, Protocol, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 
 class Clock(Protocol):
@@ -91,3 +91,48 @@ class ManualClock:
 
     def call_later(self, seconds: float, action: Callable[[], object]) -> None:
         self.call_at(self.now() + seconds, action)
+
+
+class ScaledClock:
+    """The real clock run ``speed`` times faster from a shared origin: the clock a sped-up handler sees.
+
+    At wall time ``origin_wall`` it reads ``origin_fake``; every real second after that is ``speed`` seconds.
+    libfaketime, given the same origin and rate (``simulator.speed``), shows a handler process the same time,
+    so ``eventGenTimeInSec`` and the handler's own ``time()`` agree. ``monotonic`` and ``sleep`` scale alike.
+    """
+
+    def __init__(
+        self,
+        speed: float,
+        origin_wall: Optional[float] = None,
+        origin_fake: Optional[float] = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError("speed must be a finite number > 0")
+        self.speed = float(speed)
+        self._wall = wall
+        self.origin_wall = float(wall() if origin_wall is None else origin_wall)
+        self.origin_fake = float(self.origin_wall if origin_fake is None else origin_fake)
+        self._mono0 = time.monotonic()
+
+    def at(self, wall_time: float) -> float:
+        """What this clock reads at ``wall_time`` (real epoch seconds)."""
+        return self.origin_fake + (wall_time - self.origin_wall) * self.speed
+
+    def now(self) -> float:
+        return self.at(self._wall())
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._mono0) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
+
+
+def clock_description(clock: object) -> Dict[str, float]:
+    """What a client needs to put a process on a served simulator's clock (the control op ``clock``)."""
+    if isinstance(clock, ScaledClock):
+        return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
+    return {"speed": 1.0}

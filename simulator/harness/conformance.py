@@ -60,6 +60,7 @@ class CheckOptions:
     save_baseline: Optional[Path] = None
     baseline: Optional[Path] = None
     tolerance: float = DEFAULT_TOLERANCE_PCT
+    speed: float = 1.0  # the scenarios' clocks K times faster, handlers under libfaketime (simulator.speed)
 
 
 class CheckError(Exception):
@@ -93,7 +94,7 @@ def _plugin_args() -> List[str]:
 
 
 def pytest_argv(template: Optional[str], report: Path, select: Optional[str],
-                knobs: Optional[Dict[str, Any]] = None) -> List[str]:
+                knobs: Optional[Dict[str, Any]] = None, speed: float = 1.0) -> List[str]:
     from simulator.harness.launcher import BUNDLED_HANDLER_CMD
 
     ini = report.with_name("pytest.ini")
@@ -109,6 +110,8 @@ def pytest_argv(template: Optional[str], report: Path, select: Optional[str],
         argv += ["--vmotion-knob", f"{name}={_knob_text(value)}"]
     if select:
         argv += ["-k", select]
+    if speed != 1.0:
+        argv += ["--vmotion-speed", f"{speed:g}"]
     return argv
 
 
@@ -122,7 +125,7 @@ def _knob_text(value: Any) -> str:
 
 
 def run_scenarios(template: Optional[str], select: Optional[str] = None,
-                  knobs: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                  knobs: Optional[Dict[str, Any]] = None, speed: float = 1.0) -> List[Dict[str, Any]]:
     """Run the conformance scenarios; one verdict per scenario (``scenario``, ``passed``, ``reason``, ``timings``,
     ``journal``, ``handler_log``)."""
     for module in ("pytest", "pytest_bdd"):
@@ -133,7 +136,7 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None,
     with tempfile.TemporaryDirectory(prefix="vmotion-check-") as scratch:
         report = Path(scratch) / "verdicts.json"
         done = subprocess.run(
-            pytest_argv(template, report, select, knobs), cwd=os.getcwd(), capture_output=True, text=True,
+            pytest_argv(template, report, select, knobs, speed), cwd=os.getcwd(), capture_output=True, text=True,
             stdin=subprocess.DEVNULL, env=dict(os.environ),
         )
         # The child runs in the caller's directory: relative paths in the handler command keep their meaning.
@@ -150,6 +153,18 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None,
     if not verdicts:
         raise CheckError(EXIT_USAGE, "no conformance scenario matched")
     return verdicts
+
+
+def check_speed(template: Optional[str]) -> None:
+    """Say at once (exit 4) when the handler's program cannot run at speed, rather than in every scenario."""
+    from simulator.speed import SpeedUnavailable, check_program, find_libfaketime
+
+    try:
+        find_libfaketime()
+        if template is not None:
+            check_program(shlex.split(template)[:1])
+    except SpeedUnavailable as why:
+        raise CheckError(EXIT_UNAVAILABLE, str(why)) from None
 
 
 def _timings_text(timings: Dict[str, Any]) -> str:
@@ -180,7 +195,9 @@ def check(command: Sequence[str], options: CheckOptions) -> CheckResults:
         baseline = load_baseline(options.baseline) if options.baseline is not None else None
     except (TypeError, ValueError, BaselineError) as bad:
         raise CheckError(EXIT_USAGE, str(bad)) from None
-    verdicts = run_scenarios(template, options.select, options.knobs)
+    if options.speed != 1.0:
+        check_speed(template)
+    verdicts = run_scenarios(template, options.select, options.knobs, options.speed)
     results = CheckResults(
         scenarios=[ScenarioResult.from_verdict(v) for v in verdicts], knobs=knobs.as_dict(), handler_command=template,
     )

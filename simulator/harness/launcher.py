@@ -19,11 +19,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from simulator.harness.ours import write_launcher
 from simulator.harness.probe import write_probe
 from simulator.harness.vm import SimulatedVM
+
+if TYPE_CHECKING:
+    from simulator.speed import SharedClock
 
 HOOKS = ("quiesce", "unquiesce")
 BUNDLED_HANDLER_CMD = (
@@ -139,6 +142,9 @@ class HandlerLauncher:
         self._behaviour = {hook: vm.directory / f"{hook}-behaviour.json" for hook in HOOKS}
         self._baseline = vm.directory / "handler-env.json"
         self._env = vm.env(env)
+        self._shared = _shared_clock(vm)  # at speed: handlers run on the simulator's clock, under libfaketime
+        if self._shared is not None:
+            self._env = self._shared.env(self._env)
         self._baseline.write_text(json.dumps(self._env))
         self.probe_paths = {
             hook: write_probe(vm.bin_dir, hook, vm.socket, self._behaviour[hook], self._baseline) for hook in HOOKS
@@ -171,6 +177,10 @@ class HandlerLauncher:
         """Start the command (plus ``extra_args``; ``env`` adds variables); its output goes to ``handler.log``."""
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         argv = self.argv() + list(extra_args)
+        if self._shared is not None:
+            from simulator.speed import check_program
+
+            check_program(argv, self._env)
         proc = HandlerProcess(argv, {**self._env, **(env or {})}, self.vm.directory, self.state_file, self.cwd)
         self.started.append(proc)
         return proc.start()
@@ -184,6 +194,8 @@ class HandlerLauncher:
             if proc.running():
                 proc.stop(signal.SIGTERM, timeout=5.0)
         self._kill_leftover_probes()
+        if self._shared is not None:
+            self._shared.close()
 
     def _kill_leftover_probes(self) -> None:
         """A handler killed with SIGKILL leaves its hook running: end the probes this VM saw start."""
@@ -193,6 +205,15 @@ class HandlerLauncher:
                 if _is_our_probe(pid, self.vm.bin_dir):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(pid, signal.SIGKILL)
+
+
+def _shared_clock(vm: SimulatedVM) -> Optional[SharedClock]:
+    clock = vm.clock()
+    if float(clock.get("speed", 1.0)) == 1.0:
+        return None  # the speed machinery (ctypes, libfaketime) loads only when a VM runs at speed
+    from simulator.speed import shared_clock_for
+
+    return shared_clock_for(clock)
 
 
 def _is_our_probe(pid: int, bin_dir: Path) -> bool:

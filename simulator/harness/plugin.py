@@ -6,7 +6,10 @@ Fixtures
     A :class:`~simulator.harness.vm.SimulatedVM`: a fresh :class:`~simulator.Simulator` on the real clock,
     served on a socket of this test's own, with the fake ``vmtoolsd``/``vmware-rpctool`` in ``.bin_dir``.
     Its settings come from the marker: ``@pytest.mark.vmotion_sim(host_timeout=10, migration_seconds=1)``
-    (any keyword of ``Simulator``; default a 120 s host timeout and 15 s migrations).
+    (any keyword of ``Simulator``; default a 120 s host timeout and 15 s migrations). With
+    ``@pytest.mark.vmotion_speed(K)`` (or ``--vmotion-speed K``) its clock runs K times faster, and the
+    handlers ``vmotion_handler`` starts run under libfaketime on the same clock (:mod:`simulator.speed`):
+    production timeouts in 1/K of the wall time.
 ``vmotion_env``
     The environment for a handler process: ``PATH`` with the fake vmtoolsd first, ``VMOTION_SIM_SOCKET``.
 ``vmotion_handler``
@@ -25,6 +28,8 @@ Options
 ``--handler-cmd 'COMMAND ... {quiesce} ... {unquiesce} ...'``
     Run the handler-behaviour scenarios (tag ``@conformance``) and the ``vmotion_handler`` fixture against this
     command instead of the bundled handler. Placeholders: see :mod:`simulator.harness.launcher`.
+``--vmotion-speed K``
+    Every ``vmotion_sim`` of the run K times faster (a ``vmotion_speed`` marker takes precedence).
 ``--vmotion-report FILE``
     Write each scenario's verdict as JSON, with its journal and the handler's log; used by ``vmotion-sim check``.
 ``--vmotion-knob NAME=VALUE`` (repeatable)
@@ -41,6 +46,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+from simulator.clock import ScaledClock
 from simulator.harness.launcher import BUNDLED_HANDLER_CMD, HandlerLauncher, placeholder_problem
 from simulator.harness.report import HANDLER_LOG_PROPERTY, JOURNAL_PROPERTY, VerdictReport, is_scenario
 from simulator.harness.vm import SimulatedVM, short_dir
@@ -49,6 +55,7 @@ from simulator.model.knobs import Knobs, parse_knob_assignments
 pytest_plugins = ["simulator.vcenter.fixtures"]
 
 MARKER = "vmotion_sim"
+SPEED_MARKER = "vmotion_speed"
 PINNED_KNOBS = pytest.StashKey[Dict[str, Any]]()
 DEFAULT_SETTINGS = {"host_timeout": 120, "migration_seconds": 15.0}
 MARKERS = (
@@ -56,6 +63,7 @@ MARKERS = (
     "conformance: a handler-behaviour scenario that runs the handler as a process (selected by --handler-cmd)",
     "process: the handler runs as a real process on short real timeouts",
     "virtual: the handler core runs in-process on the simulator's virtual clock",
+    f"{SPEED_MARKER}(k): serve vmotion_sim on a clock k times faster, and run handlers under libfaketime on it",
 )
 
 
@@ -67,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the handler-behaviour (@conformance) scenarios against this handler command; "
                     "{quiesce} and {unquiesce} expand to probe commands (also {state_file} {state_dir} {name} "
                     "{socket} {vmtoolsd} {python})")
+    group.addoption("--vmotion-speed", type=float, default=1.0, metavar="K",
+                    help="run the simulated VM's clock, and the handlers started on it (libfaketime), K times faster")
     group.addoption("--vmotion-report", default=None, metavar="FILE",
                     help="write each scenario's verdict (scenario, passed, reason, timings) to FILE as JSON")
     group.addoption("--vmotion-knob", action="append", default=[], metavar="NAME=VALUE",
@@ -127,9 +137,14 @@ def reporting(config: pytest.Config) -> bool:
 
 @pytest.fixture
 def vmotion_sim(request: pytest.FixtureRequest) -> Iterator[SimulatedVM]:
-    """A simulated VM on the real clock, served on a socket of this test's own (xdist-safe)."""
+    """A simulated VM on the real clock (sped up by the ``vmotion_speed`` marker or ``--vmotion-speed``),
+    served on a socket of this test's own (xdist-safe)."""
     marker = request.node.get_closest_marker(MARKER)
     settings = {**DEFAULT_SETTINGS, **(marker.kwargs if marker is not None else {})}
+    speed_marker = request.node.get_closest_marker(SPEED_MARKER)
+    speed = float(speed_marker.args[0]) if speed_marker else float(request.config.getoption("--vmotion-speed"))
+    if speed != 1.0:
+        settings["clock"] = ScaledClock(speed)
     pinned = request.config.stash.get(PINNED_KNOBS, {})
     if pinned:  # pinned for the whole run: over whatever the test's marker chose
         settings["knobs"] = dataclasses.replace(settings.get("knobs") or Knobs(), **pinned)

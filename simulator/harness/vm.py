@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Type, Union
 
+from simulator.clock import clock_description
 from simulator.harness.journal import Journal
 from simulator.harness.ours import python_module
 from simulator.harness.wait import wait_until
@@ -120,6 +121,12 @@ class SimulatedVM:
         env["PATH"] = str(self.bin_dir) + os.pathsep + env.get("PATH", os.defpath)
         env[SOCKET_ENV] = str(self.socket)
         return env
+
+    def clock(self) -> Dict[str, float]:
+        """The served simulator's clock (``speed``, and at speed ``origin_wall``): what puts a process on it."""
+        if self._simulator is not None:
+            return clock_description(self._simulator.clock)
+        return dict(self.client.request("clock")["clock"])
 
     @property
     def vmtoolsd(self) -> Path:

@@ -31,6 +31,8 @@ def add_commands(sub: Any) -> None:
     run = sub.add_parser("run", help="run a scenario file; says whether its outcome reproduced")
     run.add_argument("scenario", metavar="FILE")
     run.add_argument("--json", action="store_true")
+    run.add_argument("--speed", type=float, default=1.0, metavar="K",
+                     help="with a handler command: the clocks K times faster (handler under libfaketime)")
     run.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                      help="a handler command to run on real time, with {quiesce} and {unquiesce} where its hook "
                      "commands go (default: the bundled handler's core on virtual time)")
@@ -141,7 +143,7 @@ def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
     }
 
 
-def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
+def _runner(handler: List[str], speed: float = 1.0) -> Callable[[Scenario], Incident]:
     from simulator.incident.scenario import ScenarioError
 
     command = handler[1:] if handler[:1] == ["--"] else list(handler)
@@ -150,7 +152,7 @@ def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
     if command:
         from simulator.incident.realtime import run_real_time
 
-        return lambda scenario: run_real_time(scenario, command)
+        return lambda scenario: run_real_time(scenario, command, speed=speed)
     from simulator.incident.virtual import run_virtual
 
     return run_virtual
@@ -159,10 +161,12 @@ def _runner(handler: List[str]) -> Callable[[Scenario], Incident]:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from simulator.incident.scenario import load
+    from simulator.incident.scenario import ScenarioError, load
 
+    if not 0.01 <= args.speed <= 1000:
+        raise ScenarioError("--speed must be between 0.01 and 1000")
     scenario = load(Path(args.scenario))
-    incident = _runner(args.handler)(scenario)
+    incident = _runner(args.handler, args.speed)(scenario)
     result = verdict(scenario, incident)
     if args.json:
         _print(result)

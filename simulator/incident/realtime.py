@@ -1,8 +1,10 @@
 """Run a scenario against a handler command on real time: a simulated VM on a socket, the fake vmtoolsd on
 the handler's PATH, probe hooks that take the scenario's seconds, and the actions applied at their seconds.
 
-The scenario's seconds are real seconds here, so keep its timeouts short. The outcome is read back from the
-simulator's journal exactly as a virtual run's is.
+The scenario's seconds are real seconds here, so keep its timeouts short, or run at ``speed`` K: the simulator
+on a scaled clock and the handler under libfaketime on the same clock (``simulator.speed``), so production
+timeouts take 1/K of their time. The outcome is read back from the simulator's journal exactly as a virtual
+run's is.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ import json
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from simulator import SystemClock
+from simulator import ScaledClock, Simulator, SystemClock
 from simulator.harness import HandlerLauncher, SimulatedVM
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
 from simulator.incident.sources.lines import Warnings
 from simulator.incident.virtual import action_runner, build_simulator
+from simulator.speed import SpeedUnavailable
 
 STOP_GRACE_S = 10.0
 
@@ -38,16 +40,23 @@ def _follow_hook_scripts(scenario: Scenario, launcher: HandlerLauncher, vm: Simu
                 launcher.behave(hook, float(nxt.get("seconds", 0)), int(nxt.get("exit_code", 0)))
 
 
-def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Path] = None) -> Incident:
+def run_real_time(
+    scenario: Scenario, command: Sequence[str], keep: Optional[Path] = None, speed: float = 1.0
+) -> Incident:
     """``keep``: a directory to copy what the run left into (the handler's output as ``handler.log``, its
     state directory, where a handler may write its own log, and the journal as ``journal.json``)."""
     template = " ".join(command)
     if "{quiesce}" not in template:
         raise ScenarioError("the handler command needs {quiesce} (and {unquiesce}) where its hook commands go")
-    sim = build_simulator(scenario, SystemClock())
+    sim = build_simulator(scenario, ScaledClock(speed) if speed != 1.0 else SystemClock())
     directory = Path(tempfile.mkdtemp(prefix="vmotion-incident-", dir="/tmp"))
     vm = SimulatedVM.in_process(directory, sim).start()
-    launcher = HandlerLauncher(template, vm, name="incident")
+    try:
+        launcher = HandlerLauncher(template, vm, name="incident")
+    except SpeedUnavailable as why:
+        vm.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise ScenarioError(str(why)) from None
     notes: List[str] = []
     stop = threading.Event()
     try:
@@ -56,15 +65,15 @@ def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Pat
             launcher.behave(hook, float(runs[0].get("seconds", 0)), int(runs[0].get("exit_code", 0)))
         follower = threading.Thread(target=_follow_hook_scripts, args=(scenario, launcher, vm, stop), daemon=True)
         follower.start()
-        t0 = time.time()
+        t0 = sim.now()
         try:
             launcher()
-        except RuntimeError as failed:  # the command cannot be started: say so in one line
+        except (RuntimeError, SpeedUnavailable) as failed:  # the command cannot be started: say so in one line
             raise ScenarioError(str(failed)) from None
         for action in scenario.actions:
-            _sleep_until(t0 + float(action["at"]))
+            _sleep_until(sim, t0 + float(action["at"]))
             action_runner(action, sim, notes)()
-        _sleep_until(t0 + scenario.duration)
+        _sleep_until(sim, t0 + scenario.duration)
         launcher.close()
         stop.set()
         follower.join(STOP_GRACE_S)
@@ -89,7 +98,7 @@ def run_real_time(scenario: Scenario, command: Sequence[str], keep: Optional[Pat
     return reconstruct("real-time run", observations, t0, notes)
 
 
-def _sleep_until(when: float) -> None:
-    left = when - time.time()
+def _sleep_until(sim: Simulator, when: float) -> None:
+    left = when - sim.now()
     if left > 0:
-        time.sleep(left)  # the scenario's own timetable on real time, not a wait for a timeout
+        sim.clock.sleep(left)  # the scenario's own timetable on the simulator's clock, not a wait for a timeout

@@ -16,6 +16,7 @@ import sys
 import traceback
 from typing import Any, Callable, Dict
 
+from simulator.clock import clock_description
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.knobs import Knobs
 
@@ -93,6 +94,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "status": lambda sim: {"status": sim.status().to_dict()},
     "journal": lambda sim: {"journal": sim.journal()},
     "time": lambda sim: {"time": sim.now()},
+    "clock": lambda sim: {"clock": clock_description(sim.clock)},
     "ping": lambda sim: {},
 }
 OLD_NAMES = {"rpc": "call", "faults": "fault"}  # still accepted from clients written before the rename

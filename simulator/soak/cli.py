@@ -1,0 +1,154 @@
+"""``vmotion-sim soak --seed S --runs N [--steps M] [--speed K] [--jobs J] [--json] [--junitxml FILE] [--report DIR]
+[-- COMMAND ...]``.
+
+Each run plays a sequence drawn from ``(seed, run)`` against the handler command (default: the bundled
+handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``). On the first violation it prints the seed,
+the run, the invariant and the step, saves the sequence as a reproducer (``soak-SEED-RUN.json`` in ``--report``,
+default the current directory) and exits 1; ``soak --replay FILE`` plays a reproducer again. The runs played
+are also results in ``check``'s forms (:mod:`simulator.report`), each run a scenario ``soak: seed S run R`` with
+its journal and handler log: JUnit XML (``--junitxml``) and ``DIR/index.html`` (``--report``).
+
+Exit codes: 0 every run held; 1 an invariant broke; 2 bad usage; 4 the soak cannot run here (``--speed`` without
+libfaketime, or for a program that cannot be sped up). It runs on the harness's standard-library parts only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from simulator.report import ScenarioResult
+    from simulator.soak.runner import SoakRun
+
+EXIT_HELD, EXIT_VIOLATION, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
+FORMAT = "vmotion-soak-reproducer"
+
+
+def add_parser(sub: Any) -> None:
+    soak = sub.add_parser("soak", help="seeded random sequences against a handler, invariants after each step")
+    soak.add_argument("--seed", type=int, default=0)
+    soak.add_argument("--runs", type=int, default=1)
+    soak.add_argument("--steps", type=int, default=6, help="random steps per run, after the clean cycle (6)")
+    soak.add_argument("--speed", type=float, default=1.0, help="run the clocks K times faster (see serve --speed)")
+    soak.add_argument("--jobs", type=int, default=1, help="runs played at once (1)")
+    soak.add_argument("--json", action="store_true", help="print one JSON object per run")
+    soak.add_argument("--junitxml", type=Path, default=None, metavar="FILE",
+                      help="also write JUnit XML here: one test case per run")
+    soak.add_argument("--report", default=None, metavar="DIR",
+                      help="where a reproducer is saved (default .); given, also DIR/index.html, a timeline per run")
+    soak.add_argument("--replay", default=None, metavar="FILE", help="play a saved reproducer again")
+    soak.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+
+
+def _template(words: List[str]) -> Optional[str]:
+    words = words[1:] if words and words[0] == "--" else words
+    return shlex.join(words) if words else None
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"vmotion-sim soak: {message}", file=sys.stderr)
+    return code
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.runs < 1 or args.steps < 0 or not 1 <= args.jobs <= 64 or not 0.01 <= args.speed <= 1000:
+        return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64 and --speed between 0.01 and 1000")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simulator.soak.runner import SOAK_HANDLER_CMD, SoakRun, timeout_for
+    from simulator.soak.steps import draw_steps, run_seed
+    from simulator.speed import SpeedUnavailable
+
+    template = _template(list(args.handler)) or SOAK_HANDLER_CMD
+    plans: List[Dict[str, Any]] = []
+    if args.replay:
+        try:
+            doc = json.loads(Path(args.replay).read_text())
+            assert doc.get("format") == FORMAT and isinstance(doc.get("steps"), list)
+        except (OSError, ValueError, AssertionError):
+            return _fail(EXIT_USAGE, f"{args.replay} is not a soak reproducer")
+        args.speed = float(doc.get("speed", args.speed))
+        template = _template(list(args.handler)) or doc.get("handler") or SOAK_HANDLER_CMD
+        plans.append({"seed": doc.get("seed"), "run": doc.get("run"), "sim_seed": doc.get("sim_seed"),
+                      "steps": doc["steps"]})
+    else:
+        timeout = timeout_for(args.speed)
+        for run in range(args.runs):
+            seed = run_seed(args.seed, run)
+            plans.append({"seed": args.seed, "run": run, "sim_seed": seed,
+                          "steps": draw_steps(seed, args.steps, timeout)})
+    def play(plan: Dict[str, Any]) -> Tuple[SoakRun, Any]:
+        run = SoakRun(plan["steps"], template, args.speed, seed=plan.get("sim_seed"))
+        return run, run.play()
+
+    played: List[ScenarioResult] = []
+    code = EXIT_HELD
+    # Runs are independent: --jobs plays several at once (threads; the handlers are processes of their own).
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(play, plan) for plan in plans]
+        for plan, future in zip(plans, futures):
+            try:
+                soak_run, violation = future.result()
+            except SpeedUnavailable as why:
+                pool.shutdown(wait=True, cancel_futures=True)
+                return _fail(EXIT_UNAVAILABLE, str(why))
+            played.append(_result(plan, soak_run, violation))
+            if violation is None:
+                verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": True}
+                print(json.dumps(verdict) if args.json else f"seed {plan['seed']} run {plan['run']}: "
+                      f"{len(plan['steps'])} steps, every invariant held", flush=True)
+                continue
+            pool.shutdown(wait=True, cancel_futures=True)
+            _report(args, template, plan, violation)
+            code = EXIT_VIOLATION
+            break
+    return _write_results(args, template, played) or code
+
+
+def _result(plan: Dict[str, Any], run: SoakRun, violation: Any) -> ScenarioResult:
+    """One run as a scenario of check's results, named by its seed, with its journal and handler log."""
+    from simulator.report import ScenarioResult
+
+    reason = "" if violation is None else f"{violation.invariant} broken at step {violation.step}: {violation.detail}"
+    return ScenarioResult(name=f"soak: seed {plan['seed']} run {plan['run']}", passed=violation is None,
+                          reason=reason, journal=run.sim.journal(), handler_log=run.handler_log)
+
+
+def _write_results(args: argparse.Namespace, template: str, played: List[ScenarioResult]) -> Optional[int]:
+    """The runs played as JUnit XML and an HTML page (``check``'s forms); an exit code if they cannot be written."""
+    from simulator.report import CheckResults, junit_xml, write_report
+    from simulator.soak.runner import SOAK_HANDLER_CMD
+
+    results = CheckResults(scenarios=played, handler_command=None if template == SOAK_HANDLER_CMD else template)
+    try:
+        if args.junitxml is not None:
+            args.junitxml.parent.mkdir(parents=True, exist_ok=True)
+            args.junitxml.write_bytes(junit_xml(results))
+        if args.report is not None:
+            write_report(results, Path(args.report))
+    except OSError as err:
+        return _fail(EXIT_USAGE, f"cannot write {err.filename}: {err.strerror}")
+    return None
+
+
+def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], violation: Any) -> None:
+    from simulator.soak.runner import SOAK_HANDLER_CMD
+
+    saved = Path(args.report or ".") / f"soak-{plan['seed']}-{plan['run']}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({
+        "format": FORMAT, "version": 1, "seed": plan["seed"], "run": plan["run"],
+        "sim_seed": plan.get("sim_seed"), "speed": args.speed,
+        "handler": None if template == SOAK_HANDLER_CMD else template, "steps": plan["steps"],
+        "violation": violation.as_dict(),
+    }, indent=2) + "\n")
+    verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
+               **violation.as_dict(), "reproducer": str(saved)}
+    print(json.dumps(verdict) if args.json else
+          f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
+          f"({violation.detail}); reproducer: {saved}", flush=True)

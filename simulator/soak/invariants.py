@@ -1,0 +1,98 @@
+"""What must hold after each step of a soak run, read from the simulator's journal and status (pure functions).
+
+Each check returns None, or one line saying what broke. ``Run`` is what the runner tells the checks: when each
+step happened on the simulated clock and what it disturbed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from simulator.harness.journal import Journal
+from simulator.readside import OperationStatus, Status
+
+# Steps after which a handler may rightly miss a start or be slow to act: a "clean" operation has none near it.
+DISTURBING = ("timeout", "reboot", "fault", "disable", "kill-restart")
+
+
+@dataclass
+class Run:
+    timeout: float
+    restart_bound: float  # simulated seconds a restarted handler may take to be registered and polling again
+    steps: List[Tuple[float, Dict[str, Any]]] = field(default_factory=list)  # (simulated time, step)
+    quiesce_fast_since: Optional[float] = 0.0  # None while the quiesce hook is not "fast"
+
+    def disturbed(self, start: float, end: float) -> bool:
+        return any(start <= t <= end for t, s in self.steps if s["do"] in DISTURBING or
+                   (s["do"] == "hook" and s["hook"] == "quiesce" and s["behaviour"] != "fast"))
+
+    def guard(self) -> float:
+        return max(2 * self.timeout, 40.0)  # the handler's retry backoff reaches 30 s
+
+
+def _probe_starts(journal: Journal, name: str) -> List[float]:
+    return [float(e["time"]) for e in journal.probes(name, "started")]
+
+
+def unquiesce_follows_quiesce(journal: Journal) -> Optional[str]:
+    events = sorted([(t, 0) for t in _probe_starts(journal, "quiesce")] +
+                    [(t, 1) for t in _probe_starts(journal, "unquiesce")])
+    quiesced = 0
+    for when, is_unquiesce in events:
+        quiesced += -1 if is_unquiesce else 1
+        if quiesced < 0:
+            return f"an unquiesce ran at {when:.1f} with no quiesce before it"
+    return None
+
+
+def nothing_left_quiesced(journal: Journal) -> Optional[str]:
+    unquiesces = sorted(_probe_starts(journal, "unquiesce"))
+    for when in sorted(_probe_starts(journal, "quiesce")):
+        later = [u for u in unquiesces if u >= when]
+        if not later:
+            return f"the quiesce of {when:.1f} was never followed by an unquiesce"
+        unquiesces.remove(later[0])
+    return None
+
+
+def clean_starts_acked(operations: Sequence[OperationStatus], run: Run) -> Optional[str]:
+    """A start whose quiesce fits in the deadline, with nothing disturbing near it, is acked before it."""
+    for op in operations:
+        if op.phase != "done" or run.quiesce_fast_since is None or op.deadline is None:
+            continue
+        requested, deadline = op.requested_at, op.deadline
+        if requested < run.quiesce_fast_since or run.disturbed(requested - run.guard(), deadline):
+            continue
+        if op.forced:  # it waited for the handler's ack, and the timeout forced it
+            return f"operation {op.operation_id}, undisturbed and with a fast quiesce, was forced, not acked"
+    return None
+
+
+def restarted_handler_registered(
+    journal: Journal, status: Status, run: Run, now: float
+) -> Optional[str]:
+    """A handler restarted after SIGKILL leaks no registration: it is registered and polling again."""
+    restarts = [t for t, s in run.steps if s["do"] == "kill-restart"]
+    if not restarts:
+        return None
+    last = restarts[-1]
+    if now < last + run.restart_bound or run.disturbed(last + 1e-6, last + run.restart_bound):
+        return None
+    if len(status.registrations) != 1:
+        return f"{len(status.registrations)} registrations {run.restart_bound:.0f} s after a restart"
+    # The second half of the window: a vmtoolsd call the killed handler had under way may still land early on.
+    since = last + run.restart_bound / 2
+    polled = journal.rpcs("check-for-event").succeeded().where(lambda e: float(e["time"]) > since)
+    if not polled:
+        window = f"{run.restart_bound / 2:.0f} to {run.restart_bound:.0f} s"
+        return f"no successful check-for-event from {window} after a restart"
+    return None
+
+
+def sigterm_clean(exit_code: Optional[int], status: Status) -> Optional[str]:
+    if exit_code != 0:
+        return f"SIGTERM: exit status {exit_code}, not 0"
+    if status.registrations:
+        return "SIGTERM: the registration was left behind"
+    return None
