@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import importlib.resources
 import math
 import os
 import sys
@@ -123,7 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--print-config", dest="print_config", action="store_true",
                         help="print the effective configuration and its sources, then exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--print-systemd-unit", action=PrintPackagedFile, path="packaging/vmotion-handler.service",
+                        help="print the systemd unit shipped with the handler, then exit")
+    parser.add_argument("--print-example-hook", action=PrintPackagedFile, path="examples/demo-hook.sh",
+                        help="print the example hook (a shell script that shows what a hook receives), then exit")
     return parser
+
+
+class PrintPackagedFile(argparse.Action):
+    """Print a file shipped inside the package, and exit: installed from a wheel there is no checkout to copy
+    the systemd unit or the example hook from."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, path: str, help: Optional[str] = None,
+                 **_: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+        self.path = path
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        text = importlib.resources.files("handler").joinpath(self.path).read_text(encoding="utf-8")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        parser.exit(0)
 
 
 def convert(opt: Option, raw: Any, where: str) -> Any:

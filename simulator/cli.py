@@ -23,7 +23,7 @@ from simulator.cluster.maintenance_cli import add_parser as add_maintenance_brid
 from simulator.incident.cli import add_commands as add_incident_commands
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.config import MAX_SECONDS
-from simulator.model.knobs import Knobs, knob_docs, parse_knob
+from simulator.model.knobs import Knobs, knob_docs, parse_knob_assignments
 from simulator.readside import Status
 from simulator.timeline import render
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
@@ -105,6 +105,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _percent(text: str) -> float:
+    value = _duration(text)
+    if value > 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: a tolerance is a percentage from 0 to 1000")
+    return value
+
+
 def _positive_duration(text: str) -> float:
     value = _duration(text)
     if value <= 0:
@@ -166,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what in (("status", "registrations, queues and operations"), ("journal", "every RPC, in time order")):
         p = sub.add_parser(name, help=f"show {what}")
         p.add_argument("--json", action="store_true")
+    sub.choices["journal"].add_argument("--html", type=Path, metavar="FILE",
+                                        help="also write the journal's timeline picture as a page")
+    report = sub.add_parser("report", help="a saved journal (journal --json) as a timeline page")
+    report.add_argument("journal_file", type=Path, metavar="JOURNAL", help="a file from `journal --json` (- : stdin)")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="where the page goes")
+    report.add_argument("--title", default="vMotion notification timeline")
 
     call = sub.add_parser("call", help="send one guest RPC, as `vmtoolsd --cmd STRING` would")
     call.add_argument("rpc", metavar="STRING")
@@ -181,8 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check", help="run the conformance scenarios against a handler command: check [--json] -- COMMAND ..."
     )
-    check.add_argument("--json", action="store_true", help="print the verdicts as a JSON list")
+    check.add_argument("--json", action="store_true", help="print the results as JSON (format_version 1)")
     check.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only the scenarios matching EXPR")
+    check.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                       help="pin a simulator knob for every scenario (repeatable)")
+    check.add_argument("--junitxml", type=Path, default=None, metavar="FILE", help="also write JUnit XML here")
+    check.add_argument("--report", type=Path, default=None, metavar="DIR",
+                       help="also write DIR/index.html: a timeline per scenario, the journal and log of failures")
+    check.add_argument("--save-baseline", type=Path, default=None, metavar="FILE",
+                       help="save each scenario's timings, for a later --baseline")
+    check.add_argument("--baseline", type=Path, default=None, metavar="FILE",
+                       help="fail scenarios whose timings regressed against this baseline")
+    check.add_argument("--tolerance", type=_percent, default=20.0, metavar="PCT",
+                       help="how much worse than the baseline a timing may be (20%%)")
     check.add_argument(
         "handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
         help="the handler command, with {quiesce} and {unquiesce} where its hook commands go "
@@ -191,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    demo.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the timeline as a page")
     # Subcommands that live in their own package set `subcommand` to their runner.
     add_evacuate(sub)
     add_maintenance_bridge(sub)
@@ -205,23 +230,41 @@ def _socket_path(args: argparse.Namespace) -> str:
     return str(args.socket or os.environ.get(SOCKET_ENV) or default_socket_path())
 
 
+def _read_journal(path: Path) -> List[Dict[str, Any]]:
+    """A journal saved with ``journal --json``; anything else is a usage error naming the file."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        entries = json.loads(text)
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from None
+    except (ValueError, RecursionError):
+        raise UsageError(f"{path} is not JSON: save a journal with `vmotion-sim journal --json`") from None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("time"), (int, float)) and "kind" in e for e in entries
+    ):
+        raise UsageError(f"{path} is not a journal (a JSON list of entries with time and kind)")
+    return entries
+
+
+def _write_page(path: Path, journal: List[Dict[str, Any]], title: str) -> None:
+    from simulator.report import journal_page
+
+    try:
+        path.write_text(journal_page(journal, title), encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror}") from None
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True))
 
 
 def _knob_assignments(assignments: Sequence[str]) -> Dict[str, Any]:
     """``NAME=VALUE`` words from the command line, typed like the knobs they set."""
-    values: Dict[str, Any] = {}
-    for assignment in assignments:
-        name, sep, text = assignment.partition("=")
-        if not sep:
-            raise UsageError(f"a knob is set with NAME=VALUE, not {assignment!r}")
-        try:
-            key, value = parse_knob(name, text)
-        except ValueError as bad:
-            raise UsageError(str(bad)) from None
-        values[key] = value
-    return values
+    try:
+        return parse_knob_assignments(assignments)
+    except ValueError as bad:
+        raise UsageError(str(bad)) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -290,15 +333,23 @@ def _run(args: argparse.Namespace) -> int:
         for name, default, why in knob_docs():
             print(f"{name} = {default}\n    {why}")
         return 0
+    if args.command == "report":
+        _write_page(args.output, _read_journal(args.journal_file), args.title)
+        return 0
     if args.command == "check":
+        from simulator.harness.conformance import CheckOptions
         from simulator.harness.conformance import main as check_main
 
-        return check_main(args.handler, as_json=args.json, select=args.select)
+        return check_main(args.handler, CheckOptions(
+            select=args.select, knobs=_knob_assignments(args.knob), as_json=args.json, junitxml=args.junitxml,
+            report=args.report, save_baseline=args.save_baseline, baseline=args.baseline,
+            tolerance=args.tolerance,
+        ))
     if args.command == "demo":
         from simulator.demo import DemoFailed, run_demo
 
         try:
-            return run_demo(timeout=args.timeout)
+            return run_demo(timeout=args.timeout, html=args.html)
         except DemoFailed as failed:
             raise SimulatorError(f"demo: {failed}") from None
     client = SimulatorClient(_socket_path(args))
@@ -342,6 +393,8 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(_status_lines(status)))
     elif args.command == "journal":
         journal = client.journal()
+        if args.html is not None:
+            _write_page(args.html, journal, "vMotion notification timeline")
         if args.json:
             _print_json(journal)
         else:

@@ -10,7 +10,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from simulator.clock import SystemClock
 from simulator.harness.launcher import HandlerLauncher, HandlerProcess
@@ -47,7 +47,7 @@ def _wait_for(what: str, predicate: Callable[[], object], seconds: float, handle
     raise DemoFailed(f"gave up waiting for {what} after {seconds:.0f} s")
 
 
-def run_demo(timeout: int = 10, migration_seconds: float = 2.0) -> int:
+def run_demo(timeout: int = 10, migration_seconds: float = 2.0, html: Optional[Path] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="vmotion-demo-") as tmp:
         sim = Simulator(SystemClock(), host_timeout=timeout, migration_seconds=migration_seconds)
         with SimulatedVM.in_process(Path(tmp), sim) as vm:
@@ -75,6 +75,11 @@ def run_demo(timeout: int = 10, migration_seconds: float = 2.0) -> int:
             log = handler.log()
         print("\nTimeline (simulator journal):")
         print("\n".join("  " + line for line in render(journal)))
+        if html is not None:
+            from simulator.report import journal_page
+
+            html.write_text(journal_page(list(journal), "vmotion-sim demo: one vMotion cycle"), encoding="utf-8")
+            print(f"\nThe timeline as a picture: {html}")
         print("\nHandler log:")
         print("\n".join("  " + redact(line) for line in log.splitlines()))
         op = next(o for o in status["operations"] if o["operation_id"] == op_id)

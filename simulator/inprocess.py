@@ -63,8 +63,12 @@ class Simulator:
         self._redactor = TokenRedactor()
 
     # ------------------------------------------------------------------ the guest side
-    def call(self, command: str) -> RpcResult:
-        """Run one guest RPC, as ``vmtoolsd --cmd COMMAND`` would: its stdout, stderr and exit status."""
+    def call(self, command: str, via: str = "") -> RpcResult:
+        """Run one guest RPC, as ``vmtoolsd --cmd COMMAND`` would: its stdout, stderr and exit status.
+
+        ``via`` says how the fake vmtoolsd got the command (``argv``: on its command line, where any local user
+        can read it; ``file``: ``--cmdfile``); the journal keeps it, and whether a token was on the command
+        line (``token_in_argv``), since the token itself is redacted there."""
         with self._lock:
             faults = self.faults
             if faults.active:
@@ -87,6 +91,7 @@ class Simulator:
                 stdout=result.stdout,
                 stderr=result.stderr,
                 exit_code=result.exit_code,
+                **({"via": via, "token_in_argv": via == "argv" and "uniqueToken" in command} if via else {}),
             )
             return result
 

@@ -129,20 +129,10 @@ def add_parser(sub: Any) -> None:
 
 
 def _knobs(assignments: List[str]) -> ClusterKnobs:
-    from simulator.model.knobs import parse_knob
+    from simulator.model.knobs import parse_knob_assignments
 
-    values: Dict[str, Any] = {}
-    for assignment in assignments:
-        name, sep, text = assignment.partition("=")
-        if not sep:
-            raise _Usage(f"a knob is set with NAME=VALUE, not {assignment!r}")
-        try:
-            key, value = parse_knob(name, text, ClusterKnobs)
-        except ValueError as bad:
-            raise _Usage(str(bad)) from None
-        values[key] = value
     try:
-        return ClusterKnobs(**values)
+        return ClusterKnobs(**parse_knob_assignments(assignments, ClusterKnobs))
     except (TypeError, ValueError) as bad:
         raise _Usage(str(bad)) from None
 

@@ -3,8 +3,9 @@
 The check is the same run as ``pytest --handler-cmd 'COMMAND'`` over the scenarios shipped in this package
 (``simulator/harness/scenarios``): the scenarios tagged
 ``@conformance`` start the handler as a process against a simulated VM of their own, with probe hooks in place
-of ``{quiesce}`` and ``{unquiesce}``. pytest runs in a child process and writes one verdict per scenario
-(``--vmotion-report``); this module prints them as a table, or as JSON with ``--json``.
+of ``{quiesce}`` and ``{unquiesce}``. pytest runs in a child process and writes one verdict per scenario, with
+its journal and the handler's log (``--vmotion-report``); this module turns them into the outputs of
+:mod:`simulator.report`: a table (or JSON with ``--json``), JUnit XML, an HTML page, and a timing baseline.
 
 Exit codes: 0 every scenario passed; 1 at least one failed; 2 bad usage; 4 the check cannot run here (pytest
 and pytest-bdd are not installed: the ``[check]`` extra).
@@ -16,6 +17,7 @@ directory, so relative paths in the handler command keep their meaning.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -28,12 +30,36 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from simulator.harness.ours import python_running
+from simulator.model.knobs import Knobs
+from simulator.report import (
+    BaselineError,
+    CheckResults,
+    ScenarioResult,
+    apply_baseline,
+    junit_xml,
+    load_baseline,
+    save_baseline,
+    write_report,
+)
+from simulator.report.baseline import DEFAULT_TOLERANCE_PCT
 
 FEATURES_DIR = Path(__file__).resolve().parent / "scenarios"
 # The child's own configuration: the markers the scenarios' tags become (checked strictly), nothing else.
 PYTEST_INI = "[pytest]\naddopts = --strict-markers\nmarkers =\n    conformance\n    process\n"
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
 PLUGIN_ENTRY_POINT = "vmotion"
+
+
+@dataclasses.dataclass
+class CheckOptions:
+    select: Optional[str] = None  # -k EXPR
+    knobs: Dict[str, Any] = dataclasses.field(default_factory=dict)  # pinned for every scenario
+    as_json: bool = False
+    junitxml: Optional[Path] = None
+    report: Optional[Path] = None  # a directory
+    save_baseline: Optional[Path] = None
+    baseline: Optional[Path] = None
+    tolerance: float = DEFAULT_TOLERANCE_PCT
 
 
 class CheckError(Exception):
@@ -66,7 +92,8 @@ def _plugin_args() -> List[str]:
     return [] if PLUGIN_ENTRY_POINT in names else ["-p", "simulator.harness.plugin"]
 
 
-def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) -> List[str]:
+def pytest_argv(template: Optional[str], report: Path, select: Optional[str],
+                knobs: Optional[Dict[str, Any]] = None) -> List[str]:
     from simulator.harness.launcher import BUNDLED_HANDLER_CMD
 
     ini = report.with_name("pytest.ini")
@@ -78,13 +105,26 @@ def pytest_argv(template: Optional[str], report: Path, select: Optional[str]) ->
         "--handler-cmd", template if template is not None else BUNDLED_HANDLER_CMD,
         "--vmotion-report", str(report),
     ]
+    for name, value in (knobs or {}).items():
+        argv += ["--vmotion-knob", f"{name}={_knob_text(value)}"]
     if select:
         argv += ["-k", select]
     return argv
 
 
-def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List[Dict[str, Any]]:
-    """Run the conformance scenarios; one verdict per scenario (``scenario``, ``passed``, ``reason``, ``timings``)."""
+def _knob_text(value: Any) -> str:
+    """A typed knob value back as the NAME=VALUE text that parses to it."""
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def run_scenarios(template: Optional[str], select: Optional[str] = None,
+                  knobs: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Run the conformance scenarios; one verdict per scenario (``scenario``, ``passed``, ``reason``, ``timings``,
+    ``journal``, ``handler_log``)."""
     for module in ("pytest", "pytest_bdd"):
         if importlib.util.find_spec(module) is None:
             raise CheckError(EXIT_UNAVAILABLE, f"the check needs {module} (the [check] extra)")
@@ -93,7 +133,7 @@ def run_scenarios(template: Optional[str], select: Optional[str] = None) -> List
     with tempfile.TemporaryDirectory(prefix="vmotion-check-") as scratch:
         report = Path(scratch) / "verdicts.json"
         done = subprocess.run(
-            pytest_argv(template, report, select), cwd=os.getcwd(), capture_output=True, text=True,
+            pytest_argv(template, report, select, knobs), cwd=os.getcwd(), capture_output=True, text=True,
             stdin=subprocess.DEVNULL, env=dict(os.environ),
         )
         # The child runs in the caller's directory: relative paths in the handler command keep their meaning.
@@ -116,31 +156,59 @@ def _timings_text(timings: Dict[str, Any]) -> str:
     return ", ".join(f"{name.removesuffix('_s').replace('_', ' ')} {value:.2f}s" for name, value in timings.items())
 
 
-def render_table(verdicts: List[Dict[str, Any]]) -> str:
+def render_table(results: CheckResults) -> str:
     rows = [("scenario", "verdict", "why", "timings")]
-    for v in verdicts:
-        name = str(v["scenario"]).split(": ", 1)[-1]
-        rows.append((name, "passed" if v["passed"] else "FAILED", v["reason"] or "-", _timings_text(v["timings"])))
+    for s in results.scenarios:
+        name = s.name.split(": ", 1)[-1]
+        timings = {**s.timings, **s.measured()}
+        rows.append((name, "passed" if s.passed else "FAILED", s.full_reason() or "-", _timings_text(timings)))
     widths = [max(len(r[0]) for r in rows), 7, min(max(len(r[2]) for r in rows), 60)]
     lines = []
     for row in rows:
         cells = [row[i].ljust(widths[i]) if len(row[i]) <= widths[i] else row[i] for i in range(3)]
         lines.append("  ".join([*cells, row[3]]).rstrip())
-    failed = sum(1 for v in verdicts if not v["passed"])
-    lines.append(f"{len(verdicts) - failed} passed, {failed} failed")
+    lines += [f"warning: {w}" for w in results.warnings]
+    lines.append(f"{len(results.scenarios) - len(results.failed)} passed, {len(results.failed)} failed")
     return "\n".join(lines)
 
 
-def main(command: Sequence[str], as_json: bool = False, select: Optional[str] = None,
-         out: Optional[TextIO] = None) -> int:
+def check(command: Sequence[str], options: CheckOptions) -> CheckResults:
+    """Run the check and gate it on the baseline; raises :class:`CheckError` for what stops it."""
+    template = handler_template(command)
+    try:
+        knobs = Knobs(**options.knobs)
+        baseline = load_baseline(options.baseline) if options.baseline is not None else None
+    except (TypeError, ValueError, BaselineError) as bad:
+        raise CheckError(EXIT_USAGE, str(bad)) from None
+    verdicts = run_scenarios(template, options.select, options.knobs)
+    results = CheckResults(
+        scenarios=[ScenarioResult.from_verdict(v) for v in verdicts], knobs=knobs.as_dict(), handler_command=template,
+    )
+    if baseline is not None:
+        apply_baseline(results, baseline, options.tolerance)
+    return results
+
+
+def main(command: Sequence[str], options: Optional[CheckOptions] = None, out: Optional[TextIO] = None) -> int:
+    options = options or CheckOptions()
     stream = out or sys.stdout
     try:
-        verdicts = run_scenarios(handler_template(command), select)
+        results = check(command, options)
+        if options.junitxml is not None:
+            options.junitxml.parent.mkdir(parents=True, exist_ok=True)
+            options.junitxml.write_bytes(junit_xml(results))
+        if options.report is not None:
+            write_report(results, options.report)
+        if options.save_baseline is not None:
+            save_baseline(results, options.save_baseline)
     except CheckError as err:
         print(f"vmotion-sim check: {err}", file=sys.stderr)
         return err.code
-    if as_json:
-        stream.write(json.dumps(verdicts, indent=2) + "\n")
+    except OSError as err:
+        print(f"vmotion-sim check: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    if options.as_json:
+        stream.write(json.dumps(results.as_dict(), indent=2) + "\n")
     else:
-        stream.write(render_table(verdicts) + "\n")
-    return EXIT_PASSED if all(v["passed"] for v in verdicts) else EXIT_FAILED
+        stream.write(render_table(results) + "\n")
+    return EXIT_PASSED if not results.failed else EXIT_FAILED

@@ -175,6 +175,10 @@ class HandlerLauncher:
         self.started.append(proc)
         return proc.start()
 
+    def log(self) -> str:
+        """What every handler process started here wrote (each run appends to the same file: read it once)."""
+        return "\n".join(p.log() for p in {p.log_path: p for p in self.started}.values())
+
     def close(self) -> None:
         for proc in self.started:
             if proc.running():

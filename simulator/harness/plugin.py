@@ -26,25 +26,30 @@ Options
     Run the handler-behaviour scenarios (tag ``@conformance``) and the ``vmotion_handler`` fixture against this
     command instead of the bundled handler. Placeholders: see :mod:`simulator.harness.launcher`.
 ``--vmotion-report FILE``
-    Write each scenario's verdict as JSON; used by ``vmotion-sim check``.
+    Write each scenario's verdict as JSON, with its journal and the handler's log; used by ``vmotion-sim check``.
+``--vmotion-knob NAME=VALUE`` (repeatable)
+    Pin a simulator knob for every simulated VM of the run (``vmotion-sim knobs`` lists them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import shutil
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
 from simulator.harness.launcher import BUNDLED_HANDLER_CMD, HandlerLauncher, placeholder_problem
-from simulator.harness.report import VerdictReport, is_scenario
+from simulator.harness.report import HANDLER_LOG_PROPERTY, JOURNAL_PROPERTY, VerdictReport, is_scenario
 from simulator.harness.vm import SimulatedVM, short_dir
+from simulator.model.knobs import Knobs, parse_knob_assignments
 
 pytest_plugins = ["simulator.vcenter.fixtures"]
 
 MARKER = "vmotion_sim"
+PINNED_KNOBS = pytest.StashKey[Dict[str, Any]]()
 DEFAULT_SETTINGS = {"host_timeout": 120, "migration_seconds": 15.0}
 MARKERS = (
     f"{MARKER}(**settings): the simulated VM's settings (host_timeout, vm_timeout, migration_seconds, knobs, ...)",
@@ -64,6 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "{socket} {vmtoolsd} {python})")
     group.addoption("--vmotion-report", default=None, metavar="FILE",
                     help="write each scenario's verdict (scenario, passed, reason, timings) to FILE as JSON")
+    group.addoption("--vmotion-knob", action="append", default=[], metavar="NAME=VALUE",
+                    help="pin a simulator knob for every simulated VM (repeatable)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +91,11 @@ def pytest_configure(config: pytest.Config) -> None:
         problem = placeholder_problem(command)
         if problem:
             raise pytest.UsageError(f"--handler-cmd: {problem}")
+    try:
+        config.stash[PINNED_KNOBS] = parse_knob_assignments(config.getoption("--vmotion-knob"))
+        Knobs(**config.stash[PINNED_KNOBS])
+    except (TypeError, ValueError) as bad:
+        raise pytest.UsageError(f"--vmotion-knob: {bad}") from None
     report = config.getoption("--vmotion-report")
     if report:
         config.pluginmanager.register(VerdictReport(Path(report)), "vmotion-verdicts")
@@ -108,16 +120,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
         items[:] = [item for item in items if keep(item)]
 
 
+def reporting(config: pytest.Config) -> bool:
+    """Scenarios keep their journal and handler log only for a verdict file (``vmotion-sim check``)."""
+    return bool(config.getoption("--vmotion-report"))
+
+
 @pytest.fixture
 def vmotion_sim(request: pytest.FixtureRequest) -> Iterator[SimulatedVM]:
     """A simulated VM on the real clock, served on a socket of this test's own (xdist-safe)."""
     marker = request.node.get_closest_marker(MARKER)
     settings = {**DEFAULT_SETTINGS, **(marker.kwargs if marker is not None else {})}
+    pinned = request.config.stash.get(PINNED_KNOBS, {})
+    if pinned:  # pinned for the whole run: over whatever the test's marker chose
+        settings["knobs"] = dataclasses.replace(settings.get("knobs") or Knobs(), **pinned)
     directory = short_dir("vmotion-sim-")
     vm = SimulatedVM.in_process(directory, **settings).start()
     try:
         yield vm
     finally:
+        if reporting(request.config):
+            request.node.user_properties.append((JOURNAL_PROPERTY, list(vm.journal())))
         vm.close()
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -145,3 +167,5 @@ def vmotion_handler(
         yield launcher
     finally:
         launcher.close()
+        if reporting(request.config) and launcher.started:
+            request.node.user_properties.append((HANDLER_LOG_PROPERTY, launcher.log()))

@@ -181,7 +181,7 @@ def _compare(args: argparse.Namespace) -> int:
     from simulator.incident.compare import compare
     from simulator.incident.sources import SourceError, detect, read, recording
     from simulator.incident.sources.lines import Warnings
-    from simulator.model.knobs import parse_knob
+    from simulator.model.knobs import parse_knob_assignments
 
     data = read(Path(args.recording))
     if detect(data) != recording.NAME:
@@ -191,7 +191,7 @@ def _compare(args: argparse.Namespace) -> int:
     if not records:
         raise SourceError("the recording holds no calls")
     try:
-        knobs = Knobs(**dict(parse_knob(*a.split("=", 1)) for a in args.knob))
+        knobs = Knobs(**parse_knob_assignments(args.knob))
     except (TypeError, ValueError) as bad:
         print(f"vmotion-sim compare: {bad}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 ERROR_ENVELOPES = ("json-stdout", "json-stderr", "text-stderr")
 
@@ -130,3 +130,15 @@ def parse_knob(name: str, text: str, table: Any = Knobs) -> tuple[str, Any]:
     if isinstance(default, int):
         return name, int(text)
     return name, text
+
+
+def parse_knob_assignments(words: Iterable[str], table: Any = Knobs) -> Dict[str, Any]:
+    """``NAME=VALUE`` words (``serve --knob``, ``check --knob``, ``knobs``, ...) as typed values of ``table``."""
+    values: Dict[str, Any] = {}
+    for word in words:
+        name, sep, text = word.partition("=")
+        if not sep:
+            raise ValueError(f"a knob is set with NAME=VALUE, not {word!r}")
+        key, value = parse_knob(name, text, table)
+        values[key] = value
+    return values

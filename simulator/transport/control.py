@@ -20,12 +20,15 @@ from simulator.inprocess import Simulator, SimulatorError
 from simulator.model.knobs import Knobs
 
 Reply = Dict[str, Any]
+VIAS = ("", "argv", "file")  # how a fake vmtoolsd got its command: unknown, on its command line, in a file
 
 
-def _call(sim: Simulator, command: Any) -> Reply:
+def _call(sim: Simulator, command: Any, via: Any = "") -> Reply:
     if not isinstance(command, str):
         raise SimulatorError('"command" must be a string')
-    result = sim.call(command)
+    if via not in VIAS:
+        raise SimulatorError(f'"via" must be one of {", ".join(repr(v) for v in VIAS)}')
+    result = sim.call(command, via=via)
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
 
 

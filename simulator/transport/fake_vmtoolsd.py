@@ -72,26 +72,27 @@ def write_bytes(stream: "object", text: str) -> None:
     stream.flush()  # type: ignore[attr-defined]
 
 
-def command_from_argv(program: str, argv: "list[str]") -> str:
+def command_from_argv(program: str, argv: "list[str]") -> "tuple[str, str]":
+    """The command, and how it came: ``argv`` (readable by any local user in /proc) or ``file``."""
     if program == "vmware-rpctool":
         if len(argv) != 1:
             raise fail("Usage: vmware-rpctool <rpc string>")
-        return argv[0]
+        return argv[0], "argv"
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("--cmd", "--cmdfile") and i + 1 == len(argv):
             raise fail(f"vmtoolsd (vmotion-sim fake): {arg} needs a value")
         if arg == "--cmd":
-            return argv[i + 1]
+            return argv[i + 1], "argv"
         if arg.startswith("--cmd="):
-            return arg[6:]
+            return arg[6:], "argv"
         if (arg == "--cmdfile" and i + 1 < len(argv)) or arg.startswith("--cmdfile="):
             path = argv[i + 1] if arg == "--cmdfile" else arg[10:]
             try:
                 with open(path, "rb") as f:
                     data = f.read(MAX_REQUEST + 1)  # bounded: more than this is refused below anyway
-                return data.decode("utf-8", "surrogateescape").rstrip(" \t\n\r\f\v")
+                return data.decode("utf-8", "surrogateescape").rstrip(" \t\n\r\f\v"), "file"
             except OSError:
                 raise fail(f"Unable to read command from file {path}.") from None
         if arg.startswith("-"):
@@ -130,9 +131,9 @@ def check_peer(conn: "_socket.socket", path: str) -> None:
 
 
 def main(program: str, socket_path: str) -> None:
-    command = command_from_argv(program, sys.argv[1:])
+    command, via = command_from_argv(program, sys.argv[1:])
     path = posix.environ.get(b"VMOTION_SIM_SOCKET", socket_path.encode()).decode("utf-8", "surrogateescape")
-    request = ('{"op": "rpc", "command": ' + json_string(command) + "}\n").encode("ascii")
+    request = ('{"op": "rpc", "command": ' + json_string(command) + ', "via": "' + via + '"}\n').encode("ascii")
     if len(request) > MAX_REQUEST:
         raise fail(f"{FAKE}the command is too long for the simulator ({len(request)} bytes encoded; at most "
                    f"{MAX_REQUEST})")

@@ -76,12 +76,16 @@ def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
     """PYTEST_ADDOPTS="-n 2" makes the run parallel: the verdicts come from the workers, not from the controller."""
     done = check("--json", "-k", "while_idle", env={**os.environ, "PYTEST_ADDOPTS": "-n 2"})
     assert done.returncode == 0, done.stdout + done.stderr
-    verdicts = json.loads(done.stdout)
-    assert sorted(v["scenario"].split(": ", 1)[1] for v in verdicts) == [
+    scenarios = json.loads(done.stdout)["scenarios"]
+    assert sorted(v["name"].split(": ", 1)[1] for v in scenarios) == [
         "Killed with SIGKILL while idle, then restarted, it still handles the next vMotion",
         "SIGTERM while idle",
     ]
-    assert all(v["passed"] and v["timings"]["total_s"] > 0 for v in verdicts), verdicts  # xdist lost no timing
+    # xdist lost no timing, and no journal: each scenario's operations come from its own.
+    assert all(v["verdict"] == "passed" and v["timings"]["total_s"] > 0 for v in scenarios), scenarios
+    operations = {v["name"].split(": ", 1)[1]: len(v["operations"]) for v in scenarios}
+    assert operations == {"Killed with SIGKILL while idle, then restarted, it still handles the next vMotion": 1,
+                          "SIGTERM while idle": 0}
 
 
 def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
@@ -105,9 +109,9 @@ def test_check_fails_a_handler_whose_registration_leaks_when_it_is_killed() -> N
     """With the one-app limit, a registration left by a SIGKILL refuses the restarted handler's registration."""
     done = check("--json", "-k", "restarted", "--", *broken("keeps-no-state"))
     assert done.returncode == 1, done.stdout + done.stderr
-    verdicts = json.loads(done.stdout)
-    assert len(verdicts) == 2 and not any(v["passed"] for v in verdicts)
-    for v in verdicts:
+    scenarios = json.loads(done.stdout)["scenarios"]
+    assert len(scenarios) == 2 and all(v["verdict"] == "failed" for v in scenarios)
+    for v in scenarios:
         assert v["reason"].startswith("the handler exited (1) without registering"), v
         assert v["reason"].count("Max allowed limit of 1 concurrent apps") == 1, v  # its log, shown once
 

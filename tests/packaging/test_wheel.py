@@ -7,21 +7,16 @@ This is also the suite's one full conformance run of the bundled handler (``vmot
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
+from tests.packaging.conftest import make_their_packages, run, user_env
+
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE_SCENARIOS = 10
 CYCLE_TIMINGS = {"start_to_ack_s", "quiesce_s", "ack_after_quiesce_s", "end_to_unquiesce_s"}
-# What a user's directory may hold: packages with our names, which must never stand in for ours.
-THEIR_HANDLER = 'import sys\nprint("their handler ran", file=sys.stderr)\nsys.exit(97)\n'
-THEIR_SIMULATOR = 'raise ImportError("their simulator package was imported")\n'
 THEIR_TEST = '''
 import pytest
 
@@ -38,53 +33,9 @@ def test_the_bundled_handler_registers_and_stops_cleanly(vmotion_sim, vmotion_ha
 '''
 
 
-def _run(argv: List[str], cwd: Path, env: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the wheel and its [check] extra, and nothing of the checkout."""
-    base = tmp_path_factory.mktemp("wheel")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    # Built from a copy of the files git knows (committed or not): a build/ left in the checkout by an earlier
-    # build would otherwise put modules that no longer exist into the wheel.
-    listed = _run(["git", "ls-files", "-co", "--exclude-standard", "-z"], REPO, env)
-    assert listed.returncode == 0, listed.stderr
-    source = base / "source"
-    for name in filter(None, listed.stdout.split("\0")):
-        if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, source / name)
-    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                  "-w", str(base / "dist"), str(source)], base, env)
-    assert built.returncode == 0, built.stderr
-    [wheel] = (base / "dist").glob("*.whl")
-    venv = base / "venv"
-    created = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], base, env)
-    assert created.returncode == 0, created.stderr
-    # This environment's pip installs into the new one (--python): no copy of pip to set up there first.
-    # pytest-xdist is not part of [check]; it lets the one full check run on two workers.
-    installed = _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                      f"{wheel}[check]", "pytest-xdist"], base, env)
-    assert installed.returncode == 0, installed.stderr
-    return venv
-
-
 @pytest.fixture
 def their_project(tmp_path: Path) -> Path:
-    for package, main in (("handler", THEIR_HANDLER), ("simulator", THEIR_SIMULATOR)):
-        (tmp_path / package).mkdir()
-        (tmp_path / package / "__init__.py").write_text(main if package == "simulator" else "")
-        (tmp_path / package / "__main__.py").write_text(main)
-    return tmp_path
-
-
-def _env(venv: Path) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTEST_ADDOPTS")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}"
-    return env
+    return make_their_packages(tmp_path)
 
 
 def test_the_wheel_carries_the_license_and_the_scenarios(venv: Path) -> None:
@@ -96,31 +47,39 @@ def test_the_wheel_carries_the_license_and_the_scenarios(venv: Path) -> None:
     assert not (site / "features").exists() and not (site / "tests").exists()
 
 
-def test_vmotion_sim_check_passes_the_bundled_handler_on_every_scenario(venv: Path, their_project: Path) -> None:
-    # Every scenario, on two workers: they run on real (short) timeouts, so this halves the wait.
-    done = _run([str(venv / "bin" / "vmotion-sim"), "check", "--json"], their_project,
-                {**_env(venv), "PYTEST_ADDOPTS": "-n 2"})
-    assert done.returncode == 0, done.stdout + done.stderr
-    verdicts: List[Dict[str, Any]] = json.loads(done.stdout)
-    assert len(verdicts) == CONFORMANCE_SCENARIOS
-    for v in verdicts:
-        assert set(v) == {"scenario", "passed", "reason", "timings"}
-        assert v["passed"] is True and v["reason"] == ""
+def test_vmotion_sim_check_passes_the_bundled_handler_on_every_scenario(full_check: Path) -> None:
+    results: Dict[str, Any] = json.loads((full_check / "results.json").read_text())
+    assert (results["format"], results["format_version"]) == ("vmotion-check", 1)
+    assert results["summary"] == {"passed": CONFORMANCE_SCENARIOS, "failed": 0, "warnings": []}
+    scenarios: List[Dict[str, Any]] = results["scenarios"]
+    assert len(scenarios) == CONFORMANCE_SCENARIOS
+    for v in scenarios:
+        assert v["verdict"] == "passed" and v["reason"] == "" and v["mistakes"] == []
         timings = v["timings"]
         # Every scenario is timed; one with a vMotion also times the steps it saw, within the scenario's time.
-        assert "total_s" in timings and set(timings) <= {"total_s", *CYCLE_TIMINGS}, v
+        assert "total_s" in timings and set(timings) <= {"total_s", "margin_s", *CYCLE_TIMINGS}, v
         cycle = sum(timings.get(name, 0.0) for name in ("start_to_ack_s", "end_to_unquiesce_s"))
         assert timings["total_s"] >= cycle, v
-    acked = next(v for v in verdicts if "acks before the timeout" in v["scenario"])["timings"]
+    acked = next(v for v in scenarios if "acks before the timeout" in v["name"])
+    timings = acked["timings"]
     # The scenario: quiesce 1 s, timeout 8 s, migration 1 s.
-    assert 8 > acked["start_to_ack_s"] >= acked["quiesce_s"] + acked["ack_after_quiesce_s"]
-    assert acked["quiesce_s"] >= 1.0
-    assert acked["total_s"] >= acked["start_to_ack_s"] + 1.0 + acked["end_to_unquiesce_s"]
+    assert 8 > timings["start_to_ack_s"] >= timings["quiesce_s"] + timings["ack_after_quiesce_s"]
+    assert timings["quiesce_s"] >= 1.0
+    assert timings["total_s"] >= timings["start_to_ack_s"] + 1.0 + timings["end_to_unquiesce_s"]
+    [op] = acked["operations"]
+    assert op["forced"] is False and 0 < op["margin_s"] < 8 - timings["quiesce_s"]
 
 
 def test_the_fixtures_run_our_handler_not_the_one_in_the_current_directory(venv: Path, their_project: Path) -> None:
     (their_project / "test_theirs.py").write_text(THEIR_TEST)
-    done = _run([str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "test_theirs.py"], their_project,
-                _env(venv))
+    done = run([str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "test_theirs.py"], their_project,
+                user_env(venv))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_systemd_unit_and_the_example_hook_are_reachable_without_a_checkout(venv: Path, tmp_path: Path) -> None:
+    unit = run([str(venv / "bin" / "vmotion-handler"), "--print-systemd-unit"], tmp_path, user_env(venv))
+    assert unit.returncode == 0 and "[Service]" in unit.stdout and "RestartPreventExitStatus=2" in unit.stdout
+    hook = run([str(venv / "bin" / "vmotion-handler"), "--print-example-hook"], tmp_path, user_env(venv))
+    assert hook.returncode == 0 and hook.stdout.startswith("#!/bin/sh") and "VMOTION_OPERATION_ID" in hook.stdout

@@ -164,7 +164,8 @@ def test_socket_is_accepted_before_and_after_every_verb() -> None:
     parser = build_parser()
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     required = {"advance": ["1"], "call": ["x"], "shim": ["d"], "probe": ["quiesce", "started"], "replay": ["f"],
-                "run": ["f"], "compare": ["f"], "shrink": ["f"]}
+                "run": ["f"], "compare": ["f"], "shrink": ["f"],
+                "report": ["j", "-o", "page.html"]}
     for verb in verbs:
         rest = required.get(verb, [])
         before = parser.parse_args(["--socket", "/s/before", verb, *rest])

@@ -220,9 +220,7 @@ class ProcessHandler(_Common):
         return self._running().wait(seconds)
 
     def log_text(self) -> str:
-        # Every run of the handler appends to the same log file: read each file once.
-        logs = {str(p.log_path): p for p in self.launcher.started}
-        return "\n".join(p.log() for p in logs.values())
+        return self.launcher.log()
 
 
 @pytest.fixture
