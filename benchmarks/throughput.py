@@ -31,8 +31,8 @@ _US = 1e6
 class _Flipper:
     """Queues one timeout-change per call by moving the host timeout between two values."""
 
-    def __init__(self, set_config: Callable[..., object]) -> None:
-        self._set = set_config
+    def __init__(self, set_: Callable[..., object]) -> None:
+        self._set = set_
         self._n = 0
 
     def queue(self, count: int = 1) -> None:

@@ -290,7 +290,7 @@ class MaintenanceBridge:
 
     def _notify(self, move: PendingMove, sim: Guest, settings: MoveSettings) -> MoveOutcome:
         """The guest's side of one vMotion: start, the handler's ack or the timeout, the migration, the end."""
-        VCenterBridge.apply(cast(Simulator, sim), settings)  # apply needs set_config only, which every Guest has
+        VCenterBridge.apply(cast(Simulator, sim), settings)  # apply needs set only, which every Guest has
         try:
             operation_id = sim.vmotion()
         except SimulatorError as refused:

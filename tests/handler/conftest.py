@@ -9,6 +9,7 @@ import pytest
 from handler.state import FileStateStore
 from simulator import ManualClock, Simulator
 from simulator.harness.virtual import T0, ScriptedHooks, VirtualTime
+from tests.handler.rig import Rig
 
 
 @pytest.fixture
@@ -49,3 +50,13 @@ def _handler_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
     logger.handlers.clear()
     logger.propagate = True
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    """The end-to-end rig (tests/handler/rig.py); every process it started is stopped after the test."""
+    r = Rig(tmp_path)
+    try:
+        yield r
+    finally:
+        r.stop_all()

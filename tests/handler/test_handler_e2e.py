@@ -7,93 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Iterator, List, Mapping, Optional
+from typing import List
 
 import pytest
 
-from simulator.harness.journal import Journal
-from simulator.harness.launcher import HandlerLauncher, HandlerProcess
-from simulator.harness.vm import SimulatedVM
-from simulator.harness.wait import wait_until
-from simulator.transport.client import SimulatorClient
+from simulator.harness.launcher import HandlerProcess
+from tests.handler.rig import Rig, wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
-
-HOOK = """#!/bin/sh
-# Records each run (hook, operation, reason, status, pid) and sleeps as long as the test asks.
-echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATUS:-} $$ start" >> "$HOOK_LOG"
-if [ "$VMOTION_HOOK" = quiesce ]; then sleep "${QUIESCE_SECONDS:-0.2}"; fi
-echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATUS:-} $$ done" >> "$HOOK_LOG"
-"""
-
-
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    assert wait_until(condition, timeout), f"timed out waiting for {what}"
-
-
-class Rig:
-    """``vmotion-sim serve`` and ``vmotion-handler`` as processes, through the harness (the one launcher)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.bin = tmp / "bin"
-        self.hook = tmp / "hook.sh"
-        self.hook_log = tmp / "hooks.log"
-        self.state = tmp / "state" / "state.json"
-        self.metrics = tmp / "metrics.prom"
-        self.client = SimulatorClient(tmp / "sim.sock", timeout=5)
-        self.vm: Optional[SimulatedVM] = None
-        self.launcher: Optional[HandlerLauncher] = None
-
-    def serve(self, host_timeout: int, migration_seconds: float) -> None:
-        self.vm = SimulatedVM.as_process(self.tmp, "--host-timeout", str(host_timeout),
-                                         "--migration-seconds", str(migration_seconds), "--clock", "real").start()
-        self.hook.write_text(HOOK)
-        self.hook.chmod(0o755)
-        command = shlex.join([
-            "{handler}", "--name", "e2e", "--vmtoolsd", "{vmtoolsd}", "--interval", "0.2",
-            "--quiesce", str(self.hook), "--unquiesce", str(self.hook), "--state-file", "{state_file}",
-            "--metrics-file", str(self.metrics), "--safety-margin", "1", "--kill-grace", "0.5", "--log-format", "json",
-        ])
-        self.launcher = HandlerLauncher(command, self.vm, name="e2e")
-
-    def handler(self, quiesce_seconds: float = 0.2, *extra: str, vmtoolsd: Optional[Path] = None) -> HandlerProcess:
-        """The handler process; ``vmtoolsd``: another program in place of the fake (a later option wins)."""
-        assert self.launcher is not None, "serve first"
-        instead = ["--vmtoolsd", str(vmtoolsd)] if vmtoolsd is not None else []
-        env = {"HOOK_LOG": str(self.hook_log), "QUIESCE_SECONDS": str(quiesce_seconds)}
-        return self.launcher(*extra, *instead, env=env)
-
-    def hook_lines(self) -> List[List[str]]:
-        if not self.hook_log.exists():
-            return []
-        return [line.split() for line in self.hook_log.read_text().splitlines()]
-
-    def registrations(self) -> int:
-        return len(self.client.status()["registrations"])
-
-    def rpcs(self, verb: str) -> List[Mapping[str, object]]:
-        return list(Journal(self.client.journal()).rpcs(verb))
-
-    def stop_all(self) -> None:
-        if self.launcher is not None:
-            self.launcher.close()
-        if self.vm is not None:
-            self.vm.close()
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    try:
-        yield r
-    finally:
-        r.stop_all()
-
 
 def _json_logs(proc: HandlerProcess) -> List[dict[str, object]]:
     return [json.loads(line) for line in proc.log().splitlines() if line.startswith("{")]

@@ -12,24 +12,15 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
 
 from simulator.harness.launcher import HandlerProcess
 from simulator.processes import process_alive
-from tests.handler.test_handler_e2e import Rig, wait_for
+from tests.handler.rig import Rig, wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket simulator and POSIX signals")
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
-    try:
-        yield r
-    finally:
-        r.stop_all()
 
 
 def _alive(pid: int) -> bool:
