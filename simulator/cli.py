@@ -18,12 +18,12 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from handler.console import package_version, run_console
 from simulator import speed_cli
+from simulator.arguments import count, positive_seconds, seconds, whole_seconds
 from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from simulator.cluster.cli import add_parser as add_evacuate
 from simulator.cluster.maintenance_cli import add_parser as add_maintenance_bridge
 from simulator.incident.cli import add_commands as add_incident_commands
 from simulator.inprocess import Simulator, SimulatorError
-from simulator.model.config import MAX_SECONDS
 from simulator.model.knobs import Knobs, knob_docs, parse_knob_assignments
 from simulator.readside import Status
 from simulator.soak import cli as soak_cli
@@ -54,33 +54,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"vmotion-sim: {message}\n")
 
 
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("seconds must be >= 0")
-    return value
-
-
 def _vm_seconds(text: str) -> int:
     """The VM timeout also takes -1 (vSphere's "unset")."""
     if text.strip() == "-1":
         return -1
-    return _seconds(text)
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
-    if not 0 <= value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"seconds must be from 0 to {MAX_SECONDS}")
-    return value
+    return whole_seconds(text)
 
 
 # The latest start a manual clock takes: the end of year 9999, as far as a calendar date is written.
@@ -97,32 +75,15 @@ def _epoch(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _percent(text: str) -> float:
-    value = _duration(text)
+    value = seconds(text)
     if value > 1000:
         raise argparse.ArgumentTypeError(f"{text!r}: a tolerance is a percentage from 0 to 1000")
     return value
 
 
-def _positive_duration(text: str) -> float:
-    value = _duration(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("seconds must be > 0")
-    return value
-
-
 def _speed(text: str) -> float:
-    value = _duration(text)
+    value = seconds(text)
     if not 0.01 <= value <= 1000:
         raise argparse.ArgumentTypeError("speed must be between 0.01 and 1000")
     return value
@@ -136,32 +97,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run one simulated VM behind the control socket (foreground)")
-    serve.add_argument("--host-timeout", type=_seconds, default=120, help="VmOpNotificationToApp.Timeout (120)")
+    serve.add_argument("--host-timeout", type=whole_seconds, default=120, help="VmOpNotificationToApp.Timeout (120)")
     serve.add_argument("--vm-timeout", type=_vm_seconds, default=-1, help="vmOpNotificationTimeout (-1: unset)")
-    serve.add_argument("--dest-host-timeout", type=_seconds, default=None, help="destination host's option")
+    serve.add_argument("--dest-host-timeout", type=whole_seconds, default=None, help="destination host's option")
     serve.add_argument("--disabled", action="store_true", help="vmOpNotificationToAppEnabled = false")
     serve.add_argument("--clock", choices=("real", "manual"), default="real")
     serve.add_argument("--start-time", type=_epoch, default=None, help="manual clock start (epoch seconds)")
-    serve.add_argument("--migration-seconds", type=_duration, default=15.0, help="how long a migration runs (15)")
+    serve.add_argument("--migration-seconds", type=seconds, default=15.0, help="how long a migration runs (15)")
     serve.add_argument("--seed", type=int, default=None, help="seed for tokens and operation ids")
     serve.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="set a knob (repeatable)")
-    serve.add_argument("--max-connections", type=_count, default=DEFAULT_MAX_CONNECTIONS,
+    serve.add_argument("--max-connections", type=count, default=DEFAULT_MAX_CONNECTIONS,
                        help=f"clients at once; past it the longest idle one is closed ({DEFAULT_MAX_CONNECTIONS})")
-    serve.add_argument("--idle-timeout", type=_positive_duration, default=DEFAULT_IDLE_TIMEOUT,
+    serve.add_argument("--idle-timeout", type=positive_seconds, default=DEFAULT_IDLE_TIMEOUT,
                        help=f"close a connection silent this long (seconds, {DEFAULT_IDLE_TIMEOUT:g})")
     serve.add_argument("--speed", type=_speed, default=1.0, help="run the real clock K times faster (see exec)")
 
     vmotion = sub.add_parser("vmotion", help="request a migration; prints its operationId")
     vmotion.add_argument("--outcome", choices=("success", "failure"), default="success")
-    vmotion.add_argument("--migration-seconds", type=_duration, default=None)
+    vmotion.add_argument("--migration-seconds", type=seconds, default=None)
 
     advance = sub.add_parser("advance", help="move the manual clock forward")
-    advance.add_argument("seconds", type=_duration)
+    advance.add_argument("seconds", type=seconds)
 
     set_ = sub.add_parser("set", help="change the settings (as vCenter would)")
-    set_.add_argument("--host-timeout", type=_seconds)
+    set_.add_argument("--host-timeout", type=whole_seconds)
     set_.add_argument("--vm-timeout", type=_vm_seconds, help="-1 unsets")
-    set_.add_argument("--dest-host-timeout", type=_seconds)
+    set_.add_argument("--dest-host-timeout", type=whole_seconds)
     flag = set_.add_mutually_exclusive_group()
     flag.add_argument("--enable", action="store_true")
     flag.add_argument("--disable", action="store_true")
@@ -170,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     knobs.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
 
     fault = sub.add_parser("fault", help="switch channel faults on (or --clear them)")
-    fault.add_argument("--latency", type=_duration, default=0.0, help="seconds added to every RPC")
+    fault.add_argument("--latency", type=seconds, default=0.0, help="seconds added to every RPC")
     fault.add_argument("--channel-down", action="store_true", help="answer as outside a VM")
     fault.add_argument("--garble", action="store_true", help="replies become non-JSON bytes")
     fault.add_argument("--truncate", action="store_true", help="replies are cut in half")
@@ -229,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     soak_cli.add_parser(sub)
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
-    demo.add_argument("--timeout", type=_seconds, default=10, help="notification timeout for the demo (10 s)")
+    demo.add_argument("--timeout", type=whole_seconds, default=10, help="notification timeout for the demo (10 s)")
     demo.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the timeline as a page")
     # Subcommands that live in their own package set `subcommand` to their runner.
     add_evacuate(sub)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from simulator.arguments import count, positive_seconds, seconds
 from simulator.cluster.distributions import Distribution, parse_distribution
 from simulator.cluster.host import GBE10_CONCURRENCY
 from simulator.cluster.knobs import ClusterKnobs
@@ -28,35 +28,11 @@ class _Usage(Exception):
     pass
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def _vms(text: str) -> int:
-    value = _count(text)
+    value = count(text)
     if value > MAX_VMS:
         raise argparse.ArgumentTypeError(f"{value} VMs: at most {MAX_VMS:,} (an ESXi host runs at most 1,024)")
     return value
-
-
-def _seconds(text: str, positive: bool = False) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds {'>' if positive else '>='} 0")
-    return value
-
-
-def _interval(text: str) -> float:
-    return _seconds(text, positive=True)
 
 
 def _distribution(text: str) -> Distribution:
@@ -105,7 +81,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--from-vcenter", metavar="HOST", default=None,
                    help="the powered-on VMs of this ESXi host and their effective timeouts, read from vCenter "
                    "(VMWARE_HOST, VMWARE_USER, VMWARE_PASSWORD, as vmotion-helper reads them; needs pyVmomi)")
-    p.add_argument("--concurrency", type=_count, default=GBE10_CONCURRENCY,
+    p.add_argument("--concurrency", type=count, default=GBE10_CONCURRENCY,
                    help="concurrent vMotions per host: 4 on 1 GbE, 8 on 10 GbE and faster (8)")
     p.add_argument("--timeout", type=_timeouts, default=None, metavar="S|S,S,...|FILE",
                    help="effective notification timeout in seconds: one for every VM, or one per VM as a comma "
@@ -114,8 +90,8 @@ def add_parser(sub: Any) -> None:
                    help="how long each application's quiesce takes: 5, uniform:A:B or lognormal:MU:SIGMA (5)")
     p.add_argument("--migration-seconds", type=_distribution, default=parse_distribution("15"), metavar="DIST",
                    help="how long each vMotion moves data, same forms (15)")
-    p.add_argument("--interval", type=_interval, default=None, help="the handler's poll interval (its default)")
-    p.add_argument("--safety-margin", type=_seconds, default=None, help="the handler's safety margin (its default)")
+    p.add_argument("--interval", type=positive_seconds, default=None, help="the handler's poll interval (its default)")
+    p.add_argument("--safety-margin", type=seconds, default=None, help="the handler's safety margin (its default)")
     p.add_argument("--on-quiesce-failure", choices=("ack-anyway", "no-ack"), default=None,
                    help="the handler's policy when the quiesce fails or is cut at its deadline (its default)")
     p.add_argument("--seed", type=int, default=0, help="seed for the drawn durations and the guests' poll phases (0)")
