@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from simulator import Knobs, ManualClock, Simulator, SimulatorError
 from simulator.incident.observations import payload_of
+from simulator.incident.untrusted_json import json_value
 
 # The plausible values of each knob a recording can speak to (protocol.md section 10).
 CANDIDATES: Dict[str, Tuple[Any, ...]] = {
@@ -64,8 +64,8 @@ class Plan:
 def _reply(record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     text = record["stdout"].strip() or record["stderr"].strip()
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = json_value(text)
+    except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
 

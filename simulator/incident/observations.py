@@ -7,7 +7,6 @@ too (from the simulator's journal), so an outcome means the same thing whichever
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -20,6 +19,7 @@ from handler.protocol import (
     interpret,
     parse_event,
 )
+from simulator.incident.untrusted_json import json_value
 
 # kinds: register, unregister, poll, event, ack, hook, stop, reboot, config, vmotion, forced, rpc-error
 OUTCOMES = {
@@ -55,8 +55,8 @@ class Observation:
 def payload_of(request: str) -> Dict[str, Any]:
     _, _, text = request.partition(" ")
     try:
-        obj = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError:
+        obj = json_value(text) if text.strip() else {}
+    except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from simulator import ScaledClock, Simulator, SystemClock
-from simulator.harness import HandlerLauncher, SimulatedVM
+from simulator.harness import HandlerLauncher, SimulatedVM, wait_until
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
@@ -26,6 +26,7 @@ from simulator.incident.virtual import action_runner, build_simulator
 from simulator.speed import SpeedUnavailable
 
 STOP_GRACE_S = 10.0
+HANDLER_START_S = 30.0  # real seconds a handler process may take to make its first call
 
 
 def _follow_hook_scripts(scenario: Scenario, launcher: HandlerLauncher, vm: SimulatedVM, stop: threading.Event) -> None:
@@ -65,11 +66,14 @@ def run_real_time(
             launcher.behave(hook, float(runs[0].get("seconds", 0)), int(runs[0].get("exit_code", 0)))
         follower = threading.Thread(target=_follow_hook_scripts, args=(scenario, launcher, vm, stop), daemon=True)
         follower.start()
-        t0 = sim.now()
         try:
-            launcher()
+            handler = launcher()
         except (RuntimeError, SpeedUnavailable) as failed:  # the command cannot be started: say so in one line
             raise ScenarioError(str(failed)) from None
+        # The scenario's second 0 is when the handler first speaks (its register), as on virtual time where the
+        # core registers at once: a process's start-up, slower on a loaded machine, is not part of the incident.
+        wait_until(lambda: vm.rpcs("register"), HANDLER_START_S, give_up=lambda: not handler.running())
+        t0 = sim.now()
         for action in scenario.actions:
             _sleep_until(sim, t0 + float(action["at"]))
             action_runner(action, sim, notes)()

@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional
 
 from simulator.incident.observations import OUTCOMES
 from simulator.incident.reconstruct import Incident
+from simulator.incident.untrusted_json import json_value
 
 FORMAT = "vmotion-incident-scenario"
 VERSION = 1
@@ -147,10 +148,10 @@ def from_dict(doc: Any) -> Scenario:
 
 def load(path: Path) -> Scenario:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json_value(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ScenarioError(f"{path.name} is not JSON: {exc.__class__.__name__}") from None
     return from_dict(doc)
 

@@ -106,6 +106,7 @@ def test_the_vmnotification_daemons_logs_are_read_together(tmp_path: Path) -> No
     b"",
     b'[{"seq": 1, "time": 1700000000.0, "kind": "rpc", "request": "vm-operation-notification.list", ',
     b'{"format": "vmotion-incident-scenario"}\n',
+    b'{"time": 1, "nested": ' + b"[" * 100_000 + b"\n",  # JSON lines nested past the parser's recursion limit
 ])
 def test_input_that_cannot_be_imported_is_a_one_line_error_naming_the_formats(tmp_path: Path, content: bytes) -> None:
     source = tmp_path / "input.log"

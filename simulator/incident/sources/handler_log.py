@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
 
 from handler.protocol import classify_rejection
 from simulator.incident.observations import Observation
 from simulator.incident.sources.lines import Timeline, Warnings, parse_time, text_lines
+from simulator.incident.untrusted_json import json_object
 
 NAME = "handler-json"
 WHAT = "a vmotion-handler JSON log (--log-format json)"
@@ -23,13 +23,8 @@ _ACK_BAD = re.compile(r"^ack of (start|timeout-change) (\d+) (rejected|failed)")
 
 
 def record_of(text: str) -> Optional[Dict[str, Any]]:
-    if not text.startswith("{"):
-        return None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("message"), str) or not isinstance(obj.get("time"), str):
+    obj = json_object(text)
+    if obj is None or not isinstance(obj.get("message"), str) or not isinstance(obj.get("time"), str):
         return None
     if not str(obj.get("logger", "")).startswith("vmotion_handler"):
         return None

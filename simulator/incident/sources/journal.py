@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List
 
 from simulator.incident.observations import Observation, observe_rpc
 from simulator.incident.sources.lines import SourceError, Warnings
+from simulator.incident.untrusted_json import json_value
 
 NAME = "journal"
 WHAT = "a simulator journal (vmotion-sim journal --json)"
@@ -19,10 +19,10 @@ def looks_like(data: bytes) -> bool:
 
 def entries(data: bytes) -> List[Dict[str, Any]]:
     try:
-        doc = json.loads(data.decode("utf-8"))
+        doc = json_value(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise SourceError("the journal is not UTF-8 text") from None
-    except json.JSONDecodeError:
+    except ValueError:
         raise SourceError("the journal is truncated or damaged (not a complete JSON list)") from None
     if not isinstance(doc, list):
         raise SourceError("a journal is a JSON list")

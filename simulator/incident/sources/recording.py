@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Optional
 
 from simulator.incident.observations import Observation, observe_rpc
 from simulator.incident.sources.lines import Timeline, Warnings, text_lines
+from simulator.incident.untrusted_json import json_object
 
 NAME = "recording"
 WHAT = "a vmotion-record recording (JSON lines with request, stdout, stderr, exit_code)"
 
 
 def record_of(text: str) -> Optional[Dict[str, Any]]:
-    if not text.startswith("{"):
-        return None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict) or not {"time", "stdout", "stderr", "exit_code"} <= obj.keys():
+    obj = json_object(text)
+    if obj is None or not {"time", "stdout", "stderr", "exit_code"} <= obj.keys():
         return None
     if not isinstance(obj["time"], (int, float)) or not isinstance(obj["exit_code"], int):
         return None
