@@ -153,21 +153,27 @@ class Handler:
         """Register, poll until asked to stop, then clean up. Returns the process exit status (0)."""
         if self.start():
             while not self._stopping():
-                # Polls start every `interval`, not `interval` after the previous one ended: the time a
-                # call takes must not stretch the period (it bounds how late a start event is seen).
-                poll_started = self.clock.monotonic()
-                try:
-                    handled = self.step()
-                except Exception:  # a bug must not kill the daemon and leave the application quiesced
-                    self.log.exception("unexpected error in the event loop; continuing")
-                    self.metrics.inc("vmotion_handler_errors_total", kind="internal")
-                    handled = False
-                    self._sleep_backoff()
-                self._flush_metrics()
-                if not handled and not self._stopping():
-                    self.clock.sleep(self.settings.interval - (self.clock.monotonic() - poll_started))
+                self.poll_once()
         self.shutdown()
         return 0
+
+    def poll_once(self) -> None:
+        """One period of the loop: poll and handle what came; if nothing did, sleep out the rest of the period.
+
+        Polls start every `interval`, not `interval` after the previous one ended: the time a call takes must
+        not stretch the period (it bounds how late a start event is seen). After an event it returns at once,
+        since the hypervisor hands out one event per call (drain)."""
+        poll_started = self.clock.monotonic()
+        try:
+            handled = self.step()
+        except Exception:  # a bug must not kill the daemon and leave the application quiesced
+            self.log.exception("unexpected error in the event loop; continuing")
+            self.metrics.inc("vmotion_handler_errors_total", kind="internal")
+            handled = False
+            self._sleep_backoff()
+        self._flush_metrics()
+        if not handled and not self._stopping():
+            self.clock.sleep(self.settings.interval - (self.clock.monotonic() - poll_started))
 
     def start(self) -> bool:
         """Recover from a previous run, then hold a registration. False if stopped before registering."""

@@ -138,12 +138,11 @@ class VirtualHandler(_Common):
         self.time.at(second, action)
 
     def run_until(self, second: float) -> None:
-        """The handler's own loop (poll, drain, sleep the interval) up to ``second``."""
+        """The handler's own loop (``Handler.poll_once``: poll, drain, sleep out the period) up to ``second``."""
         if self.core is None:
             fail("the handler is not running")
         while self.time.elapsed() < second:
-            if not self.core.step():
-                self.time.sleep(self.core.settings.interval)
+            self.core.poll_once()
 
     def eventually(self, check: Callable[[], None], seconds: float = PROCESS_GRACE_S) -> None:
         check()  # virtual time stands still between steps: what will be true is true now
