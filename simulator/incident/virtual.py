@@ -16,7 +16,7 @@ from handler.state import MemoryStateStore
 from simulator import Clock, Knobs, ManualClock, Simulator, SimulatorError
 from simulator.harness.virtual import ScriptedHooks, VirtualTime
 from simulator.incident.reconstruct import Incident, reconstruct
-from simulator.incident.scenario import Scenario, ScenarioError
+from simulator.incident.scenario import FAULTS, Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
 from simulator.incident.sources.lines import Warnings
 
@@ -37,16 +37,27 @@ def build_simulator(scenario: Scenario, clock: Clock) -> Simulator:
                      migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs, seed=1)
 
 
-def schedule(scenario: Scenario, sim: Simulator, clock: ManualClock, t0: float, notes: List[str]) -> None:
+Behave = Callable[[str, float, int], None]  # a hook's behaviour from now on: (hook, seconds, exit status)
+
+
+def schedule(
+    scenario: Scenario, sim: Simulator, clock: ManualClock, t0: float, notes: List[str], behave: Behave
+) -> None:
     """Put the hypervisor's actions on the clock; one the simulator refuses becomes a note, not a crash."""
     for action in scenario.actions:
-        clock.call_at(t0 + float(action["at"]), action_runner(action, sim, notes))
+        clock.call_at(t0 + float(action["at"]), action_runner(action, sim, notes, behave))
 
 
-def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str]) -> Callable[[], None]:
+def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str], behave: Behave) -> Callable[[], None]:
+    """The hypervisor's and the application's side of an action (the handler's life is the runner's own)."""
     def run() -> None:
         try:
-            if action["do"] == "vmotion":
+            if action["do"] == "hook":
+                behave(action["hook"], float(action.get("seconds", 0)), int(action.get("exit_code", 0)))
+            elif action["do"] == "fault":
+                faults = {k: v for k, v in action.items() if k in FAULTS}
+                sim.fault(**faults, **({"remaining": int(action["count"])} if faults and "count" in action else {}))
+            elif action["do"] == "vmotion":
                 sim.vmotion(action.get("outcome", "success"), action.get("migration_seconds"))
             elif action["do"] == "set":
                 sim.set(**{k: v for k, v in action.items() if k not in ("at", "do")})
@@ -71,16 +82,19 @@ def scripted_hooks(sim: Simulator, clock: ManualClock, scripts: Mapping[str, Lis
 
 
 def run_virtual(scenario: Scenario) -> Incident:
+    if scenario.needs_a_process():
+        raise ScenarioError("kill, restart and terminate act on a handler process: give its command after --")
     clock = ManualClock(T0)
     sim = build_simulator(scenario, clock)
     notes: List[str] = []
-    schedule(scenario, sim, clock, T0, notes)
+    hooks = scripted_hooks(sim, clock, scenario.hooks)
+    schedule(scenario, sim, clock, T0, notes, hooks.behave)
     logger = logging.getLogger("vmotion_incident.virtual")
     logger.propagate = False
     logger.addHandler(logging.NullHandler())
     try:
         settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
-        handler = Handler(settings, transport=sim.call, clock=clock, hooks=scripted_hooks(sim, clock, scenario.hooks),
+        handler = Handler(settings, transport=sim.call, clock=clock, hooks=hooks,
                           state_store=MemoryStateStore(), logger=logger,
                           stop_requested=lambda: clock.now() - T0 >= scenario.duration)
     except (TypeError, ValueError) as bad:

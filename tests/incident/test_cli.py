@@ -42,7 +42,7 @@ def test_a_scenario_that_does_not_reproduce_exits_5(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"version": 2}, "scenario version 2 is not understood"),
+    ({"version": 3}, "scenario version 3 is not understood"),
     ({"actions": [{"at": 1, "do": "explode"}]}, 'action 1: needs "do"'),
     ({"actions": [{"at": -1, "do": "vmotion"}]}, "action 1 at: a number >= 0"),
     ({"expect": ["on-fire"]}, "expect: a list of outcomes"),
