@@ -151,3 +151,25 @@ def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_spe
     assert done.returncode == 1, done.stderr
     verdict = json.loads(done.stdout)
     assert (verdict["invariant"], verdict["step"]) == ("sigterm-clean", 2), verdict
+
+
+def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_from_one_that_unregisters(
+    _speed_tools: None, tmp_path: Path
+) -> None:
+    """The soak's sigterm-clean invariant as a scenario file's expect: the naive handler breaks it, the bundled
+    handler does not, so the same file reproduces against one and not the other."""
+    naive = str(Path(__file__).with_name("naive_handler.sh"))
+    scenario = tmp_path / "terminate.json"
+    scenario.write_text(json.dumps({
+        "format": "vmotion-incident-scenario", "version": 2, "name": "SIGTERM leaves a registration",
+        "settings": {"host_timeout": 120}, "actions": [{"at": 10, "do": "terminate"}], "duration": 10.5,
+        "expect": ["invariant:sigterm-clean"], "command": naive, "speed": SPEED, "begin": "registered",
+    }))
+    reproduced = _soak("--json", str(scenario), cwd=tmp_path, command="run")  # the file's own command and speed
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
+    bundled = ["--", "{python}", "-m", "handler", "--name", "{name}", "--quiesce", "{quiesce}", "--unquiesce",
+               "{unquiesce}", "--state-file", "{state_file}"]
+    held = _soak("--json", str(scenario), *bundled, cwd=tmp_path, command="run")
+    assert held.returncode == 5, held.stdout + held.stderr
+    assert json.loads(held.stdout)["observed"] == []
