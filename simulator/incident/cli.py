@@ -146,7 +146,8 @@ def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
     return {
         "scenario": scenario.name,
         "expected": scenario.expect,
-        "observed": sorted(incident.outcome + incident.invariants),
+        # the invariants are the soak's checks: part of what is observed when the scenario is about one
+        "observed": sorted(incident.outcome + (incident.invariants if invariants else [])),
         "reproduced": reproduced,
         "run": incident.as_dict(),
     }

@@ -63,7 +63,8 @@ def run_real_time(
         raise ScenarioError(str(why)) from None
     notes: List[str] = []
     stop = threading.Event()
-    watch = InvariantWatch(sim, float(scenario.settings.get("host_timeout", 120)), speed)
+    watch = InvariantWatch(sim, float(scenario.settings.get("host_timeout", 120)), speed,
+                           scenario.hooks.get("quiesce", []))
     try:
         for hook in ("quiesce", "unquiesce"):
             runs = scenario.hooks.get(hook) or [{}]

@@ -43,7 +43,7 @@ FAULTS = ("channel_down", "garble", "truncate", "latency")
 ACTIONS = {"vmotion": {"outcome", "migration_seconds"}, "set": {"host_timeout", "vm_timeout", "enabled"},
            "reboot": set(), "fault": {*FAULTS, "count"}, "hook": {"hook", "seconds", "exit_code", "behaviour"},
            "kill": set(), "restart": set(), "terminate": set()}
-HANDLER_LIFE = ("kill", "restart", "terminate")  # actions on a handler process: real time only
+HANDLER_LIFE = ("kill", "restart", "terminate")  # actions on the handler (a process, or the core on virtual time)
 INVARIANT = "invariant:"
 BEGINS = ("start", "registered")
 SETTINGS = {"host_timeout", "vm_timeout", "migration_seconds"}
@@ -87,8 +87,6 @@ class Scenario:
             out["begin"] = self.begin
         return out
 
-    def needs_a_process(self) -> bool:
-        return any(a["do"] in HANDLER_LIFE for a in self.actions)
 
     def dumps(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"
