@@ -244,8 +244,11 @@ def _shrink(args: argparse.Namespace) -> int:
 
     source = Path(args.scenario)
     scenario = load(source)
+    handler = list(args.handler)
+    if not (handler[1:] if handler[:1] == ["--"] else handler) and scenario.command:
+        handler = [scenario.command]  # the command the file was made with (a soak's reproducer notes it)
     try:
-        result = shrink(scenario, _runner(args.handler))
+        result = shrink(scenario, _runner(handler, scenario.speed or 1.0))
     except NothingToShrink as why:
         print(f"vmotion-sim shrink: {why}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED
