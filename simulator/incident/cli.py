@@ -31,8 +31,9 @@ def add_commands(sub: Any) -> None:
     run = sub.add_parser("run", help="run a scenario file; says whether its outcome reproduced")
     run.add_argument("scenario", metavar="FILE")
     run.add_argument("--json", action="store_true")
-    run.add_argument("--speed", type=float, default=1.0, metavar="K",
-                     help="with a handler command: the clocks K times faster (handler under libfaketime)")
+    run.add_argument("--speed", type=float, default=None, metavar="K",
+                     help="with a handler command: the clocks K times faster (handler under libfaketime; default: "
+                     "the scenario's speed, else 1)")
     run.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                      help="a handler command to run on real time, with {quiesce} and {unquiesce} where its hook "
                      "commands go (default: the bundled handler's core on virtual time)")
@@ -134,11 +135,20 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
+    from simulator.incident.scenario import INVARIANT
+
+    invariants = sorted(e for e in scenario.expect if e.startswith(INVARIANT))
+    outcomes = sorted(e for e in scenario.expect if not e.startswith(INVARIANT))
+    if invariants:  # a soak reproducer: the same invariants broken, and at least the outcomes listed beside them
+        reproduced = invariants == sorted(incident.invariants) and set(outcomes) <= set(incident.outcome)
+    else:
+        reproduced = outcomes == sorted(incident.outcome)
     return {
         "scenario": scenario.name,
         "expected": scenario.expect,
-        "observed": incident.outcome,
-        "reproduced": sorted(scenario.expect) == sorted(incident.outcome),
+        # the invariants are the soak's checks: part of what is observed when the scenario is about one
+        "observed": sorted(incident.outcome + (incident.invariants if invariants else [])),
+        "reproduced": reproduced,
         "run": incident.as_dict(),
     }
 
@@ -158,24 +168,31 @@ def _runner(handler: List[str], speed: float = 1.0) -> Callable[[Scenario], Inci
     return run_virtual
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_file(path: str, handler: List[str], speed: Optional[float], as_json: bool) -> int:
+    """``vmotion-sim run FILE [-- COMMAND]`` (also ``soak --replay FILE``): exit 0 when it reproduced."""
     from pathlib import Path
 
     from simulator.incident.scenario import ScenarioError, load
 
-    if not 0.01 <= args.speed <= 1000:
+    if speed is not None and not 0.01 <= speed <= 1000:
         raise ScenarioError("--speed must be between 0.01 and 1000")
-    scenario = load(Path(args.scenario))
-    incident = _runner(args.handler, args.speed)(scenario)
+    scenario = load(Path(path))
+    if not (handler[1:] if handler[:1] == ["--"] else handler) and scenario.command:
+        handler = [scenario.command]  # the command the file was made with (a soak's reproducer notes it)
+    incident = _runner(handler, speed or scenario.speed or 1.0)(scenario)
     result = verdict(scenario, incident)
-    if args.json:
+    if as_json:
         _print(result)
     else:
         print("\n".join(describe(incident)))
         expected = ", ".join(scenario.expect) or "nothing wrong"
         word = "REPRODUCED" if result["reproduced"] else "NOT REPRODUCED"
-        print(f"{word}: expected {expected}; observed {', '.join(incident.outcome) or 'nothing wrong'}")
+        print(f"{word}: expected {expected}; observed {', '.join(result['observed']) or 'nothing wrong'}")
     return 0 if result["reproduced"] else EXIT_NOT_REPRODUCED
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_file(args.scenario, list(args.handler), args.speed, args.json)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -227,8 +244,11 @@ def _shrink(args: argparse.Namespace) -> int:
 
     source = Path(args.scenario)
     scenario = load(source)
+    handler = list(args.handler)
+    if not (handler[1:] if handler[:1] == ["--"] else handler) and scenario.command:
+        handler = [scenario.command]  # the command the file was made with (a soak's reproducer notes it)
     try:
-        result = shrink(scenario, _runner(args.handler))
+        result = shrink(scenario, _runner(handler, scenario.speed or 1.0))
     except NothingToShrink as why:
         print(f"vmotion-sim shrink: {why}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from simulator import ScaledClock, Simulator, SystemClock
-from simulator.harness import HandlerLauncher, SimulatedVM, wait_until
+from simulator.harness import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
+from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
@@ -26,7 +28,8 @@ from simulator.incident.virtual import action_runner, build_simulator
 from simulator.speed import SpeedUnavailable
 
 STOP_GRACE_S = 10.0
-HANDLER_START_S = 30.0  # real seconds a handler process may take to make its first call
+REGISTER_WAIT_S = 30.0  # wall seconds a handler has to register when the seconds count from its registration
+SIGTERM_WAIT_S = 30.0  # wall seconds a terminated handler has to exit (as the soak gives it)
 
 
 def _follow_hook_scripts(scenario: Scenario, launcher: HandlerLauncher, vm: SimulatedVM, stop: threading.Event) -> None:
@@ -47,7 +50,7 @@ def run_real_time(
     """``keep``: a directory to copy what the run left into (the handler's output as ``handler.log``, its
     state directory, where a handler may write its own log, and the journal as ``journal.json``)."""
     template = " ".join(command)
-    if "{quiesce}" not in template:
+    if "{quiesce}" not in template and template != scenario.command:  # the file's own command ran as it is
         raise ScenarioError("the handler command needs {quiesce} (and {unquiesce}) where its hook commands go")
     sim = build_simulator(scenario, ScaledClock(speed) if speed != 1.0 else SystemClock())
     directory = Path(tempfile.mkdtemp(prefix="vmotion-incident-", dir="/tmp"))
@@ -60,24 +63,37 @@ def run_real_time(
         raise ScenarioError(str(why)) from None
     notes: List[str] = []
     stop = threading.Event()
+    watch = InvariantWatch(sim, float(scenario.settings.get("host_timeout", 120)), speed,
+                           scenario.hooks.get("quiesce", []))
     try:
         for hook in ("quiesce", "unquiesce"):
             runs = scenario.hooks.get(hook) or [{}]
             launcher.behave(hook, float(runs[0].get("seconds", 0)), int(runs[0].get("exit_code", 0)))
         follower = threading.Thread(target=_follow_hook_scripts, args=(scenario, launcher, vm, stop), daemon=True)
         follower.start()
-        try:
-            handler = launcher()
-        except (RuntimeError, SpeedUnavailable) as failed:  # the command cannot be started: say so in one line
-            raise ScenarioError(str(failed)) from None
-        # The scenario's second 0 is when the handler first speaks (its register), as on virtual time where the
-        # core registers at once: a process's start-up, slower on a loaded machine, is not part of the incident.
-        wait_until(lambda: vm.rpcs("register"), HANDLER_START_S, give_up=lambda: not handler.running())
+        handler = _start(launcher)
+        if scenario.begin == "registered":
+            if not wait_until(lambda: sim.status().registrations, REGISTER_WAIT_S):
+                notes.append(f"the handler did not register within {REGISTER_WAIT_S:g} s of wall time")
+        else:
+            # Second 0 is when the handler first speaks (its register), as on virtual time where the core
+            # registers at once: a process's start-up, slower on a loaded machine, is not part of the incident.
+            wait_until(lambda: vm.rpcs("register"), REGISTER_WAIT_S, give_up=lambda: not handler.running())
         t0 = sim.now()
         for action in scenario.actions:
             _sleep_until(sim, t0 + float(action["at"]))
-            action_runner(action, sim, notes)()
+            watch.before(action)
+            if action["do"] == "kill":
+                handler.kill()
+            elif action["do"] == "restart":
+                handler.kill()  # one handler at a time: a restart of a running handler replaces it
+                handler = _start(launcher)
+            elif action["do"] == "terminate":
+                watch.terminated(handler.stop(signal.SIGTERM, timeout=SIGTERM_WAIT_S))
+            else:
+                action_runner(action, sim, notes, lambda hook, s, code: launcher.behave(hook, s, code))()
         _sleep_until(sim, t0 + scenario.duration)
+        watch.check()
         launcher.close()
         stop.set()
         follower.join(STOP_GRACE_S)
@@ -99,7 +115,18 @@ def run_real_time(
         shutil.rmtree(directory, ignore_errors=True)
     for o in observations:
         o.t -= t0
-    return reconstruct("real-time run", observations, t0, notes)
+    incident = reconstruct("real-time run", observations, t0, notes)
+    incident.invariants = watch.outcomes()
+    if watch.broken:
+        incident.warnings.append(f"invariant {watch.broken} broken: {watch.detail}")
+    return incident
+
+
+def _start(launcher: HandlerLauncher) -> HandlerProcess:
+    try:
+        return launcher()
+    except (RuntimeError, SpeedUnavailable) as failed:  # the command cannot be started: say so in one line
+        raise ScenarioError(str(failed)) from None
 
 
 def _sleep_until(sim: Simulator, when: float) -> None:

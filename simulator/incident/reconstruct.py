@@ -64,9 +64,10 @@ class Incident:
     handler_settings: Dict[str, Any] = field(default_factory=dict)  # what a handler's own log tells of itself
     outcome: List[str] = field(default_factory=list)
     end: float = 0.0
+    invariants: List[str] = field(default_factory=list)  # the soak's invariants a real-time run broke (invariant:NAME)
 
     def as_dict(self) -> Dict[str, Any]:
-        return {
+        return {**({"invariants": self.invariants} if self.invariants else {}),
             "format": self.source_format,
             "settings": {"notification_timeout": self.timeout, "interval": self.interval},
             "handler_settings": self.handler_settings,

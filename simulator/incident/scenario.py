@@ -1,7 +1,7 @@
 """The scenario file: an incident as data a person can read and edit (JSON, versioned).
 
     {
-      "format": "vmotion-incident-scenario", "version": 1,
+      "format": "vmotion-incident-scenario", "version": 2,
       "name": "db-07 forced at 02:14",
       "settings": {"host_timeout": 8, "vm_timeout": null, "migration_seconds": 15},
       "knobs": {"ack_after_timeout": "error"},
@@ -15,6 +15,14 @@
 Times are seconds from the start of the run; the handler starts at 0. ``hooks`` lists each hook's runs in order
 (a run past the list behaves like the last). ``expect`` names outcomes (``observations.OUTCOMES``); a run
 reproduces the incident when it shows exactly these.
+
+Version 2 (version 1 files still read) adds what a soak run does: channel faults (``{"do": "fault", "garble":
+true, "count": 2}``; no fault named: all off), a hook's behaviour from then on (``{"do": "hook", "hook":
+"quiesce", "seconds": 5, "exit_code": 0}``), the handler's life on real time (``kill``: SIGKILL, ``restart``,
+``terminate``: SIGTERM), the broken invariants of the soak as ``invariant:NAME`` in ``expect`` (a run
+reproduces those when it shows exactly those invariants broken and at least the outcomes listed beside them),
+the handler ``command`` and ``speed`` to run it with when ``run`` is given none, and ``"begin": "registered"``:
+the seconds count from the handler's first registration, not its start (as a soak's steps do).
 """
 
 from __future__ import annotations
@@ -30,9 +38,15 @@ from simulator.incident.reconstruct import Incident
 from simulator.incident.untrusted_json import json_value
 
 FORMAT = "vmotion-incident-scenario"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)
+FAULTS = ("channel_down", "garble", "truncate", "latency")
 ACTIONS = {"vmotion": {"outcome", "migration_seconds"}, "set": {"host_timeout", "vm_timeout", "enabled"},
-           "reboot": set()}
+           "reboot": set(), "fault": {*FAULTS, "count"}, "hook": {"hook", "seconds", "exit_code", "behaviour"},
+           "kill": set(), "restart": set(), "terminate": set()}
+HANDLER_LIFE = ("kill", "restart", "terminate")  # actions on the handler (a process, or the core on virtual time)
+INVARIANT = "invariant:"
+BEGINS = ("start", "registered")
 SETTINGS = {"host_timeout", "vm_timeout", "migration_seconds"}
 HANDLER_SETTINGS = {"interval", "safety_margin", "on_quiesce_failure", "ack_timeout_change", "end_timeout",
                     "unquiesce_timeout", "rpc_timeout"}
@@ -56,6 +70,9 @@ class Scenario:
     duration: float = 60.0
     expect: List[str] = field(default_factory=list)
     source: Optional[str] = None
+    command: Optional[str] = None  # the handler command a real-time run uses when it is given none
+    speed: Optional[float] = None  # the clocks' speed a real-time run uses when it is given none
+    begin: str = "start"  # what second 0 is: the handler's "start", or its first registration ("registered")
 
     def as_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": self.name}
@@ -63,7 +80,14 @@ class Scenario:
             out["source"] = self.source
         out.update(settings=self.settings, knobs=self.knobs, handler=self.handler, actions=self.actions,
                    hooks=self.hooks, duration=self.duration, expect=self.expect)
+        if self.command is not None:
+            out["command"] = self.command
+        if self.speed is not None:
+            out["speed"] = self.speed
+        if self.begin != "start":
+            out["begin"] = self.begin
         return out
+
 
     def dumps(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"
@@ -87,10 +111,11 @@ def _number(value: Any, where: str, minimum: float = 0.0) -> float:
 def from_dict(doc: Any) -> Scenario:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ScenarioError(f'not a scenario file (it has no "format": "{FORMAT}")')
-    if doc.get("version") != VERSION:
-        raise ScenarioError(f"scenario version {doc.get('version')!r} is not understood (this reads {VERSION})")
+    if doc.get("version") not in VERSIONS:
+        raise ScenarioError(f"scenario version {doc.get('version')!r} is not understood (this reads 1 and 2)")
+    version_2 = {"command", "speed", "begin"} if doc["version"] >= 2 else set()
     unknown = set(doc) - {"format", "version", "name", "source", "settings", "knobs", "handler", "actions", "hooks",
-                          "duration", "expect"}
+                          "duration", "expect"} - version_2
     if unknown:
         raise ScenarioError(f"unknown keys: {', '.join(sorted(unknown))}")
     settings = dict(doc.get("settings") or {})
@@ -113,9 +138,10 @@ def from_dict(doc: Any) -> Scenario:
         if not ok:
             raise ScenarioError(f"handler {key}: {value!r} has the wrong type")
     actions = []
+    kinds = ACTIONS if doc["version"] >= 2 else {k: ACTIONS[k] for k in ("vmotion", "set", "reboot")}
     for n, action in enumerate(doc.get("actions") or [], start=1):
-        if not isinstance(action, dict) or action.get("do") not in ACTIONS:
-            raise ScenarioError(f"action {n}: needs \"do\": one of {', '.join(ACTIONS)}")
+        if not isinstance(action, dict) or action.get("do") not in kinds:
+            raise ScenarioError(f"action {n}: needs \"do\": one of {', '.join(kinds)}")
         _number(action.get("at"), f"action {n} at")
         for key in ("migration_seconds", "host_timeout", "vm_timeout"):
             if key in action and not (key == "vm_timeout" and action[key] is None):
@@ -123,6 +149,7 @@ def from_dict(doc: Any) -> Scenario:
         extra = set(action) - {"at", "do"} - ACTIONS[action["do"]]
         if extra:
             raise ScenarioError(f"action {n} ({action['do']}): unknown {', '.join(sorted(extra))}")
+        _check_v2_action(action, n)
         actions.append(dict(action))
     hooks: Dict[str, List[Dict[str, Any]]] = {}
     for hook, runs in (doc.get("hooks") or {}).items():
@@ -136,14 +163,48 @@ def from_dict(doc: Any) -> Scenario:
                 raise ScenarioError(f"hooks {hook} run {n}: exit_code is a whole number")
         hooks[hook] = [dict(r) for r in runs]
     expect = doc.get("expect") or []
-    if not isinstance(expect, list) or any(e not in OUTCOMES for e in expect):
-        raise ScenarioError(f"expect: a list of outcomes among {', '.join(OUTCOMES)}")
+    from simulator.soak.invariants import NAMES
+
+    known = set(OUTCOMES) | ({INVARIANT + name for name in NAMES} if doc["version"] >= 2 else set())
+    if not isinstance(expect, list) or any(e not in known for e in expect):
+        raise ScenarioError(f"expect: a list of outcomes among {', '.join(OUTCOMES)}"
+                            + (f", or invariant:NAME with NAME among {', '.join(NAMES)}" if version_2 else ""))
+    command = doc.get("command")
+    if command is not None and not (isinstance(command, str) and command.strip()):
+        raise ScenarioError("command: a handler command line (a string)")
+    begin = doc.get("begin", "start")
+    if begin not in BEGINS:
+        raise ScenarioError(f"begin: one of {', '.join(BEGINS)}")
+    speed = doc.get("speed")
+    if speed is not None and not 0.01 <= _number(speed, "speed") <= 1000:
+        raise ScenarioError("speed: between 0.01 and 1000")
     return Scenario(
         name=str(doc.get("name") or "incident"), settings={**Scenario().settings, **settings},
         knobs=dict(doc.get("knobs") or {}), handler=handler, actions=sorted(actions, key=lambda a: a["at"]),
         hooks=hooks, duration=_number(doc.get("duration", 60), "duration"), expect=sorted(expect),
-        source=doc.get("source"),
+        source=doc.get("source"), command=command, speed=None if speed is None else float(speed),
+        begin=begin,
     )
+
+
+def _check_v2_action(action: Dict[str, Any], n: int) -> None:
+    kind = action["do"]
+    if kind == "fault":
+        if len([f for f in FAULTS if f in action]) > 1:
+            raise ScenarioError(f"action {n} (fault): one of {', '.join(FAULTS)} per action")
+        for fault in FAULTS[:3]:
+            if fault in action and action[fault] is not True:
+                raise ScenarioError(f"action {n} (fault): {fault} is true")
+        if "latency" in action:
+            _number(action["latency"], f"action {n} latency")
+        if "count" in action and (not isinstance(action["count"], int) or action["count"] < 1):
+            raise ScenarioError(f"action {n} (fault): count is a whole number >= 1")
+    elif kind == "hook":
+        if action.get("hook") not in HOOKS:
+            raise ScenarioError(f"action {n} (hook): hook is one of {', '.join(HOOKS)}")
+        _number(action.get("seconds", 0), f"action {n} seconds")
+        if not isinstance(action.get("exit_code", 0), int):
+            raise ScenarioError(f"action {n} (hook): exit_code is a whole number")
 
 
 def load(path: Path) -> Scenario:

@@ -61,14 +61,14 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
     first = run(scenario)
     trials += 1
     failure: Set[str] = set(scenario.expect) or set(first.outcome)
-    if not failure or not failure <= set(first.outcome):
-        shows = ", ".join(first.outcome) or "nothing"
+    if not failure or not failure <= _shows(first):
+        shows = ", ".join(sorted(_shows(first))) or "nothing"
         raise NothingToShrink(f"the scenario does not fail as it expects (it shows: {shows})")
 
     def fails(candidate: Scenario) -> bool:
         nonlocal trials
         trials += 1
-        return failure <= set(run(candidate).outcome)
+        return failure <= _shows(run(candidate))
 
     best = copy.deepcopy(scenario)
 
@@ -114,9 +114,15 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         if not fails(candidate):
             break
         best = candidate
-    best.expect = sorted(run(best).outcome)
+    last = run(best)
+    best.expect = sorted(set(last.outcome) | (set(last.invariants) & failure))
     best.name = f"{scenario.name} (shrunk)"
     return Shrunk(best, sorted(failure), trials + 1)
+
+
+def _shows(incident: Incident) -> Set[str]:
+    """What a run shows: its outcomes and the soak's invariants it broke (``invariant:NAME``)."""
+    return set(incident.outcome) | set(incident.invariants)
 
 
 def _numbers(scenario: Scenario) -> List[Tuple[Any, ...]]:

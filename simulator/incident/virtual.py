@@ -3,7 +3,8 @@
 The handler core (``handler.core.Handler``) runs in this thread on the simulator's ``ManualClock``; the
 scenario's actions are scheduled on that clock, so they happen at their virtual second while the handler
 sleeps, and its hooks take their scripted virtual seconds. The outcome is read back from the simulator's
-journal exactly as an imported journal would be.
+journal exactly as an imported journal would be. A ``kill`` crashes the core where it stands, a ``restart`` runs
+a new one on the same state, a ``terminate`` stops it the way SIGTERM stops the process.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any, Callable, Dict, List, Mapping
 from handler.core import CoreSettings, Handler
 from handler.state import MemoryStateStore
 from simulator import Clock, Knobs, ManualClock, Simulator, SimulatorError
-from simulator.harness.virtual import ScriptedHooks, VirtualTime
+from simulator.harness.virtual import Crash, ScriptedHooks, VirtualTime
+from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident, reconstruct
-from simulator.incident.scenario import Scenario, ScenarioError
+from simulator.incident.scenario import FAULTS, HANDLER_LIFE, Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
 from simulator.incident.sources.lines import Warnings
 
@@ -37,16 +39,19 @@ def build_simulator(scenario: Scenario, clock: Clock) -> Simulator:
                      migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs, seed=1)
 
 
-def schedule(scenario: Scenario, sim: Simulator, clock: ManualClock, t0: float, notes: List[str]) -> None:
-    """Put the hypervisor's actions on the clock; one the simulator refuses becomes a note, not a crash."""
-    for action in scenario.actions:
-        clock.call_at(t0 + float(action["at"]), action_runner(action, sim, notes))
+Behave = Callable[[str, float, int], None]  # a hook's behaviour from now on: (hook, seconds, exit status)
 
 
-def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str]) -> Callable[[], None]:
+def action_runner(action: Dict[str, Any], sim: Simulator, notes: List[str], behave: Behave) -> Callable[[], None]:
+    """The hypervisor's and the application's side of an action (the handler's life is the runner's own)."""
     def run() -> None:
         try:
-            if action["do"] == "vmotion":
+            if action["do"] == "hook":
+                behave(action["hook"], float(action.get("seconds", 0)), int(action.get("exit_code", 0)))
+            elif action["do"] == "fault":
+                faults = {k: v for k, v in action.items() if k in FAULTS}
+                sim.fault(**faults, **({"remaining": int(action["count"])} if faults and "count" in action else {}))
+            elif action["do"] == "vmotion":
                 sim.vmotion(action.get("outcome", "success"), action.get("migration_seconds"))
             elif action["do"] == "set":
                 sim.set(**{k: v for k, v in action.items() if k not in ("at", "do")})
@@ -70,25 +75,81 @@ def scripted_hooks(sim: Simulator, clock: ManualClock, scripts: Mapping[str, Lis
     return hooks
 
 
+class _Life:
+    """The bundled core's life on virtual time: ``kill`` crashes it where it stands (``Crash``, as SIGKILL: no
+    shutdown), ``restart`` starts a new core on the same state store (the state file survives a kill),
+    ``terminate`` asks it to stop (its SIGTERM path: shutdown, unregister)."""
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.restart = False
+        self.terminating = False
+
+    def act(self, kind: str) -> None:
+        if kind == "terminate":
+            self.terminating = True
+            return
+        self.restart = kind == "restart"
+        if self.alive:  # raised inside the running core's sleep: it ends there, as a killed process does
+            self.alive = False
+            raise Crash(kind)
+
+
 def run_virtual(scenario: Scenario) -> Incident:
     clock = ManualClock(T0)
     sim = build_simulator(scenario, clock)
     notes: List[str] = []
-    schedule(scenario, sim, clock, T0, notes)
+    hooks = scripted_hooks(sim, clock, scenario.hooks)
+    timeout = float(scenario.settings.get("host_timeout", 120))
+    watch = InvariantWatch(sim, timeout, 1.0, scenario.hooks.get("quiesce", []))
+    life = _Life()
+    end = T0 + scenario.duration
+
+    def timed(action: Dict[str, Any]) -> Callable[[], None]:
+        act = action_runner(action, sim, notes, hooks.behave)
+
+        def run() -> None:
+            watch.before(action)
+            if action["do"] in HANDLER_LIFE:
+                life.act(action["do"])
+            else:
+                act()
+        return run
+
+    for action in scenario.actions:
+        clock.call_at(T0 + float(action["at"]), timed(action))
+    clock.call_at(end, watch.check)  # the last check, while the core still runs (as on real time, before the stop)
     logger = logging.getLogger("vmotion_incident.virtual")
     logger.propagate = False
     logger.addHandler(logging.NullHandler())
-    try:
-        settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
-        handler = Handler(settings, transport=sim.call, clock=clock, hooks=scripted_hooks(sim, clock, scenario.hooks),
-                          state_store=MemoryStateStore(), logger=logger,
-                          stop_requested=lambda: clock.now() - T0 >= scenario.duration)
-    except (TypeError, ValueError) as bad:
-        raise ScenarioError(f"handler: {bad}") from None
-    handler.run()
+    store = MemoryStateStore()
+    while True:
+        try:
+            settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
+            handler = Handler(settings, transport=sim.call, clock=clock, hooks=hooks, state_store=store, logger=logger,
+                              stop_requested=lambda: life.terminating or clock.now() >= end)
+        except (TypeError, ValueError) as bad:
+            raise ScenarioError(f"handler: {bad}") from None
+        try:
+            code = handler.run()
+            life.alive = False
+            if life.terminating:
+                watch.terminated(code)
+        except Crash:
+            pass
+        life.restart = False
+        while not life.restart and clock.now() < end:  # no core runs: time passes until a restart, or the end
+            clock.move_to(min(end, clock.now() + 1.0))
+        if not life.restart:
+            break
+        life.alive, life.terminating = True, False
     sim.settle()
     warnings = Warnings()
     observations = observe_journal(sim.journal(), warnings)
     for o in observations:
         o.t -= T0
-    return reconstruct("virtual run", observations, T0, notes)
+    incident = reconstruct("virtual run", observations, T0, notes)
+    incident.invariants = watch.outcomes()
+    if watch.broken:
+        incident.warnings.append(f"invariant {watch.broken} broken: {watch.detail}")
+    return incident

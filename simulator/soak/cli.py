@@ -3,8 +3,10 @@
 
 Each run plays a sequence drawn from ``(seed, run)`` against the handler command (default: the bundled
 handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``). On the first violation it prints the seed,
-the run, the invariant and the step, saves the sequence as a reproducer (``soak-SEED-RUN.json`` in ``--report``,
-default the current directory) and exits 1; ``soak --replay FILE`` plays a reproducer again. The runs played
+the run, the invariant and the step, saves the run as a reproducer (``soak-SEED-RUN.json`` in ``--report``,
+default the current directory: a scenario file of the incident package, :mod:`simulator.soak.reproducer`) and
+exits 1; ``vmotion-sim run FILE`` replays it (``soak --replay FILE`` is the same; it also plays the steps of a
+reproducer of the first format, ``vmotion-soak-reproducer``). The runs played
 are also results in ``check``'s forms (:mod:`simulator.report`), each run a scenario ``soak: seed S run R`` with
 its journal and handler log: JUnit XML (``--junitxml``) and ``DIR/index.html`` (``--report``).
 
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from simulator.soak.runner import SoakRun
 
 EXIT_HELD, EXIT_VIOLATION, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
-FORMAT = "vmotion-soak-reproducer"
+FORMAT = "vmotion-soak-reproducer"  # the first format: the steps only, replayed by soak --replay alone
+SCENARIO_FORMAT = "vmotion-incident-scenario"
 
 
 def add_parser(sub: Any) -> None:
@@ -69,8 +72,10 @@ def main(args: argparse.Namespace) -> int:
     if args.replay:
         try:
             doc = json.loads(Path(args.replay).read_text())
+            if isinstance(doc, dict) and doc.get("format") == SCENARIO_FORMAT:
+                return _replay_scenario(args)
             assert doc.get("format") == FORMAT and isinstance(doc.get("steps"), list)
-        except (OSError, ValueError, AssertionError):
+        except (OSError, ValueError, AssertionError, AttributeError):
             return _fail(EXIT_USAGE, f"{args.replay} is not a soak reproducer")
         args.speed = float(doc.get("speed", args.speed))
         template = _template(list(args.handler)) or doc.get("handler") or SOAK_HANDLER_CMD
@@ -104,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
                       f"{len(plan['steps'])} steps, every invariant held", flush=True)
                 continue
             pool.shutdown(wait=True, cancel_futures=True)
-            _report(args, template, plan, violation)
+            _report(args, template, plan, soak_run, violation)
             code = EXIT_VIOLATION
             break
     return _write_results(args, template, played) or code
@@ -136,17 +141,29 @@ def _write_results(args: argparse.Namespace, template: str, played: List[Scenari
     return None
 
 
-def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], violation: Any) -> None:
-    from simulator.soak.runner import SOAK_HANDLER_CMD
+def _replay_scenario(args: argparse.Namespace) -> int:
+    """A reproducer in the scenario format: what ``vmotion-sim run FILE [-- COMMAND]`` does (exit 0: reproduced)."""
+    from simulator.incident.cli import EXIT_BAD_INPUT, run_file
+    from simulator.incident.scenario import ScenarioError
+
+    speed = args.speed if args.speed != 1.0 else None  # unset: the reproducer's own speed
+    try:
+        return run_file(args.replay, list(args.handler), speed, args.json)
+    except ScenarioError as bad:
+        return _fail(EXIT_BAD_INPUT, str(bad))
+
+
+def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: SoakRun, violation: Any) -> None:
+    from simulator.soak.reproducer import to_scenario
 
     saved = Path(args.report or ".") / f"soak-{plan['seed']}-{plan['run']}.json"
     saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps({
-        "format": FORMAT, "version": 1, "seed": plan["seed"], "run": plan["run"],
-        "sim_seed": plan.get("sim_seed"), "speed": args.speed,
-        "handler": None if template == SOAK_HANDLER_CMD else template, "steps": plan["steps"],
-        "violation": violation.as_dict(),
-    }, indent=2) + "\n")
+    scenario = to_scenario(
+        f"soak: seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step}",
+        run.actions, run.timeout, run.sim.migration_seconds, args.speed, template, violation.invariant,
+        end=violation.at - run.t0,
+    )
+    scenario.save(saved)
     verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
                **violation.as_dict(), "reproducer": str(saved)}
     print(json.dumps(verdict) if args.json else

@@ -7,13 +7,16 @@ step happened on the simulated clock and what it disturbed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from simulator.harness.journal import Journal
 from simulator.readside import OperationStatus, Status
 
 # Steps after which a handler may rightly miss a start or be slow to act: a "clean" operation has none near it.
-DISTURBING = ("timeout", "reboot", "fault", "disable", "kill-restart")
+DISTURBING = ("timeout", "reboot", "fault", "disable", "kill-restart", "kill")
+# Every invariant by name: a scenario file's ``expect`` lists a broken one as ``invariant:NAME``.
+NAMES = ("handler-starts", "clean-start-acked", "unquiesce-follows-quiesce", "restart-leaks-nothing",
+         "sigterm-clean", "nothing-left-quiesced")
 
 
 @dataclass
@@ -95,4 +98,27 @@ def sigterm_clean(exit_code: Optional[int], status: Status) -> Optional[str]:
         return f"SIGTERM: exit status {exit_code}, not 0"
     if status.registrations:
         return "SIGTERM: the registration was left behind"
+    return None
+
+
+def after_step(journal: Journal, status: Status, run: Run, now: float) -> Optional[Tuple[str, str]]:
+    """The invariants checked after every step: the first broken one (name, what broke), or None."""
+    checks: Tuple[Tuple[str, Callable[[], Optional[str]]], ...] = (
+        ("unquiesce-follows-quiesce", lambda: unquiesce_follows_quiesce(journal)),
+        ("clean-start-acked", lambda: clean_starts_acked(status.operations, run)),
+        ("restart-leaks-nothing", lambda: restarted_handler_registered(journal, status, run, now)),
+    )
+    for name, check in checks:
+        broken = check()
+        if broken:
+            return name, broken
+    return None
+
+
+def after_sigterm(exit_code: Optional[int], journal: Journal, status: Status) -> Optional[Tuple[str, str]]:
+    """The invariants checked once the handler is stopped with SIGTERM."""
+    for name, broken in (("sigterm-clean", sigterm_clean(exit_code, status)),
+                         ("nothing-left-quiesced", nothing_left_quiesced(journal))):
+        if broken:
+            return name, broken
     return None

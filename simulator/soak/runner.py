@@ -17,6 +17,7 @@ from simulator.harness import HandlerLauncher, HandlerProcess, Journal, Simulate
 from simulator.harness.vm import short_dir
 from simulator.inprocess import Simulator, SimulatorError
 from simulator.soak import invariants
+from simulator.soak.reproducer import Action, step_actions
 from simulator.soak.steps import Step
 
 SOAK_HANDLER_CMD = (
@@ -39,6 +40,7 @@ class Violation:
     invariant: str
     step: int  # 1-based; len(steps) + 1 is the final SIGTERM
     detail: str
+    at: float = 0.0  # the simulated second it was seen
 
     def as_dict(self) -> Dict[str, Any]:
         return {"invariant": self.invariant, "step": self.step, "detail": self.detail}
@@ -62,6 +64,8 @@ class SoakRun:
         self.run = invariants.Run(timeout=self.timeout, restart_bound=5.0 + 2.0 * speed)
         self.handler: Optional[HandlerProcess] = None
         self.handler_log: Optional[str] = None  # what the handler processes wrote, once the run is over
+        self.t0 = 0.0  # the simulated second the handler was first registered: the steps' seconds count from it
+        self.actions: List[Tuple[float, Action]] = []  # what happened, as a scenario file's actions (reproducer)
 
     def play(self) -> Optional[Violation]:
         directory = short_dir("vmotion-soak-")
@@ -71,12 +75,15 @@ class SoakRun:
             launcher = HandlerLauncher(self.template, vm, name="soak")
             self.handler = launcher()
             if not wait_until(lambda: self.sim.status().registrations, 30):
-                return Violation("handler-starts", 0, "the handler did not register within 30 s of wall time")
+                return Violation("handler-starts", 0, "the handler did not register within 30 s of wall time",
+                                 self.sim.now())
+            self.t0 = self.sim.now()
             for number, step in enumerate(self.steps, start=1):
                 self._apply(step, launcher)
                 self.sim.clock.sleep(float(step["wait"]))
                 if step["do"] == "disable":
                     self.sim.set(enabled=True)
+                    self.actions.append((self.sim.now() - self.t0, {"do": "set", "enabled": True}))
                 broken = self._check(number)
                 if broken:
                     return broken
@@ -91,6 +98,8 @@ class SoakRun:
     def _apply(self, step: Step, launcher: HandlerLauncher) -> None:
         self.run.steps.append((self.sim.now(), step))
         kind = step["do"]
+        seconds, code = behaviour(step.get("behaviour", "fast"), self.timeout)
+        self.actions += [(self.sim.now() - self.t0, a) for a in step_actions(step, self.timeout, seconds, code)]
         try:
             if kind == "vmotion":
                 self.sim.vmotion(step["outcome"])
@@ -109,7 +118,6 @@ class SoakRun:
                 self.handler.kill()
                 self.handler = launcher()
             elif kind == "hook":
-                seconds, code = behaviour(step["behaviour"], self.timeout)
                 launcher.behave(step["hook"], seconds=seconds, exit_code=code)
                 if step["hook"] == "quiesce":
                     self.run.quiesce_fast_since = self.sim.now() if step["behaviour"] == "fast" else None
@@ -117,22 +125,15 @@ class SoakRun:
             pass  # refused by the simulator (e.g. a vMotion while one is running): part of the sequence
 
     def _check(self, number: int) -> Optional[Violation]:
-        journal, status = Journal(self.sim.journal()), self.sim.status()
-        checks = (
-            ("unquiesce-follows-quiesce", invariants.unquiesce_follows_quiesce(journal)),
-            ("clean-start-acked", invariants.clean_starts_acked(status.operations, self.run)),
-            ("restart-leaks-nothing",
-             invariants.restarted_handler_registered(journal, status, self.run, self.sim.now())),
-        )
-        for name, broken in checks:
-            if broken:
-                return Violation(name, number, broken)
-        return None
+        broken = invariants.after_step(Journal(self.sim.journal()), self.sim.status(), self.run, self.sim.now())
+        return None if broken is None else Violation(broken[0], number, broken[1], self.sim.now())
 
     def _finish(self, number: int) -> Optional[Violation]:
         """Let every operation end, then SIGTERM: exit 0, no registration, nothing left quiesced."""
         self.sim.fault()
         self.sim.set(enabled=True)
+        self.actions += [(self.sim.now() - self.t0, {"do": "fault"}), (self.sim.now() - self.t0,
+                                                                       {"do": "set", "enabled": True})]
         longest = max([self.timeout] + [float(s.get("host_timeout", 0)) for _, s in self.run.steps])
         until = self.sim.now() + 2 * longest  # every operation has ended by then, whatever the handler does
         while self.sim.now() < until and any(op.phase != "done" for op in self.sim.status().operations):
@@ -142,11 +143,7 @@ class SoakRun:
         if broken:
             return broken
         assert self.handler is not None
+        self.actions.append((self.sim.now() - self.t0, {"do": "terminate"}))
         code = self.handler.stop(signal.SIGTERM, timeout=30)
-        for name, found in (
-            ("sigterm-clean", invariants.sigterm_clean(code, self.sim.status())),
-            ("nothing-left-quiesced", invariants.nothing_left_quiesced(Journal(self.sim.journal()))),
-        ):
-            if found:
-                return Violation(name, number, found)
-        return None
+        found = invariants.after_sigterm(code, Journal(self.sim.journal()), self.sim.status())
+        return None if found is None else Violation(found[0], number, found[1], self.sim.now())

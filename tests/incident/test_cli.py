@@ -42,7 +42,7 @@ def test_a_scenario_that_does_not_reproduce_exits_5(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"version": 2}, "scenario version 2 is not understood"),
+    ({"version": 3}, "scenario version 3 is not understood"),
     ({"actions": [{"at": 1, "do": "explode"}]}, 'action 1: needs "do"'),
     ({"actions": [{"at": -1, "do": "vmotion"}]}, "action 1 at: a number >= 0"),
     ({"expect": ["on-fire"]}, "expect: a list of outcomes"),
@@ -51,10 +51,37 @@ def test_a_scenario_that_does_not_reproduce_exits_5(tmp_path: Path) -> None:
     ({"extra": 1}, "unknown keys: extra"),
     ({"handler": {"interval": "soon"}}, "handler interval: a number"),
     ({"settings": {"host_timeout": "long"}}, "settings host_timeout: a number"),
+    # version 2's keys: refused in a version 1 file, checked in a version 2 one
+    ({"actions": [{"at": 1, "do": "kill"}]}, 'action 1: needs "do": one of vmotion, set, reboot'),
+    ({"expect": ["invariant:sigterm-clean"]}, "expect: a list of outcomes"),
+    ({"command": "./h"}, "unknown keys: command"),
+    ({"version": 2, "actions": [{"at": 1, "do": "fault", "garble": 3}]}, "action 1 (fault): garble is true"),
+    ({"version": 2, "actions": [{"at": 1, "do": "fault", "garble": True, "count": 0}]}, "count is a whole number"),
+    ({"version": 2, "actions": [{"at": 1, "do": "hook", "hook": "eat"}]}, "action 1 (hook): hook is one of"),
+    ({"version": 2, "expect": ["invariant:on-fire"]}, "invariant:NAME with NAME among"),
+    ({"version": 2, "speed": 0}, "speed: between 0.01 and 1000"),
+    ({"version": 2, "begin": "later"}, "begin: one of start, registered"),
 ])
 def test_an_invalid_scenario_is_a_one_line_error(tmp_path: Path, changes: Dict[str, Any], message: str) -> None:
     done = sim("run", str(scenario_file(tmp_path, **changes)))
     assert done.returncode == 4 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_version_2_faults_and_hook_behaviours_act_on_virtual_time(tmp_path: Path) -> None:
+    """A hook action changes the quiesce from then on; a fault action breaks the channel for its count of calls."""
+    fast_then_slow = {"version": 2, "hooks": {"quiesce": [{"seconds": 1}]}, "expect": ["quiesce-killed"],
+                      "actions": [{"at": 2, "do": "hook", "hook": "quiesce", "seconds": 20, "exit_code": 0},
+                                  {"at": 5, "do": "vmotion", "migration_seconds": 3}]}
+    done = sim("run", "--json", str(scenario_file(tmp_path, **fast_then_slow)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    vmotion = {"at": 2, "do": "vmotion", "migration_seconds": 3}
+    channel_down = [{"at": 1, "do": "fault", "channel_down": True, "count": 1000}, {"at": 25, "do": "fault"}]
+    faulted = {"version": 2, "hooks": {"quiesce": [{"seconds": 1}]}, "duration": 40}
+    observed = [json.loads(sim("run", "--json", str(scenario_file(tmp_path, **faulted, actions=actions))).stdout)
+                ["observed"] for actions in ([vmotion], [vmotion, *channel_down])]
+    assert observed[0] == [] and "forced-migration" in observed[1], observed
+    as_v1 = sim("run", "--json", str(scenario_file(tmp_path, **{**fast_then_slow, "version": 1})))
+    assert as_v1.returncode == 4 and "needs \"do\"" in as_v1.stderr
 
 
 def test_a_file_that_is_not_a_scenario_is_a_one_line_error(tmp_path: Path) -> None:
@@ -67,3 +94,20 @@ def test_a_file_that_is_not_a_scenario_is_a_one_line_error(tmp_path: Path) -> No
 def test_a_handler_command_that_cannot_start_is_a_one_line_error(tmp_path: Path) -> None:
     done = sim("run", str(scenario_file(tmp_path, duration=1)), "--", str(tmp_path / "missing"), "{quiesce}")
     assert done.returncode == 4 and done.stderr.count("\n") == 1 and "cannot start the handler" in done.stderr
+
+
+def test_on_virtual_time_the_bundled_core_is_killed_restarted_and_terminated(tmp_path: Path) -> None:
+    """Killed mid-quiesce it leaves the application quiesced; restarted on its state it recovers and unquiesces;
+    terminated it stops the quiesce, unquiesces and unregisters (the soak's sigterm-clean holds)."""
+    def observed(*actions: Dict[str, Any], expect: Any = ()) -> Any:
+        changes = {"version": 2, "settings": {"host_timeout": 10, "migration_seconds": 3}, "duration": 40,
+                   "hooks": {"quiesce": [{"seconds": 3}]}, "expect": list(expect),
+                   "actions": [{"at": 5, "do": "vmotion"}, *actions]}
+        done = sim("run", "--json", str(scenario_file(tmp_path, **changes)))
+        assert done.returncode in (0, 5), done.stderr
+        return json.loads(done.stdout)["observed"]
+
+    assert "app-left-quiesced" in observed({"at": 6, "do": "kill"})
+    assert observed({"at": 6, "do": "kill"}, {"at": 6, "do": "restart"}) == []
+    # the stop ends the quiesce early (quiesce-killed) and the migration after it is not watched (missed-end)
+    assert observed({"at": 6, "do": "terminate"}, expect=["invariant:sigterm-clean"]) == ["missed-end", "quiesce-killed"]

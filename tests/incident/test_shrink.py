@@ -53,3 +53,23 @@ def test_vmotion_sim_shrink_against_a_known_broken_handler_keeps_its_failure(tmp
     shrunk: Scenario = load(Path(summary["saved"]))
     assert "forced-migration" in shrunk.expect
     assert shrunk.size() < load(source).size() and len(shrunk.actions) == 1
+
+
+def test_shrinking_keeps_a_broken_invariant_as_it_keeps_an_outcome() -> None:
+    """A soak reproducer expects invariant:NAME; the shrunk scenario still breaks it (here: a runner that breaks
+    sigterm-clean whenever a kill is not followed by a restart, over the bundled core's virtual run)."""
+    def run(scenario: Scenario) -> Any:
+        incident = run_virtual(scenario)
+        lives = [a["do"] for a in scenario.actions if a["do"] in ("kill", "restart")]
+        if lives and lives[-1] == "kill":
+            incident.invariants = ["invariant:sigterm-clean"]
+        return incident
+
+    source = from_dict({**doc(
+        settings={"host_timeout": 10}, duration=60, expect=["invariant:sigterm-clean"],
+        actions=[{"at": 2, "do": "vmotion"}, {"at": 5, "do": "kill"}, {"at": 6, "do": "restart"},
+                 {"at": 20, "do": "reboot"}, {"at": 30, "do": "kill"}, {"at": 40, "do": "set", "host_timeout": 4}]),
+        "version": 2})
+    result = shrink(source, run)
+    assert [a["do"] for a in result.scenario.actions] == ["kill"]
+    assert "invariant:sigterm-clean" in result.scenario.expect and result.failure == ["invariant:sigterm-clean"]

@@ -47,8 +47,8 @@ def test_the_bundled_handler_holds_every_invariant(_speed_tools: None, seed: int
     assert violation is None, f"seed {seed}: {violation}"
 
 
-def _soak(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator", "soak", *args], cwd=cwd, capture_output=True,
+def _soak(*args: str, cwd: Path, command: str = "soak") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator", command, *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -61,11 +61,13 @@ def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_w
     assert "seed 3 run 0: clean-start-acked broken at step 2" in first.stdout
     saved = tmp_path / "out" / "soak-3-0.json"
     doc = json.loads(saved.read_text())
-    assert doc["violation"]["invariant"] == "clean-start-acked" and doc["seed"] == 3
-    again = _soak("--replay", str(saved), "--json", "--report", "again", cwd=tmp_path)
-    assert again.returncode == 1, again.stderr
+    assert (doc["format"], doc["version"], doc["expect"]) == ("vmotion-incident-scenario", 2,
+                                                              ["invariant:clean-start-acked"])
+    # soak --replay is vmotion-sim run: exit 0 when the same invariant breaks again
+    again = _soak("--replay", str(saved), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
     verdict = json.loads(again.stdout)
-    assert (verdict["invariant"], verdict["step"]) == ("clean-start-acked", 2)
+    assert verdict["reproduced"] and "invariant:clean-start-acked" in verdict["observed"], verdict
 
 
 def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_tools: None, tmp_path: Path) -> None:
@@ -128,9 +130,15 @@ def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_
     # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out.
     assert found == ("restart-leaks-nothing", 3), verdicts[0]
     assert (verdicts[1]["invariant"], verdicts[1]["step"]) == found
-    replayed = _soak("--replay", verdicts[0]["reproducer"], "--json", "--report", "r3", cwd=tmp_path)
-    assert replayed.returncode == 1
-    assert (json.loads(replayed.stdout)["invariant"], json.loads(replayed.stdout)["step"]) == found
+    # The reproducer is a scenario file: its actions are the run's steps at their seconds, its expect the invariant;
+    # vmotion-sim run plays it against the same command and exits 0 when the same invariant breaks.
+    doc = json.loads(Path(tmp_path / verdicts[0]["reproducer"]).read_text())
+    assert doc["format"] == "vmotion-incident-scenario" and doc["expect"] == ["invariant:restart-leaks-nothing"]
+    assert [a["do"] for a in doc["actions"]][-2:] == ["kill", "restart"] and doc["speed"] == SPEED
+    replayed = _soak("--json", verdicts[0]["reproducer"], *naive, cwd=tmp_path, command="run")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    verdict = json.loads(replayed.stdout)
+    assert verdict["reproduced"] and "invariant:restart-leaks-nothing" in verdict["observed"], verdict
 
 
 def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_speed_tools: None, tmp_path: Path) -> None:
@@ -143,3 +151,25 @@ def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_spe
     assert done.returncode == 1, done.stderr
     verdict = json.loads(done.stdout)
     assert (verdict["invariant"], verdict["step"]) == ("sigterm-clean", 2), verdict
+
+
+def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_from_one_that_unregisters(
+    _speed_tools: None, tmp_path: Path
+) -> None:
+    """The soak's sigterm-clean invariant as a scenario file's expect: the naive handler breaks it, the bundled
+    handler does not, so the same file reproduces against one and not the other."""
+    naive = str(Path(__file__).with_name("naive_handler.sh"))
+    scenario = tmp_path / "terminate.json"
+    scenario.write_text(json.dumps({
+        "format": "vmotion-incident-scenario", "version": 2, "name": "SIGTERM leaves a registration",
+        "settings": {"host_timeout": 120}, "actions": [{"at": 10, "do": "terminate"}], "duration": 10.5,
+        "expect": ["invariant:sigterm-clean"], "command": naive, "speed": SPEED, "begin": "registered",
+    }))
+    reproduced = _soak("--json", str(scenario), cwd=tmp_path, command="run")  # the file's own command and speed
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
+    bundled = ["--", "{python}", "-m", "handler", "--name", "{name}", "--quiesce", "{quiesce}", "--unquiesce",
+               "{unquiesce}", "--state-file", "{state_file}"]
+    held = _soak("--json", str(scenario), *bundled, cwd=tmp_path, command="run")
+    assert held.returncode == 5, held.stdout + held.stderr
+    assert json.loads(held.stdout)["observed"] == []
