@@ -7,7 +7,7 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Match, Optional, Pattern, Tuple
 
 MAX_LINE = 1_000_000  # longer lines are junk for every format understood here
 _LOCAL = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?(Z|[+-]\d\d:?\d\d)?")
@@ -95,3 +95,16 @@ class Timeline:
         t = max(t, self._last or t)
         self._last = t
         return t
+
+
+def timed_lines(data: bytes, warnings: Warnings, pattern: Pattern[str]) -> Iterator[Tuple[float, Match[str]]]:
+    """The lines a text log's ``pattern`` matches (its group 1 is the time), each with its time on the smoothed
+    timeline; a line that does not match, or whose time does not parse, is skipped with a warning."""
+    timeline = Timeline(warnings)
+    for number, text in text_lines(data, warnings):
+        m = pattern.match(text)
+        absolute = parse_time(m.group(1)) if m else None
+        if m is None or absolute is None:
+            warnings.skip(number)
+            continue
+        yield timeline.at(absolute, number), m

@@ -7,7 +7,7 @@ import re
 from typing import List, Optional, Tuple
 
 from simulator.incident.observations import Observation, observe_rpc
-from simulator.incident.sources.lines import Timeline, Warnings, parse_time, text_lines
+from simulator.incident.sources.lines import Warnings, timed_lines
 
 NAME = "poc"
 WHAT = "the proof of concept's handle_notifications.log"
@@ -30,19 +30,12 @@ def _argv_request(text: str) -> Optional[str]:
 
 
 def parse(data: bytes, warnings: Warnings) -> List[Observation]:
-    timeline = Timeline(warnings)
     obs: List[Observation] = []
     rpc: Optional[Tuple[float, str]] = None
     rc = 0
     hook: Optional[Tuple[str, float]] = None
     stopping = False
-    for number, text in text_lines(data, warnings):
-        m = LINE.match(text)
-        absolute = parse_time(m.group(1)) if m else None
-        if m is None or absolute is None:
-            warnings.skip(number)
-            continue
-        t = timeline.at(absolute, number)
+    for t, m in timed_lines(data, warnings, LINE):
         func, message = m.group(3), m.group(4)
         if func == "vmtoolsd" and message.startswith("invoke command: "):
             request = _argv_request(message[len("invoke command: "):])

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from handler.protocol import classify_rejection
 from simulator.incident.observations import Observation, event_observation, payload_of
-from simulator.incident.sources.lines import Timeline, Warnings, parse_time, text_lines
+from simulator.incident.sources.lines import Warnings, timed_lines
 
 NAME = "vmnotification"
 WHAT = "the vmnotification sample daemon's logs"
@@ -34,20 +34,13 @@ def _dict_of(text: str) -> Optional[Dict[str, Any]]:
 
 
 def parse(data: bytes, warnings: Warnings) -> List[Observation]:
-    timeline = Timeline(warnings)
     obs: List[Observation] = []
     last_rpc: Optional[Tuple[float, str]] = None
     pre: Optional[float] = None
     post: Optional[float] = None
     seen_events: set[Tuple[Any, Any]] = set()
     stopping = False
-    for number, text in text_lines(data, warnings):
-        m = LINE.match(text)
-        absolute = parse_time(m.group(1)) if m else None
-        if m is None or absolute is None:
-            warnings.skip(number)
-            continue
-        t = timeline.at(absolute, number)
+    for t, m in timed_lines(data, warnings, LINE):
         logger, level, message = m.group(2), m.group(3), m.group(4)
         if (r := _RUN_RPC.match(message)) is not None:
             request = r.group(1)
