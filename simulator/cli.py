@@ -40,6 +40,7 @@ from simulator.transport.server import (
     make_private_directory,
 )
 from simulator.transport.shim import write_shims
+from simulator.untrusted_json import json_value
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 DEFAULT_SOCKET_HELP = "$XDG_RUNTIME_DIR/vmotion-sim/sim.sock, else /tmp/vmotion-sim-UID/sim.sock"
@@ -210,10 +211,10 @@ def _read_journal(path: Path) -> List[Dict[str, Any]]:
     """A journal saved with ``journal --json``; anything else is a usage error naming the file."""
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-        entries = json.loads(text)
+        entries = json_value(text)
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror}") from None
-    except (ValueError, RecursionError):
+    except ValueError:
         raise UsageError(f"{path} is not JSON: save a journal with `vmotion-sim journal --json`") from None
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("time"), (int, float)) and "kind" in e for e in entries

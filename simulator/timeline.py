@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from simulator.model.journal_events import JournalEvent
 from simulator.redaction import TOKEN_SHAPE
+from simulator.untrusted_json import json_value
 
 
 def redact(text: str) -> str:
@@ -24,7 +24,7 @@ def _rpc_line(entry: Mapping[str, Any]) -> str:
     out = (entry.get("stdout") or entry.get("stderr") or "").strip()
     summary = out
     try:
-        reply = json.loads(out)
+        reply = json_value(out)
     except ValueError:
         reply = None
     if isinstance(reply, dict):

@@ -7,10 +7,10 @@ line: ``journal.probes("quiesce", "started").first()``, ``journal.notes("acked",
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from simulator.model.journal_events import JournalEvent
+from simulator.untrusted_json import json_value
 
 Entry = Mapping[str, Any]
 NO_EVENT = ("nothing", "refused", "unreadable")  # check-for-event replies that carry no event
@@ -19,7 +19,7 @@ NO_EVENT = ("nothing", "refused", "unreadable")  # check-for-event replies that 
 def reply_of(entry: Entry) -> Optional[Dict[str, Any]]:
     """An RPC's reply as a JSON object, or None when it is not one (a fault, a garbled or refused channel)."""
     try:
-        reply = json.loads(entry.get("stdout") or "")
+        reply = json_value(entry.get("stdout") or "")
     except ValueError:
         return None
     return reply if isinstance(reply, dict) else None

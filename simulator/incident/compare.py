@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from simulator import Knobs, ManualClock, Simulator, SimulatorError
 from simulator.incident.observations import payload_of
-from simulator.incident.untrusted_json import json_value
+from simulator.untrusted_json import json_value
 
 # The plausible values of each knob a recording can speak to (protocol.md section 10).
 CANDIDATES: Dict[str, Tuple[Any, ...]] = {

@@ -19,7 +19,7 @@ from handler.protocol import (
     interpret,
     parse_event,
 )
-from simulator.incident.untrusted_json import json_value
+from simulator.untrusted_json import json_value
 
 # kinds: register, unregister, poll, event, ack, hook, stop, reboot, config, vmotion, forced, rpc-error
 OUTCOMES = {

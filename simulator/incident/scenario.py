@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional
 
 from simulator.incident.observations import OUTCOMES
 from simulator.incident.reconstruct import Incident
-from simulator.incident.untrusted_json import json_value
+from simulator.untrusted_json import json_value
 
 FORMAT = "vmotion-incident-scenario"
 VERSION = 2

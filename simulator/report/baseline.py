@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from simulator.report.results import GROWING, CheckResults
+from simulator.untrusted_json import json_value
 
 FORMAT = "vmotion-baseline"
 FORMAT_VERSION = 1
@@ -34,7 +35,7 @@ def save_baseline(results: CheckResults, path: Path) -> None:
 
 def load_baseline(path: Path) -> Dict[str, Dict[str, float]]:
     try:
-        data: Any = json.loads(path.read_text())
+        data: Any = json_value(path.read_text())
     except OSError as err:
         raise BaselineError(f"cannot read the baseline {path}: {err.strerror}") from None
     except ValueError:

@@ -6,18 +6,18 @@ Each finding is one sentence about something the handler did over the wire, read
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
 from simulator.harness.journal import reply_of
 from simulator.report.operations import operation_spans
 from simulator.timeline import redact
+from simulator.untrusted_json import json_value
 
 
 def _body(entry: Mapping[str, Any]) -> Dict[str, Any]:
     _, _, text = str(entry.get("request", "")).partition(" ")
     try:
-        obj = json.loads(text)
+        obj = json_value(text)
     except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}

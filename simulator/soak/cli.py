@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from simulator.untrusted_json import json_value
+
 if TYPE_CHECKING:
     from simulator.report import ScenarioResult
     from simulator.soak.runner import SoakRun
@@ -71,11 +73,12 @@ def main(args: argparse.Namespace) -> int:
     plans: List[Dict[str, Any]] = []
     if args.replay:
         try:
-            doc = json.loads(Path(args.replay).read_text())
+            doc = json_value(Path(args.replay).read_text())
             if isinstance(doc, dict) and doc.get("format") == SCENARIO_FORMAT:
                 return _replay_scenario(args)
-            assert doc.get("format") == FORMAT and isinstance(doc.get("steps"), list)
-        except (OSError, ValueError, AssertionError, AttributeError):
+            if not (isinstance(doc, dict) and doc.get("format") == FORMAT and isinstance(doc.get("steps"), list)):
+                raise ValueError("not a soak reproducer")
+        except (OSError, ValueError):
             return _fail(EXIT_USAGE, f"{args.replay} is not a soak reproducer")
         args.speed = float(doc.get("speed", args.speed))
         template = _template(list(args.handler)) or doc.get("handler") or SOAK_HANDLER_CMD

@@ -227,7 +227,7 @@ def test_a_wider_tolerance_lets_the_same_slowdown_pass(tmp_path: Path) -> None:
     assert slow.scenarios[0].passed
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"format": "other"}'])
+@pytest.mark.parametrize("content", ["not json", "[]", '{"format": "other"}', "[" * 100_000])
 def test_a_file_that_is_not_a_baseline_is_refused_with_its_reason(tmp_path: Path, content: str) -> None:
     path = tmp_path / "b.json"
     path.write_text(content)
@@ -274,3 +274,20 @@ def test_vmotion_sim_report_refuses_what_is_not_a_journal_in_one_line(tmp_path: 
     done = _sim_cli("report", "journal.json", "-o", "page.html", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (2, f"vmotion-sim: {message}\n")
     assert not (tmp_path / "page.html").exists()
+
+
+def test_a_journal_holding_json_nested_past_the_parsers_limit_is_read_without_a_traceback(tmp_path: Path) -> None:
+    """The simulator journals a guest's request as sent, however deep; a saved journal may hold anything."""
+    g = acked_cycle()
+    deep = "[" * 100_000
+    journal = [
+        *g.journal(),
+        {"seq": 999, "time": g.clock.now(), "kind": "rpc", "verb": "ack-event",
+         "request": "vm-operation-notification.ack-event " + deep, "stdout": deep, "stderr": "", "exit_code": 0},
+    ]
+    result = ScenarioResult("F: deep", passed=False, reason="r", journal=journal)
+    assert result.mistakes == []
+    assert operation_spans(journal)[0].margin_s == pytest.approx(8.4)
+    (tmp_path / "journal.json").write_text(json.dumps(journal))
+    done = _sim_cli("report", "journal.json", "-o", "page.html", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")

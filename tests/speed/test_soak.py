@@ -173,3 +173,11 @@ def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_
     held = _soak("--json", str(scenario), *bundled, cwd=tmp_path, command="run")
     assert held.returncode == 5, held.stdout + held.stderr
     assert json.loads(held.stdout)["observed"] == []
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000, '{"format": "vmotion-soak-reproducer"}', "[]"])
+def test_a_replay_file_that_is_not_a_reproducer_is_bad_usage_in_one_line(tmp_path: Path, content: str) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    done = _soak("--replay", "bad.json", cwd=tmp_path)
+    assert done.returncode == 2 and "bad.json is not a soak reproducer" in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from handler.protocol import classify_rejection
 from simulator.incident.observations import Observation
 from simulator.incident.sources.lines import Timeline, Warnings, parse_time, text_lines
-from simulator.incident.untrusted_json import json_object
+from simulator.untrusted_json import json_object
 
 NAME = "handler-json"
 WHAT = "a vmotion-handler JSON log (--log-format json)"

@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 from simulator.incident.observations import Observation, observe_rpc
 from simulator.incident.sources.lines import SourceError, Warnings
-from simulator.incident.untrusted_json import json_value
+from simulator.untrusted_json import json_value
 
 NAME = "journal"
 WHAT = "a simulator journal (vmotion-sim journal --json)"

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from simulator.incident.observations import Observation, observe_rpc
 from simulator.incident.sources.lines import Timeline, Warnings, text_lines
-from simulator.incident.untrusted_json import json_object
+from simulator.untrusted_json import json_object
 
 NAME = "recording"
 WHAT = "a vmotion-record recording (JSON lines with request, stdout, stderr, exit_code)"

@@ -1,5 +1,5 @@
-"""JSON from untrusted input (logs, recordings, scenario files): whatever cannot be read is a ``ValueError``,
-never a ``RecursionError`` traceback from input nested past the parser's limit."""
+"""JSON from untrusted input (journals, logs, recordings, scenario and baseline files): whatever cannot be read
+is a ``ValueError``, never a ``RecursionError`` traceback from input nested past the parser's limit."""
 
 from __future__ import annotations
 
