@@ -20,11 +20,9 @@ from typing import Dict, List, Optional, Sequence
 from simulator import ScaledClock, Simulator, SystemClock
 from simulator.harness import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
 from simulator.incident.invariant_watch import InvariantWatch
-from simulator.incident.reconstruct import Incident, reconstruct
+from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario, ScenarioError
-from simulator.incident.sources.journal import observe_journal
-from simulator.incident.sources.lines import Warnings
-from simulator.incident.virtual import action_runner, build_simulator
+from simulator.incident.virtual import action_runner, build_simulator, incident_of
 from simulator.speed import SpeedUnavailable
 
 STOP_GRACE_S = 10.0
@@ -99,7 +97,6 @@ def run_real_time(
         follower.join(STOP_GRACE_S)
         sim.settle()
         journal = sim.journal()
-        observations = observe_journal(journal, Warnings())
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             (keep / "journal.json").write_text(json.dumps(journal, indent=2))
@@ -113,13 +110,7 @@ def run_real_time(
         launcher.close()
         vm.close()
         shutil.rmtree(directory, ignore_errors=True)
-    for o in observations:
-        o.t -= t0
-    incident = reconstruct("real-time run", observations, t0, notes)
-    incident.invariants = watch.outcomes()
-    if watch.broken:
-        incident.warnings.append(f"invariant {watch.broken} broken: {watch.detail}")
-    return incident
+    return incident_of("real-time run", journal, t0, notes, watch)
 
 
 def _start(launcher: HandlerLauncher) -> HandlerProcess:

@@ -144,11 +144,17 @@ def run_virtual(scenario: Scenario) -> Incident:
             break
         life.alive, life.terminating = True, False
     sim.settle()
-    warnings = Warnings()
-    observations = observe_journal(sim.journal(), warnings)
+    return incident_of("virtual run", sim.journal(), T0, notes, watch)
+
+
+def incident_of(label: str, journal: List[Dict[str, Any]], origin: float, notes: List[str],
+                watch: InvariantWatch) -> Incident:
+    """What a run of a scenario showed, on either clock: its journal read as observations counted from
+    ``origin`` (where the scenario's second 0 fell), reconstructed, with the invariants the run broke."""
+    observations = observe_journal(journal, Warnings())
     for o in observations:
-        o.t -= T0
-    incident = reconstruct("virtual run", observations, T0, notes)
+        o.t -= origin
+    incident = reconstruct(label, observations, origin, notes)
     incident.invariants = watch.outcomes()
     if watch.broken:
         incident.warnings.append(f"invariant {watch.broken} broken: {watch.detail}")
