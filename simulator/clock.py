@@ -131,8 +131,36 @@ class ScaledClock:
             time.sleep(seconds / self.speed)
 
 
+class StoppableClock:
+    """A real (or scaled) clock that can be stopped: it runs until ``stop()``, then stands at that time.
+
+    A real-time incident run stops the simulator's clock at the scenario's end, as a virtual run's clock stops
+    there: what the hypervisor would do while the handler is being stopped (a deadline passing, a migration
+    ending) is not part of the run. Sleeping still takes real time.
+    """
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self._stopped: Optional[Tuple[float, float]] = None  # (now, monotonic) where it stopped
+
+    def now(self) -> float:
+        return self.base.now() if self._stopped is None else self._stopped[0]
+
+    def monotonic(self) -> float:
+        return self.base.monotonic() if self._stopped is None else self._stopped[1]
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
+
+    def stop(self) -> None:
+        if self._stopped is None:
+            self._stopped = (self.base.now(), self.base.monotonic())
+
+
 def clock_description(clock: object) -> Dict[str, float]:
     """What a client needs to put a process on a served simulator's clock (the control op ``clock``)."""
+    if isinstance(clock, StoppableClock):
+        clock = clock.base
     if isinstance(clock, ScaledClock):
         return {"speed": clock.speed, "origin_wall": clock.origin_wall, "origin_fake": clock.origin_fake}
     return {"speed": 1.0}

@@ -4,7 +4,8 @@ the handler's PATH, probe hooks that take the scenario's seconds, and the action
 The scenario's seconds are real seconds here, so keep its timeouts short, or run at ``speed`` K: the simulator
 on a scaled clock and the handler under libfaketime on the same clock (``simulator.speed``), so production
 timeouts take 1/K of their time. The outcome is read back from the simulator's journal exactly as a virtual
-run's is.
+run's is, and covers the same span: the simulator's clock stops at the scenario's end (``StoppableClock``), so
+a deadline that passes while the handler is being stopped does not count, however long the stop takes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from simulator import ScaledClock, Simulator, SystemClock
+from simulator.clock import StoppableClock
 from simulator.harness import HandlerLauncher, HandlerProcess, SimulatedVM, wait_until
 from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident
@@ -50,7 +52,8 @@ def run_real_time(
     template = " ".join(command)
     if "{quiesce}" not in template and template != scenario.command:  # the file's own command ran as it is
         raise ScenarioError("the handler command needs {quiesce} (and {unquiesce}) where its hook commands go")
-    sim = build_simulator(scenario, ScaledClock(speed) if speed != 1.0 else SystemClock())
+    clock = StoppableClock(ScaledClock(speed) if speed != 1.0 else SystemClock())
+    sim = build_simulator(scenario, clock)
     directory = Path(tempfile.mkdtemp(prefix="vmotion-incident-", dir="/tmp"))
     vm = SimulatedVM.in_process(directory, sim).start()
     try:
@@ -92,6 +95,7 @@ def run_real_time(
                 action_runner(action, sim, notes, lambda hook, s, code: launcher.behave(hook, s, code))()
         _sleep_until(sim, t0 + scenario.duration)
         watch.check()
+        clock.stop()  # the run ends here, as a virtual run ends at its duration
         launcher.close()
         stop.set()
         follower.join(STOP_GRACE_S)

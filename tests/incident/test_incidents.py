@@ -5,6 +5,7 @@ time for the bundled handler, whose core runs in-process; on real time for the s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -73,3 +74,24 @@ def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_pat
     assert replay.settings["host_timeout"] == 2 and replay.hooks["quiesce"][0]["seconds"] >= 3
     again = run_real_time(replay, NAIVE.split())
     assert set(again.outcome) == set(real.outcome)
+
+
+SLOW_TO_STOP = """#!/bin/sh
+# Registers, then idles; told to stop, it takes a second before its last call (the unregister).
+trap 'sleep 1; vmtoolsd --cmd "vm-operation-notification.unregister {\\"uniqueToken\\": \\"$T\\"}"; exit 0' TERM
+OUT=$(vmtoolsd --cmd 'vm-operation-notification.register {"appName": "slow-stop", "notificationTypes": ["sla-miss"]}')
+T=$(printf '%s' "$OUT" | sed -n 's/.*"uniqueToken": "\\([^"]*\\)".*/\\1/p')
+while :; do sleep 0.1 & wait $!; done
+"""
+
+
+def test_a_real_time_run_ends_at_its_duration_however_long_the_handler_takes_to_stop(tmp_path: Path) -> None:
+    # The start is never acked: its deadline (second 1) falls after the run's end (second 0.3) but before the
+    # handler's last call, which would make the simulator force the migration if its clock still ran.
+    handler = tmp_path / "slow_to_stop.sh"
+    handler.write_text(SLOW_TO_STOP)
+    source = scenario("slow to stop", 1, [{"at": 0, "do": "vmotion"}], 0, 0.3)
+    real = run_real_time(source, ["sh", str(handler), "{quiesce}", "{unquiesce}"], keep=tmp_path / "run")
+    journal = json.loads((tmp_path / "run" / "journal.json").read_text())
+    assert [e["verb"] for e in journal if e.get("kind") == "rpc"][-1] == "unregister"  # it did call, late
+    assert "forced-migration" not in real.outcome, real.as_dict()
