@@ -4,6 +4,11 @@ same way (delta debugging: Zeller and Hildebrandt's ddmin over the actions, then
 "The same way" means the run still shows every outcome the scenario expects (or, if it expects none, every
 outcome its first run shows). Each trial is one run: milliseconds on virtual time, the scenario's length on
 real time, so shrinking against a handler command takes minutes, not hours, only for short scenarios.
+
+The shrunk scenario is run once more, and its expectations are what that run shows. On real time a candidate
+can fail by luck (a poll that came just in time in a run cut short) and not the next time: where that last run
+no longer fails the same way, the shrinker steps back through the scenarios it kept, the latest first, until
+one does.
 """
 
 from __future__ import annotations
@@ -71,6 +76,12 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         return failure <= _shows(run(candidate))
 
     best = copy.deepcopy(scenario)
+    kept: List[Scenario] = []  # each best before a smaller one replaced it: where a step back goes
+
+    def accept(candidate: Scenario) -> None:
+        nonlocal best
+        kept.append(best)
+        best = candidate
 
     def with_actions(actions: List[Dict[str, Any]]) -> Scenario:
         candidate = copy.deepcopy(best)
@@ -87,12 +98,16 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         _set(candidate, path, value)
         return candidate
 
-    best.actions = ddmin(best.actions, lambda actions: fails(with_actions(actions)))
+    actions = ddmin(best.actions, lambda actions: fails(with_actions(actions)))
+    if actions != best.actions:
+        accept(with_actions(actions))
     for hook in list(best.hooks):
         runs = ddmin(best.hooks[hook], lambda runs, h=hook: fails(with_runs(h, runs)))  # type: ignore[misc]
-        best.hooks[hook] = runs
+        candidate = with_runs(hook, runs)
         if not runs:
-            del best.hooks[hook]
+            del candidate.hooks[hook]
+        if candidate.hooks != best.hooks:
+            accept(candidate)
     for path in _numbers(best):
         for _ in range(HALVINGS):
             value = _get(best, path)
@@ -102,7 +117,7 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
             candidate = with_number(path, smaller)
             if not fails(candidate):
                 break
-            best = candidate
+            accept(candidate)
     # The run past the last action: as short as still fails.
     floor = max([float(a["at"]) for a in best.actions], default=0.0)
     for _ in range(HALVINGS):
@@ -113,11 +128,17 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         candidate.duration = shorter
         if not fails(candidate):
             break
-        best = candidate
+        accept(candidate)
     last = run(best)
+    trials += 1
+    while not failure <= _shows(last) and kept:  # it failed by luck: step back
+        best = kept.pop()
+        last = run(best)
+        trials += 1
+    best = copy.deepcopy(best)
     best.expect = sorted(set(last.outcome) | (set(last.invariants) & failure))
     best.name = f"{scenario.name} (shrunk)"
-    return Shrunk(best, sorted(failure), trials + 1)
+    return Shrunk(best, sorted(failure), trials)
 
 
 def _shows(incident: Incident) -> Set[str]:
