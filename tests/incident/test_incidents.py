@@ -26,21 +26,23 @@ def scenario(name: str, host_timeout: int, actions: List[Dict[str, Any]], quiesc
              duration: float, **knobs: Any) -> Scenario:
     return from_dict({
         "format": "vmotion-incident-scenario", "version": 1, "name": name,
-        "settings": {"host_timeout": host_timeout, "migration_seconds": 1}, "knobs": knobs, "actions": actions,
+        "settings": {"host_timeout": host_timeout, "migration_seconds": 0.3}, "knobs": knobs, "actions": actions,
         "hooks": {"quiesce": [{"seconds": quiesce_seconds, "exit_code": 0}]}, "duration": duration,
     })
 
 
+# Each a few seconds of real time. The handler's deadline for a quiesce is eventGenTimeInSec (whole seconds) plus
+# the timeout less its default 2-s safety margin: with a 4-s timeout the quiesce has 1 to 2 s.
 BUNDLED_INCIDENTS = {
     # no-ack policy: a quiesce killed at its deadline is a failed one, so the migration is forced
     "forced migration after a slow quiesce": (
-        scenario("slow quiesce", 4, [{"at": 1, "do": "vmotion"}], 5, 8), {"on_quiesce_failure": "no-ack"},
+        scenario("slow quiesce", 4, [{"at": 0.2, "do": "vmotion"}], 4, 5.2), {"on_quiesce_failure": "no-ack"},
         {"forced-migration", "quiesce-killed"}),
     "timeout shrunk mid-quiesce": (
-        scenario("shrunk", 6, [{"at": 1, "do": "vmotion"}, {"at": 2, "do": "set", "host_timeout": 3}], 4, 8), {},
-        {"quiesce-killed"}),
+        scenario("shrunk", 4, [{"at": 0.2, "do": "vmotion"}, {"at": 0.7, "do": "set", "host_timeout": 2}], 3, 3.8),
+        {}, {"quiesce-killed"}),
     "reboot mid-operation": (
-        scenario("reboot", 8, [{"at": 1, "do": "vmotion"}, {"at": 2, "do": "reboot"}], 2, 8), {},
+        scenario("reboot", 8, [{"at": 0.2, "do": "vmotion"}, {"at": 0.7, "do": "reboot"}], 1, 2.7), {},
         {"registration-lost", "forced-migration", "missed-end"}),
 }
 
@@ -64,16 +66,16 @@ def test_a_bundled_handler_incident_replays_on_virtual_time(incident: str, tmp_p
 
 
 def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_path: Path) -> None:
-    source = scenario("naive slow quiesce", 2, [{"at": 1, "do": "vmotion"}], 3, 7)
+    source = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 3)
     real = run_real_time(source, NAIVE.split(), keep=tmp_path / "first")
     assert "forced-migration" in real.outcome
     imported = load_incident([tmp_path / "first" / "state" / "handle_notifications.log"])
     assert imported.source_format == "poc"
     assert set(imported.outcome) == set(real.outcome)
     replay = from_incident(imported, "naive")
-    assert replay.settings["host_timeout"] == 2 and replay.hooks["quiesce"][0]["seconds"] >= 3
+    assert replay.settings["host_timeout"] == 1 and replay.hooks["quiesce"][0]["seconds"] >= 1.5
     again = run_real_time(replay, NAIVE.split())
-    assert set(again.outcome) == set(real.outcome)
+    assert set(again.outcome) == set(real.outcome), (replay.as_dict(), again.as_dict())
 
 
 SLOW_TO_STOP = """#!/bin/sh
