@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
 from handler import defaults
-from handler.console import package_version
+from handler.console import VersionAction
 from handler.core import ACK_ANYWAY, QUIESCE_FAILURE_POLICIES
 from handler.transport import default_vmtoolsd
 
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"config file (TOML, or INI); env {ENV_PREFIX}CONFIG")
     parser.add_argument("--print-config", dest="print_config", action="store_true",
                         help="print the effective configuration and its sources, then exit")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("--print-systemd-unit", action=PrintPackagedFile, path="packaging/vmotion-handler.service",
                         help="print the systemd unit shipped with the handler, then exit")
     parser.add_argument("--print-example-hook", action=PrintPackagedFile, path="examples/demo-hook.sh",

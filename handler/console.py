@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from importlib import metadata
-from typing import Callable
+from typing import Any, Callable, Optional, Sequence, Union
 
 DISTRIBUTION = "vmotion-notification-harness"
 EXIT_OUTPUT_CLOSED = 141  # what a shell shows for a program ended by SIGPIPE (128 + 13)
 
 
 def package_version() -> str:
+    from importlib import metadata  # here: importing it is a third of a command's start-up, and few ask
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:  # a bare source tree, never installed
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """``--version``: prints "PROG VERSION" and exits 0, as argparse's own does, but reads the version only
+    when asked (every start of the handler, and every call of the simulator's CLI, builds the parser)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str = "show program's version number and exit") -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Union[str, Sequence[Any], None], option_string: Optional[str] = None) -> None:
+        print(f"{parser.prog} {package_version()}")
+        parser.exit()
 
 
 def run_console(main: Callable[[], int]) -> int:

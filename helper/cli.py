@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Mapping, NoReturn, Optional, Sequence, Union
 
-from handler.console import package_version, run_console
+from handler.console import VersionAction, run_console
 from helper import commands
 from helper.connection import Session, connection_error
 from helper.credentials import DEFAULT_CONNECT_TIMEOUT_S, credentials_from_env
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     changing = _Parser(add_help=False)

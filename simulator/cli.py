@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
-from handler.console import package_version, run_console
+from handler.console import VersionAction, run_console
 from simulator import speed_cli
 from simulator.arguments import count, positive_seconds, seconds, whole_seconds
 from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vmotion-sim", description="Simulate the hypervisor side of vSphere vMotion notifications.")
     socket_help = f"control socket (default: ${SOCKET_ENV}, or {DEFAULT_SOCKET_HELP})"
     parser.add_argument("--socket", default=None, help=socket_help)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run one simulated VM behind the control socket (foreground)")
