@@ -9,17 +9,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import pytest
 
 from simulator.harness.vm import SimulatedVM
+from simulator.harness.wait import wait_until
 from simulator.incident.record_cli import install
 from simulator.transport.client import SimulatorClient
 from tests.simulator.obs import REGISTER_DEMO
 
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PREFIX = "vm-operation-notification."
+
+
+def wait_for(condition: Callable[[], object]) -> None:
+    assert wait_until(condition, 10), "timed out"
 
 
 def session(sim: SimulatedVM, tmp_path: Path) -> Path:
@@ -38,10 +43,13 @@ def session(sim: SimulatedVM, tmp_path: Path) -> Path:
     op = control.vmotion(migration_seconds=0.2)
     call(check)
     call(PREFIX + f'ack-event {{"uniqueToken": "{token}", "operationId": {op}}}')
-    time.sleep(0.5)  # the 0.2 s migration ends (a short real migration, not a timeout being waited out)
+    wait_for(lambda: control.operation(op)["ended_at"])  # the 0.2 s migration ends
     call(check)
     late = control.vmotion(migration_seconds=0.2)
-    time.sleep(2.2)  # past the 1 s timeout (forced), so the ack below is late: what ack_after_timeout is about
+    # Forced at its 1 s timeout, then migrated: the ack below is late (what ack_after_timeout is about), also to a
+    # comparison that knows when it was requested only to the second (eventGenTimeInSec): 2 s past that second.
+    second = int(control.operation(late)["requested_at"])
+    wait_for(lambda: control.operation(late)["ended_at"] and time.time() >= second + 2)
     call(check)
     call(PREFIX + f'ack-event {{"uniqueToken": "{token}", "operationId": {late}}}')
     call(PREFIX + "frobnicate {}")
