@@ -24,8 +24,8 @@ def _json_logs(proc: HandlerProcess) -> List[dict[str, object]]:
 
 
 def test_full_cycle_then_sigterm_while_idle(rig: Rig) -> None:
-    rig.serve(host_timeout=6, migration_seconds=0.5)
-    handler = rig.handler(quiesce_seconds=0.3)
+    rig.serve(host_timeout=6, migration_seconds=0.3)
+    handler = rig.handler(quiesce_seconds=0.2)
     wait_for("registration", lambda: rig.registrations() == 1)
     # The token exists only once the register reply is in, so the state file follows it by a moment.
     wait_for("the state file", lambda: os.path.exists(rig.state))
@@ -67,8 +67,8 @@ def test_sigterm_while_quiescing_kills_the_hook_unquiesces_and_unregisters(rig: 
 
 
 def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> None:
-    rig.serve(host_timeout=8, migration_seconds=1.0)
-    first = rig.handler(quiesce_seconds=1.0)
+    rig.serve(host_timeout=8, migration_seconds=0.5)
+    first = rig.handler(quiesce_seconds=0.5)
     wait_for("registration", lambda: rig.registrations() == 1)
     op_id = rig.client.vmotion()
     wait_for("quiesce to start", lambda: any(line[0] == "quiesce" for line in rig.hook_lines()))
@@ -77,7 +77,7 @@ def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> 
     state = json.loads(rig.state.read_text())
     assert state["operations"][0]["operation_id"] == op_id and state["operations"][0]["phase"] == "quiescing"
 
-    second = rig.handler(quiesce_seconds=1.0)
+    second = rig.handler(quiesce_seconds=0.5)
     wait_for("unquiesce after the end", lambda: any(
         line[:3] == ["unquiesce", str(op_id), "end"] and line[-1] == "done" for line in rig.hook_lines()),
         timeout=15)

@@ -36,7 +36,7 @@ def _kill(proc: HandlerProcess) -> None:
     proc.wait(timeout=10)
 
 
-def _slow_next_call(rig: Rig, seconds: float = 1.0) -> None:
+def _slow_next_call(rig: Rig, seconds: float = 0.5) -> None:
     rig.client.fault(latency=seconds, remaining=1)
 
 
@@ -71,7 +71,7 @@ def test_no_token_ever_appears_on_a_command_line(rig: Rig) -> None:
 
 
 def test_a_register_reply_that_outlives_the_killed_handler_is_adopted_not_leaked(rig: Rig) -> None:
-    rig.serve(host_timeout=8, migration_seconds=0.5)
+    rig.serve(host_timeout=8, migration_seconds=0.3)
     _slow_next_call(rig)
     first = rig.handler()
     wait_for("the register call in flight", lambda: _slow_call_in_flight(rig))
@@ -90,11 +90,11 @@ def test_a_register_reply_that_outlives_the_killed_handler_is_adopted_not_leaked
 
 
 def test_a_start_fetched_by_the_call_in_flight_when_the_handler_was_killed_is_acted_on(rig: Rig) -> None:
-    rig.serve(host_timeout=8, migration_seconds=0.5)
+    rig.serve(host_timeout=8, migration_seconds=0.3)
     first = rig.handler()
     wait_for("registration", lambda: rig.registrations() == 1 and rig.state.exists())
     _slow_next_call(rig)
-    op_id = rig.client.vmotion()  # fetched by the slow poll, which answers after a second
+    op_id = rig.client.vmotion()  # fetched by the slow poll, which answers after half a second
     wait_for("the poll in flight", lambda: _slow_call_in_flight(rig))
     _kill(first)
     wait_for("the orphaned poll to fetch the start",
@@ -110,12 +110,12 @@ def test_a_start_fetched_by_the_call_in_flight_when_the_handler_was_killed_is_ac
 
 
 def test_an_end_fetched_by_the_call_in_flight_when_the_handler_was_killed_unquiesces(rig: Rig) -> None:
-    rig.serve(host_timeout=8, migration_seconds=0.5)
+    rig.serve(host_timeout=8, migration_seconds=0.3)
     first = rig.handler()
     wait_for("registration", lambda: rig.registrations() == 1)
     op_id = rig.client.vmotion()
     wait_for("the ack", lambda: rig.client.operation(op_id)["acked"])
-    _slow_next_call(rig, 1.5)  # the end comes while this poll waits, and it is what the poll fetches
+    _slow_next_call(rig, 0.8)  # the end comes while this poll waits, and it is what the poll fetches
     wait_for("the poll in flight", lambda: _slow_call_in_flight(rig))
     _kill(first)
     wait_for("the orphaned poll to fetch the end",
@@ -163,12 +163,13 @@ def test_the_quiesce_of_a_killed_handler_is_stopped_before_the_restart_acks_and_
 
 
 def test_a_hook_grandchild_that_called_setsid_dies_with_the_hook_at_its_deadline(rig: Rig) -> None:
-    rig.serve(host_timeout=5, migration_seconds=0.3)
+    # The deadline: eventGenTimeInSec (whole seconds) + 3 s - the rig's 1-s safety margin, 1 to 2 s after the start.
+    rig.serve(host_timeout=3, migration_seconds=0.3)
     rig.hook.write_text(SETSID_HOOK)
     handler = rig.handler(quiesce_seconds=30)
     wait_for("registration", lambda: rig.registrations() == 1)
     op_id = rig.client.vmotion()
-    wait_for("the unquiesce", lambda: _lines(rig, "unquiesce", str(op_id), "end"))  # quiesce killed at 4 s
+    wait_for("the unquiesce", lambda: _lines(rig, "unquiesce", str(op_id), "end"))  # the quiesce killed first
     escaped = int(Path(f"{rig.hook_log}.escaped").read_text())
     assert not _alive(escaped)
     handler.send_signal(signal.SIGTERM)
