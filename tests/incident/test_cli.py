@@ -1,4 +1,8 @@
-"""`vmotion-sim run`: a verdict in words or JSON, and a one-line error for a scenario that cannot be used."""
+"""`vmotion-sim run`: a verdict in words or JSON, and a one-line error for a scenario that cannot be used.
+
+The runs on virtual time call the command's main in this process (what its console script runs), as many as
+they need; a few run it as a process, for what only a process shows (its exit status, nothing but one line).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any, Dict
 
 import pytest
 
+from simulator.cli import main
+
 SLOW_QUIESCE: Dict[str, Any] = {
     "format": "vmotion-incident-scenario", "version": 1, "name": "slow quiesce",
     "settings": {"host_timeout": 10}, "actions": [{"at": 5, "do": "vmotion", "migration_seconds": 3}],
@@ -20,6 +26,16 @@ SLOW_QUIESCE: Dict[str, Any] = {
 def sim(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "simulator", *args], capture_output=True, text=True, timeout=60,
                           check=False)
+
+
+def sim_here(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``vmotion-sim ARGS`` in this process: its exit status and output, as ``sim`` gives them."""
+    try:
+        code = main(list(args))
+    except SystemExit as exited:  # argparse's own usage errors
+        code = int(exited.code or 0)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
 
 
 def scenario_file(tmp_path: Path, **changes: Any) -> Path:
@@ -62,25 +78,27 @@ def test_a_scenario_that_does_not_reproduce_exits_5(tmp_path: Path) -> None:
     ({"version": 2, "speed": 0}, "speed: between 0.01 and 1000"),
     ({"version": 2, "begin": "later"}, "begin: one of start, registered"),
 ])
-def test_an_invalid_scenario_is_a_one_line_error(tmp_path: Path, changes: Dict[str, Any], message: str) -> None:
-    done = sim("run", str(scenario_file(tmp_path, **changes)))
+def test_an_invalid_scenario_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: Dict[str, Any], message: str
+) -> None:
+    done = sim_here(capsys, "run", str(scenario_file(tmp_path, **changes)))
     assert done.returncode == 4 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
 
 
-def test_version_2_faults_and_hook_behaviours_act_on_virtual_time(tmp_path: Path) -> None:
+def test_version_2_faults_and_hook_behaviours_act_on_virtual_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A hook action changes the quiesce from then on; a fault action breaks the channel for its count of calls."""
     fast_then_slow = {"version": 2, "hooks": {"quiesce": [{"seconds": 1}]}, "expect": ["quiesce-killed"],
                       "actions": [{"at": 2, "do": "hook", "hook": "quiesce", "seconds": 20, "exit_code": 0},
                                   {"at": 5, "do": "vmotion", "migration_seconds": 3}]}
-    done = sim("run", "--json", str(scenario_file(tmp_path, **fast_then_slow)))
+    done = sim_here(capsys, "run", "--json", str(scenario_file(tmp_path, **fast_then_slow)))
     assert done.returncode == 0, done.stdout + done.stderr
     vmotion = {"at": 2, "do": "vmotion", "migration_seconds": 3}
     channel_down = [{"at": 1, "do": "fault", "channel_down": True, "count": 1000}, {"at": 25, "do": "fault"}]
     faulted = {"version": 2, "hooks": {"quiesce": [{"seconds": 1}]}, "duration": 40}
-    observed = [json.loads(sim("run", "--json", str(scenario_file(tmp_path, **faulted, actions=actions))).stdout)
+    observed = [json.loads(sim_here(capsys, "run", "--json", str(scenario_file(tmp_path, **faulted, actions=actions))).stdout)
                 ["observed"] for actions in ([vmotion], [vmotion, *channel_down])]
     assert observed[0] == [] and "forced-migration" in observed[1], observed
-    as_v1 = sim("run", "--json", str(scenario_file(tmp_path, **{**fast_then_slow, "version": 1})))
+    as_v1 = sim_here(capsys, "run", "--json", str(scenario_file(tmp_path, **{**fast_then_slow, "version": 1})))
     assert as_v1.returncode == 4 and "needs \"do\"" in as_v1.stderr
 
 
@@ -96,14 +114,16 @@ def test_a_handler_command_that_cannot_start_is_a_one_line_error(tmp_path: Path)
     assert done.returncode == 4 and done.stderr.count("\n") == 1 and "cannot start the handler" in done.stderr
 
 
-def test_on_virtual_time_the_bundled_core_is_killed_restarted_and_terminated(tmp_path: Path) -> None:
+def test_on_virtual_time_the_bundled_core_is_killed_restarted_and_terminated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Killed mid-quiesce it leaves the application quiesced; restarted on its state it recovers and unquiesces;
     terminated it stops the quiesce, unquiesces and unregisters (the soak's sigterm-clean holds)."""
     def observed(*actions: Dict[str, Any], expect: Any = ()) -> Any:
         changes = {"version": 2, "settings": {"host_timeout": 10, "migration_seconds": 3}, "duration": 40,
                    "hooks": {"quiesce": [{"seconds": 3}]}, "expect": list(expect),
                    "actions": [{"at": 5, "do": "vmotion"}, *actions]}
-        done = sim("run", "--json", str(scenario_file(tmp_path, **changes)))
+        done = sim_here(capsys, "run", "--json", str(scenario_file(tmp_path, **changes)))
         assert done.returncode in (0, 5), done.stderr
         return json.loads(done.stdout)["observed"]
 
