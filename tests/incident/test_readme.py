@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from simulator.incident.scenario import from_dict
 from simulator.incident.virtual import run_virtual
 
@@ -18,9 +20,9 @@ def test_the_readme_scenario_reproduces_its_incident() -> None:
     assert sorted(run_virtual(scenario).outcome) == scenario.expect == ["forced-migration", "quiesce-killed"]
 
 
-def test_the_readme_gherkin_scenario_passes(tmp_path: Path) -> None:
+def test_the_readme_gherkin_scenario_passes(pytester: pytest.Pytester) -> None:
     from tests.incident.test_feature import run_feature
 
     block = README.split("```gherkin", 1)[1].split("```", 1)[0]
-    result = run_feature(tmp_path, block)
+    result = run_feature(pytester, block)
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout
