@@ -1,20 +1,58 @@
-"""Options through the real command line: precedence, files, --print-config, and one-line errors (exit 2)."""
+"""Options through the real command line: precedence, files, --print-config, and one-line errors (exit 2).
+
+Most cases call the handler's main in this process (``_main``): the same parsing, checks and messages without
+an interpreter start-up each; ``_cli`` runs it as a process, for the exit status and streams of a real one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import List, Optional
 
 import pytest
 
 from handler.config import ConfigError, load_config, render
+from handler.console import run_console
+from handler.daemon import main
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "handler", *args], capture_output=True, text=True,
                           env=env, timeout=30, check=False)
+
+
+def _main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``vmotion-handler ARGS`` with environment ``env``, in this process (as its console script runs main).
+
+    It runs in a thread of its own: a configuration the checks wrongly let through then fails at once where the
+    daemon sets its signal handlers (the main thread's alone), instead of running the daemon in the test.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    codes: List[Optional[int]] = []
+    failures: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            codes.append(run_console(lambda: main(list(args), env)))
+        except SystemExit as exited:  # argparse's usage errors
+            codes.append(int(exited.code or 0))
+        except BaseException as failure:  # a traceback, in a process
+            failures.append(failure)
+
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(30)
+    if failures:
+        raise failures[0]
+    assert codes, "the handler's main did not return"
+    return subprocess.CompletedProcess(list(args), codes[0], out.getvalue(), err.getvalue())
 
 
 def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
@@ -65,13 +103,24 @@ def test_print_config_shows_values_and_sources(tmp_path: Path) -> None:
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(args: list[str], env: dict[str, str], needle: str) -> None:
-    done = _cli(*args, env={"PATH": "/usr/bin:/bin", **env})
+    done = _main(*args, env={"PATH": "/usr/bin:/bin", **env})
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: ")
     assert needle in lines[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--interval", "soon"], "invalid value 'soon' for interval"),  # refused by the parser
+    (["--state-file", "/proc/forbidden/state.json"], "state file"),  # refused by the start-up checks
+])
+def test_bad_configuration_ends_the_process_with_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    done = _cli(*args, env={"PATH": "/usr/bin:/bin"})
+    assert (done.returncode, done.stdout) == (2, "")
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: ") and needle in lines[0]
 
 
 def test_unknown_key_in_a_config_file(tmp_path: Path) -> None:
@@ -100,7 +149,7 @@ def test_a_value_of_the_wrong_toml_type_is_one_line_naming_the_key_and_exit_2(
     pytest.importorskip("tomllib")
     conf = tmp_path / "h.toml"
     conf.write_text(f"[handler]\n{key} = {value}\n")
-    done = _cli("--config", str(conf), env={"PATH": "/usr/bin:/bin"})
+    done = _main("--config", str(conf), env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("vmotion-handler: error: config file ")
@@ -131,7 +180,7 @@ def test_every_duration_accepts_its_bounds() -> None:
 @pytest.mark.parametrize("name", ["shop\U0001F600", 'a"b\\c', "tab\there", "del\x7f", "caf\u00e9", "x\u2028y"])
 def test_print_config_is_valid_toml_whatever_the_characters(name: str) -> None:
     tomllib = pytest.importorskip("tomllib")
-    done = _cli("--print-config", "--name", name, "--quiesce", f"/opt/{name}/q", env={"PATH": "/usr/bin:/bin"})
+    done = _main("--print-config", "--name", name, "--quiesce", f"/opt/{name}/q", env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     table = tomllib.loads(done.stdout)["handler"]
     assert table["name"] == name and table["quiesce"] == f"/opt/{name}/q"
@@ -142,8 +191,8 @@ def _start_up_error(tmp_path: Path, *args: str) -> str:
     state = tmp_path / "state" / "state.json"
     if not state.parent.exists():
         state.parent.mkdir(mode=0o700)
-    done = _cli("--state-file", str(state), "--vmtoolsd", "/nonexistent/vmtoolsd", *args,
-                env={"PATH": "/usr/bin:/bin"})
+    done = _main("--state-file", str(state), "--vmtoolsd", "/nonexistent/vmtoolsd", *args,
+                 env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 2, done.stderr
     assert done.stdout == "" and "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
