@@ -66,7 +66,9 @@ def test_a_bundled_handler_incident_replays_on_virtual_time(incident: str, tmp_p
 
 
 def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_path: Path) -> None:
-    source = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 3)
+    # Acked at about 1.7 s, ended at 1.5 s: the rest leaves the script (a shell process per line it logs, a
+    # Python one per call) time to fetch the end and log its unquiesce on a loaded machine.
+    source = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 4.5)
     real = run_real_time(source, NAIVE.split(), keep=tmp_path / "first")
     assert "forced-migration" in real.outcome
     imported = load_incident([tmp_path / "first" / "state" / "handle_notifications.log"])
