@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import pytest
 
@@ -34,7 +34,7 @@ def _main(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     daemon sets its signal handlers (the main thread's alone), instead of running the daemon in the test.
     """
     out, err = io.StringIO(), io.StringIO()
-    codes: List[Optional[int]] = []
+    codes: List[int] = []
     failures: List[BaseException] = []
 
     def run() -> None:
