@@ -29,7 +29,8 @@ def sim(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def sim_here(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """``vmotion-sim ARGS`` in this process: its exit status and output, as ``sim`` gives them."""
+    """``vmotion-sim ARGS`` in this process: its exit status and output (``capsys``, or ``capfd`` to see what a
+    logger writes too), as ``sim`` gives them."""
     try:
         code = main(list(args))
     except SystemExit as exited:  # argparse's own usage errors

@@ -1,5 +1,9 @@
 """Importing what people have, through ``vmotion-sim replay``: the format is detected, bad input is a one-line
-error or a warning, and a token in the input is never printed."""
+error or a warning, and a token in the input is never printed.
+
+Most imports call vmotion-sim's main in this process, its output read at the file descriptors (``capfd``: what
+any logger writes is seen too); two run as a process, for what only a process shows.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import List
 import pytest
 
 from simulator.incident.scenario import load
+from tests.incident.test_cli import sim_here
 
 TOKEN = "52964f1a-6c7e-b373-b588-545b39581e1a"
 OP = 6279202125432507727
@@ -63,6 +68,10 @@ def replay(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, check=False)
 
 
+def replay_here(capfd: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return sim_here(capfd, "replay", *args)
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -85,9 +94,9 @@ def test_the_proof_of_concepts_log_shows_a_late_ack_and_a_forced_migration(tmp_p
     assert TOKEN not in done.stdout + done.stderr + (tmp_path / "incident.json").read_text()
 
 
-def test_the_vmnotification_daemons_logs_are_read_together(tmp_path: Path) -> None:
+def test_the_vmnotification_daemons_logs_are_read_together(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     paths = [str(write(tmp_path / name, text)) for name, text in VMNOTIFICATION_LOGS.items()]
-    done = replay(*paths, "--json")
+    done = replay_here(capfd, *paths, "--json")
     assert done.returncode == 0, done.stderr
     incident = json.loads(done.stdout)["incident"]
     assert incident["format"] == "vmnotification"
@@ -96,7 +105,7 @@ def test_the_vmnotification_daemons_logs_are_read_together(tmp_path: Path) -> No
     assert incident["hooks"][0]["seconds"] == pytest.approx(11, abs=0.01)
     assert "forced-migration" in incident["outcome"]
     assert TOKEN not in done.stdout + done.stderr
-    alone = replay(paths[0], "--json")
+    alone = replay_here(capfd, paths[0], "--json")
     assert alone.returncode == 0 and json.loads(alone.stdout)["incident"]["format"] == "vmnotification"
 
 
@@ -108,29 +117,43 @@ def test_the_vmnotification_daemons_logs_are_read_together(tmp_path: Path) -> No
     b'{"format": "vmotion-incident-scenario"}\n',
     b'{"time": 1, "nested": ' + b"[" * 100_000 + b"\n",  # JSON lines nested past the parser's recursion limit
 ])
-def test_input_that_cannot_be_imported_is_a_one_line_error_naming_the_formats(tmp_path: Path, content: bytes) -> None:
+def test_input_that_cannot_be_imported_is_a_one_line_error_naming_the_formats(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], content: bytes
+) -> None:
     source = tmp_path / "input.log"
     source.write_bytes(content + TOKEN.encode())
-    done = replay(str(source))
+    done = replay_here(capfd, str(source))
     assert done.returncode == 4
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "understood" in done.stderr or "truncated" in done.stderr
     assert TOKEN not in done.stderr + done.stdout
 
 
-def test_lines_from_other_programs_and_binary_junk_are_skipped_with_a_warning(tmp_path: Path) -> None:
+def test_input_that_cannot_be_imported_ends_the_process_with_one_line_and_exit_4(tmp_path: Path) -> None:
+    source = tmp_path / "input.log"
+    source.write_bytes(b"\x00\x01\x02\xff\xfe binary" + TOKEN.encode())
+    done = replay(str(source))
+    assert (done.returncode, done.stdout) == (4, "")
+    assert done.stderr.count("\n") == 1 and "understood" in done.stderr and TOKEN not in done.stderr
+
+
+def test_lines_from_other_programs_and_binary_junk_are_skipped_with_a_warning(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     lines: List[str] = POC_LOG.splitlines()
     lines.insert(3, f"Dec  1 10:00:00 host kernel: something else {TOKEN}")
     data = "\n".join(lines).encode() + b"\n\x00\xff\xfejunk\n"
     source = tmp_path / "handle_notifications.log"
     source.write_bytes(data)
-    done = replay(str(source))
+    done = replay_here(capfd, str(source))
     assert done.returncode == 0, done.stderr
     assert "warning: handle_notifications.log: skipped 2 line(s)" in done.stdout
     assert "forced-migration" in done.stdout and TOKEN not in done.stdout + done.stderr
 
 
-def test_a_clock_that_jumps_back_is_smoothed_with_a_warning_and_zones_are_honoured(tmp_path: Path) -> None:
+def test_a_clock_that_jumps_back_is_smoothed_with_a_warning_and_zones_are_honoured(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     def line(when: str, message: str) -> str:
         return json.dumps({"time": when, "level": "info", "logger": "vmotion_handler", "message": message})
 
@@ -142,7 +165,7 @@ def test_a_clock_that_jumps_back_is_smoothed_with_a_warning_and_zones_are_honour
         line("2026-01-02T02:48:06.500Z", f"acked start {OP}: ackStatus=ack_received"),
         line("2026-01-02T02:48:07.500Z", "unregistered app 'a'"),
     ]) + "\n"
-    done = replay(str(write(tmp_path / "handler.json", log)), "--json")
+    done = replay_here(capfd, str(write(tmp_path / "handler.json", log)), "--json")
     assert done.returncode == 0, done.stderr
     incident = json.loads(done.stdout)["incident"]
     assert any("clock went back" in w for w in incident["warnings"])
