@@ -1,17 +1,23 @@
 """Scripted incidents, produced for real: the bundled handler and a naive shell-script handler run as processes
 against a served simulator through the fake vmtoolsd (short real timeouts). Each run's own log, and the
 simulator's journal, are imported back; the scenario made from them reproduces the same outcome (on virtual
-time for the bundled handler, whose core runs in-process; on real time for the shell script)."""
+time for the bundled handler, whose core runs in-process; on real time for the shell script).
+
+The first real-time run of each incident mostly waits on its own seconds, so they all run at once (a module
+fixture starts them for whichever test asks first); only the naive script's replay waits for its first run.
+"""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
 from simulator.incident.realtime import run_real_time
+from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario, from_dict, from_incident
 from simulator.incident.sources import load_incident
 from simulator.incident.virtual import run_virtual
@@ -36,7 +42,7 @@ def scenario(name: str, host_timeout: int, actions: List[Dict[str, Any]], quiesc
 BUNDLED_INCIDENTS = {
     # no-ack policy: a quiesce killed at its deadline is a failed one, so the migration is forced
     "forced migration after a slow quiesce": (
-        scenario("slow quiesce", 4, [{"at": 0.2, "do": "vmotion"}], 4, 5.2), {"on_quiesce_failure": "no-ack"},
+        scenario("slow quiesce", 4, [{"at": 0.2, "do": "vmotion"}], 4, 5.5), {"on_quiesce_failure": "no-ack"},
         {"forced-migration", "quiesce-killed"}),
     "timeout shrunk mid-quiesce": (
         scenario("shrunk", 4, [{"at": 0.2, "do": "vmotion"}, {"at": 0.7, "do": "set", "host_timeout": 2}], 3, 3.8),
@@ -47,11 +53,47 @@ BUNDLED_INCIDENTS = {
 }
 
 
+SLOW_TO_STOP = """#!/bin/sh
+# Registers, then idles; told to stop, it takes a second before its last call (the unregister).
+trap 'sleep 1; vmtoolsd --cmd "vm-operation-notification.unregister {\\"uniqueToken\\": \\"$T\\"}"; exit 0' TERM
+OUT=$(vmtoolsd --cmd 'vm-operation-notification.register {"appName": "slow-stop", "notificationTypes": ["sla-miss"]}')
+T=$(printf '%s' "$OUT" | sed -n 's/.*"uniqueToken": "\\([^"]*\\)".*/\\1/p')
+while :; do sleep 0.1 & wait $!; done
+"""
+
+
+# Acked at about 1.7 s, ended at 1.5 s: the rest leaves the script (a shell process per line it logs, a Python one
+# per call) time to fetch the end and log its unquiesce on a loaded machine.
+NAIVE_SLOW_QUIESCE = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 4.5)
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Tuple[Future[Incident], Path]]]:
+    """Each incident's first run on real time, all started at once: {name: (its run, the directory it left)}."""
+    commands = {name: (source, (BUNDLED + "".join(f" --{k.replace('_', '-')} {v}" for k, v in handler.items())))
+                for name, (source, handler, _) in BUNDLED_INCIDENTS.items()}
+    commands["naive"] = (NAIVE_SLOW_QUIESCE, NAIVE)
+    slow_to_stop = tmp_path_factory.mktemp("handler") / "slow_to_stop.sh"
+    slow_to_stop.write_text(SLOW_TO_STOP)
+    # The start is never acked: its deadline (second 1) falls after the run's end (second 0.3) but before the
+    # handler's last call, which would make the simulator force the migration if its clock still ran.
+    commands["slow to stop"] = (scenario("slow to stop", 1, [{"at": 0, "do": "vmotion"}], 0, 0.3),
+                                f"sh {slow_to_stop} {{quiesce}} {{unquiesce}}")
+    with ThreadPoolExecutor(len(commands)) as pool:
+        runs = {}
+        for name, (source, command) in commands.items():
+            kept = tmp_path_factory.mktemp("incident")
+            runs[name] = (pool.submit(run_real_time, source, command.split(), keep=kept), kept)
+        yield runs
+
+
 @pytest.mark.parametrize("incident", sorted(BUNDLED_INCIDENTS))
-def test_a_bundled_handler_incident_replays_on_virtual_time(incident: str, tmp_path: Path) -> None:
-    source, handler, expected = BUNDLED_INCIDENTS[incident]
-    options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in handler.items())
-    real = run_real_time(source, (BUNDLED + options).split(), keep=tmp_path)
+def test_a_bundled_handler_incident_replays_on_virtual_time(
+    incident: str, real_runs: Dict[str, Tuple[Future[Incident], Path]]
+) -> None:
+    _, handler, expected = BUNDLED_INCIDENTS[incident]
+    run, tmp_path = real_runs[incident]
+    real = run.result()
     assert set(real.outcome) == expected, real.as_dict()
     for log in (tmp_path / "handler.log", tmp_path / "journal.json"):
         imported = load_incident([log])
@@ -65,13 +107,13 @@ def test_a_bundled_handler_incident_replays_on_virtual_time(incident: str, tmp_p
         assert set(run_virtual(replay).outcome) == expected, (log.name, replay.as_dict())
 
 
-def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_path: Path) -> None:
-    # Acked at about 1.7 s, ended at 1.5 s: the rest leaves the script (a shell process per line it logs, a
-    # Python one per call) time to fetch the end and log its unquiesce on a loaded machine.
-    source = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 4.5)
-    real = run_real_time(source, NAIVE.split(), keep=tmp_path / "first")
+def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(
+    real_runs: Dict[str, Tuple[Future[Incident], Path]]
+) -> None:
+    run, first = real_runs["naive"]
+    real = run.result()
     assert "forced-migration" in real.outcome
-    imported = load_incident([tmp_path / "first" / "state" / "handle_notifications.log"])
+    imported = load_incident([first / "state" / "handle_notifications.log"])
     assert imported.source_format == "poc"
     assert set(imported.outcome) == set(real.outcome)
     replay = from_incident(imported, "naive")
@@ -80,22 +122,11 @@ def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(tmp_pat
     assert set(again.outcome) == set(real.outcome), (replay.as_dict(), again.as_dict())
 
 
-SLOW_TO_STOP = """#!/bin/sh
-# Registers, then idles; told to stop, it takes a second before its last call (the unregister).
-trap 'sleep 1; vmtoolsd --cmd "vm-operation-notification.unregister {\\"uniqueToken\\": \\"$T\\"}"; exit 0' TERM
-OUT=$(vmtoolsd --cmd 'vm-operation-notification.register {"appName": "slow-stop", "notificationTypes": ["sla-miss"]}')
-T=$(printf '%s' "$OUT" | sed -n 's/.*"uniqueToken": "\\([^"]*\\)".*/\\1/p')
-while :; do sleep 0.1 & wait $!; done
-"""
-
-
-def test_a_real_time_run_ends_at_its_duration_however_long_the_handler_takes_to_stop(tmp_path: Path) -> None:
-    # The start is never acked: its deadline (second 1) falls after the run's end (second 0.3) but before the
-    # handler's last call, which would make the simulator force the migration if its clock still ran.
-    handler = tmp_path / "slow_to_stop.sh"
-    handler.write_text(SLOW_TO_STOP)
-    source = scenario("slow to stop", 1, [{"at": 0, "do": "vmotion"}], 0, 0.3)
-    real = run_real_time(source, ["sh", str(handler), "{quiesce}", "{unquiesce}"], keep=tmp_path / "run")
-    journal = json.loads((tmp_path / "run" / "journal.json").read_text())
+def test_a_real_time_run_ends_at_its_duration_however_long_the_handler_takes_to_stop(
+    real_runs: Dict[str, Tuple[Future[Incident], Path]]
+) -> None:
+    run, kept = real_runs["slow to stop"]
+    real = run.result()
+    journal = json.loads((kept / "journal.json").read_text())
     assert [e["verb"] for e in journal if e.get("kind") == "rpc"][-1] == "unregister"  # it did call, late
     assert "forced-migration" not in real.outcome, real.as_dict()
