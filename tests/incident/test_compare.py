@@ -1,5 +1,9 @@
 """A recording made through the wrapper against `vmotion-sim serve` compares with the simulator: no differences
-at the same knobs; a server with another knob value is named, with that value."""
+at the same knobs; a server with another knob value is named, with that value.
+
+The four sessions (one per server) mostly wait on real time, so a module fixture records them all at once; the
+comparisons of the knob values call vmotion-sim's main in this process, the default one runs it as a process.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, Optional
 
 import pytest
 
@@ -17,6 +22,7 @@ from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.incident.record_cli import install
 from simulator.transport.client import SimulatorClient
+from tests.incident.test_cli import sim_here
 from tests.simulator.obs import REGISTER_DEMO
 
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -58,14 +64,23 @@ def session(sim: SimulatedVM, tmp_path: Path) -> Path:
     return recording
 
 
-@pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SimulatedVM]:
-    knobs: List[str] = getattr(request, "param", [])
-    proc = SimulatedVM.as_process(tmp_path, "--host-timeout", "1", *[a for k in knobs for a in ("--knob", k)]).start()
+KNOBS = (None, "error_envelope=text-stderr", "ack_after_timeout=ack_received", "unknown_verb_reply=disabled")
+
+
+def served_session(directory: Path, knob: Optional[str]) -> Path:
+    """A session against ``vmotion-sim serve`` with a 1-s timeout and ``knob`` (NAME=VALUE) if given."""
+    vm = SimulatedVM.as_process(directory, "--host-timeout", "1", *(("--knob", knob) if knob else ())).start()
     try:
-        yield proc
+        return session(vm, directory)
     finally:
-        proc.close()
+        vm.close()
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[Optional[str], Future[Path]]]:
+    """{knob: its session's recording}, all four recorded at once."""
+    with ThreadPoolExecutor(len(KNOBS)) as pool:
+        yield {knob: pool.submit(served_session, tmp_path_factory.mktemp("compare"), knob) for knob in KNOBS}
 
 
 def compare(recording: Path) -> subprocess.CompletedProcess[str]:
@@ -73,8 +88,10 @@ def compare(recording: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_a_recording_against_default_knobs_compares_with_no_differences(served: SimulatedVM, tmp_path: Path) -> None:
-    done = compare(session(served, tmp_path))
+def test_a_recording_against_default_knobs_compares_with_no_differences(
+    recordings: Dict[Optional[str], Future[Path]]
+) -> None:
+    done = compare(recordings[None].result())
     result = json.loads(done.stdout)
     assert result["differences"] == [] and done.returncode == 0, result["differences"]
     assert result["calls"] == 10 and result["would_agree_with"] == {}
@@ -82,15 +99,12 @@ def test_a_recording_against_default_knobs_compares_with_no_differences(served: 
     assert ("error_envelope", "json-stdout") in supported and ("ack_after_timeout", "error") in supported
 
 
-@pytest.mark.parametrize(("served", "knob", "value"), [
-    (["error_envelope=text-stderr"], "error_envelope", "text-stderr"),
-    (["ack_after_timeout=ack_received"], "ack_after_timeout", "ack_received"),
-    (["unknown_verb_reply=disabled"], "unknown_verb_reply", "disabled"),
-], indirect=["served"])
+@pytest.mark.parametrize("served", [knob for knob in KNOBS if knob])
 def test_a_recording_against_another_knob_value_names_that_knob(
-    served: SimulatedVM, tmp_path: Path, knob: str, value: str
+    recordings: Dict[Optional[str], Future[Path]], capsys: pytest.CaptureFixture[str], served: str
 ) -> None:
-    done = compare(session(served, tmp_path))
+    knob, value = served.split("=")
+    done = sim_here(capsys, "compare", str(recordings[served].result()), "--json")
     result = json.loads(done.stdout)
     assert done.returncode == 5 and result["differences"]
     assert result["would_agree_with"] == {knob: value} and result["differences_left_with_those"] == 0, done.stdout
