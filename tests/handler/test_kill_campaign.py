@@ -11,7 +11,7 @@ A cycle mostly waits on real time (a hook's sleep, a migration, a restart), so t
 each lane its own simulated VM and handler, the seed's schedule dealt out among them, each lane's timings drawn
 from its own generator seeded from the campaign's seed.
 
-CI runs 30 cycles in 3 lanes; VMOTION_CAMPAIGN_CYCLES, VMOTION_CAMPAIGN_SEED and VMOTION_CAMPAIGN_LANES select a
+CI runs 30 cycles in 5 lanes; VMOTION_CAMPAIGN_CYCLES, VMOTION_CAMPAIGN_SEED and VMOTION_CAMPAIGN_LANES select a
 longer or another run, and ``python -m tests.handler.test_kill_campaign`` prints the figures the README quotes.
 """
 
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket sim
 
 CYCLES = int(os.environ.get("VMOTION_CAMPAIGN_CYCLES", "30"))
 SEED = int(os.environ.get("VMOTION_CAMPAIGN_SEED", "20261201"))
-LANES = int(os.environ.get("VMOTION_CAMPAIGN_LANES", "3"))
+LANES = int(os.environ.get("VMOTION_CAMPAIGN_LANES", "5"))
 
 HOST_TIMEOUT = 4  # notificationTimeoutInSec: a restart must ack well within it
 MIGRATION = 0.15
