@@ -22,7 +22,8 @@ echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATU
 
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    assert wait_until(condition, timeout), f"timed out waiting for {what}"
+    # Every 50 ms: a look is often the whole journal over the socket, and the narrowest window aimed at is 0.5 s.
+    assert wait_until(condition, timeout, interval=0.05), f"timed out waiting for {what}"
 
 
 class Rig:
