@@ -82,12 +82,15 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Tu
     # handler's last call, which would make the simulator force the migration if its clock still ran.
     commands["slow to stop"] = (scenario("slow to stop", 1, [{"at": 0, "do": "vmotion"}], 0, 0.3),
                                 f"sh {slow_to_stop} {{quiesce}} {{unquiesce}}")
-    with ThreadPoolExecutor(len(commands)) as pool:
-        runs = {}
-        for name, (source, command) in commands.items():
-            kept = tmp_path_factory.mktemp("incident")
-            runs[name] = (pool.submit(run_real_time, source, command.split(), keep=kept), kept)
-        yield runs
+    pool = ThreadPoolExecutor(len(commands))
+    runs = {}
+    for name, (source, command) in commands.items():
+        kept = tmp_path_factory.mktemp("incident")
+        runs[name] = (pool.submit(run_real_time, source, command.split(), keep=kept), kept)
+    yield runs
+    # Under pytest-xdist another worker may have had some of these tests (and made its own runs): the runs no
+    # test here asked for end on their own, while this worker goes on (the interpreter waits for them at exit).
+    pool.shutdown(wait=False)
 
 
 @pytest.mark.parametrize("incident", sorted(BUNDLED_INCIDENTS))
