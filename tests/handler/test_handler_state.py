@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -26,6 +25,7 @@ from handler.state import (
     quiesce_time_left,
     replanned_deadline,
 )
+from simulator.harness.wait import wait_until
 from simulator.processes import stop_process
 
 OLD_OPERATIONS: List[Dict[str, Any]] = [
@@ -131,9 +131,7 @@ def test_the_daemon_moves_a_damaged_state_file_aside_and_starts_fresh(tmp_path: 
     )
     try:
         corrupt = Path(f"{state}.corrupt")
-        deadline = time.monotonic() + 20
-        while not corrupt.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(corrupt.exists, 20, give_up=lambda: proc.poll() is not None)
         assert corrupt.read_text() == BAD_STATES[name]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
