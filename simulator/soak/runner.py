@@ -77,7 +77,7 @@ class SoakRun:
             if not wait_until(lambda: self.sim.status().registrations, 30):
                 return Violation("handler-starts", 0, "the handler did not register within 30 s of wall time",
                                  self.sim.now())
-            self.t0 = self.sim.now()
+            self.t0 = self.run.origin = self.sim.now()
             for number, step in enumerate(self.steps, start=1):
                 self._apply(step, launcher)
                 self.sim.clock.sleep(float(step["wait"]))
