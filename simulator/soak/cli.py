@@ -164,7 +164,7 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
     scenario = to_scenario(
         f"soak: seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step}",
         run.actions, run.timeout, run.sim.migration_seconds, args.speed, template, violation.invariant,
-        end=violation.at - run.t0,
+        end=violation.at - run.t0, seed=plan.get("sim_seed"),
     )
     scenario.save(saved)
     verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
