@@ -58,24 +58,32 @@ def unquiesce_follows_quiesce(
 ) -> Optional[str]:
     """Each unquiesce is for an operation quiesced for before it, once.
 
-    A crash is the one excuse, and it must come between: a handler killed during an unquiesce cannot know
-    whether that hook finished, so its next run unquiesces again (unquiesce hooks must be idempotent); and a
-    quiesce hook killed with its handler may die before its probe reports, leaving an unquiesce without a
-    recorded quiesce."""
+    A crash during the operation is the one excuse: a handler killed during an unquiesce cannot know whether
+    that hook finished, so its next run unquiesces again (unquiesce hooks must be idempotent); and a quiesce
+    hook killed with its handler may die before its probe reports, leaving an unquiesce without a recorded
+    quiesce. A probe reports when the hook has started running, which can be after the handler launched it
+    and was killed, so the crash counts from the operation's quiesce (or its request), not from the first
+    unquiesce."""
     kills = run.kills()
     open_quiesces: Dict[str, int] = {}  # per operation id ("" when the handler does not pass it on)
-    last: Dict[str, float] = {str(o.operation_id): o.requested_at for o in operations}  # no crash before
+    since: Dict[str, float] = {str(o.operation_id): o.requested_at for o in operations}
+    unquiesced: Dict[str, float] = {}
     for when, hook, op in _hook_starts(journal):
-        if hook == "quiesce" or open_quiesces.get(op, 0) > 0:
-            open_quiesces[op] = open_quiesces.get(op, 0) + (1 if hook == "quiesce" else -1)
-            last[op] = when
+        if hook == "quiesce":
+            open_quiesces[op] = open_quiesces.get(op, 0) + 1
+            since[op] = when
+            unquiesced.pop(op, None)
             continue
-        if not any(last.get(op, -math.inf) < k <= when for k in kills):
-            if open_quiesces.get(op) is None:
+        if open_quiesces.get(op, 0) > 0:
+            open_quiesces[op] -= 1
+            unquiesced[op] = when
+            continue
+        if not any(since.get(op, -math.inf) < k <= when for k in kills):
+            if op not in unquiesced:
                 return f"an unquiesce of operation {op or '?'} ran at {run.at(when)} with no quiesce for it before"
-            return (f"operation {op or '?'} was unquiesced twice ({run.at(last[op])} and {run.at(when)}) "
-                    "with no crash between")
-        last[op] = when
+            return (f"operation {op or '?'} was unquiesced twice ({run.at(unquiesced[op])} and {run.at(when)}) "
+                    "with no crash during the operation")
+        unquiesced[op] = when
     return None
 
 

@@ -47,6 +47,10 @@ def test_a_second_unquiesce_of_one_operation_is_a_mistake_unless_a_crash_came_be
     # Killed during its unquiesce, a handler cannot know whether that hook finished: it runs it again.
     assert broken(twice, kills_at(6)) is None
     assert broken(twice, kills_at(31)) is not None  # a crash after both explains nothing
+    # A probe reports when its hook runs, which may be after the handler that launched it was killed.
+    assert broken(twice, kills_at(3)) is None
+    late = journal((10, "quiesce", "7"), (15, "unquiesce", "7"), (30, "unquiesce", "7"))
+    assert broken(late, kills_at(5)) is not None  # a crash before the operation's quiesce explains nothing
 
 
 def test_a_crash_before_a_quiesce_was_seen_to_start_allows_its_unquiesce() -> None:
