@@ -137,6 +137,7 @@ class Handler:
         # For the plausibility of eventGenTimeInSec (the host's clock): when the last poll that found the queue
         # empty began, and when each start was first fetched (monotonic; see handler.state.plan_start).
         self._poll_began: Optional[float] = None
+        self._lost_while_busy: Optional[str] = None  # why a poll made while a hook ran found the registration gone
         self._empty_since: Optional[float] = None
         self._sightings: Dict[int, Tuple[float, Optional[float]]] = {}
 
@@ -436,6 +437,7 @@ class Handler:
     def _registration_lost(self, why: str) -> None:
         self.log.warning("the registration is gone (%s); registering again", why)
         self._unexplained = 0
+        self._lost_while_busy = None
         old = self._state.token
         if old is not None:
             self._unregister_quietly(old)  # in case it is not gone after all: never leak it
@@ -599,7 +601,11 @@ class Handler:
         for _ in range(MAX_DRAIN_WHILE_BUSY):
             try:
                 obj = self._check_for_event(token, attempts=1)
-            except (TransportError, RpcRejected, _Stopped):
+            except RpcRejected as exc:
+                if self._judge_refusal(exc) == LOST:
+                    self._lost_while_busy = exc.message  # a running quiesce can stop: its ack cannot be sent
+                return
+            except (TransportError, _Stopped):
                 return  # logged; the main loop deals with it after the hook
             before = len(self._pending)
             self._buffer_reply(obj)
@@ -675,6 +681,9 @@ class Handler:
         result: Optional[HookResult] = None
         if self.settings.quiesce:
             result = self._run_quiesce(op, event)
+            if self._lost_while_busy is not None:
+                self._registration_lost(self._lost_while_busy)  # unquiesces this operation too
+                return
         else:
             self._info("no quiesce command configured; acking at once")
         if result is not None and not result.ok:
@@ -706,6 +715,7 @@ class Handler:
         self._info(f"quiesce: running {self.settings.quiesce!r}", hook="quiesce", operation_id=op.operation_id)
         proc = self.hooks.start("quiesce", self.settings.quiesce, env)
         outcome = "ok"
+        self._lost_while_busy = None
         while True:
             remaining = quiesce_time_left(op, self.clock.now())
             if remaining <= 0:
@@ -723,6 +733,12 @@ class Handler:
             if finished is not None:
                 result = finished
                 outcome = "ok" if result.ok else "failed"
+                break
+            if self._lost_while_busy is not None:
+                result = proc.kill()
+                outcome = "killed"
+                self.log.warning("the registration is gone: the ack can no longer be sent, so the quiesce is killed",
+                                 extra={"fields": {"hook": "quiesce", "operation_id": op.operation_id}})
                 break
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)

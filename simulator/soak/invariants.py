@@ -120,7 +120,9 @@ def restarted_handler_registered(
     last = restarts[-1]
     if now < last + run.restart_bound or run.disturbed(last + 1e-6, last + run.restart_bound):
         return None
-    if len(status.registrations) != 1:
+    # How many registrations there are now says something of the restart only if nothing has disturbed them
+    # since (a later reboot rightly leaves none until the handler notices); the polls in its window always do.
+    if not run.disturbed(last + 1e-6, now) and len(status.registrations) != 1:
         return f"{len(status.registrations)} registrations {run.restart_bound:.0f} s after a restart"
     # The second half of the window: a vmtoolsd call the killed handler had under way may still land early on.
     since = last + run.restart_bound / 2

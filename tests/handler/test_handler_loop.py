@@ -109,3 +109,21 @@ def test_the_handler_keeps_polling_while_a_long_unquiesce_runs(
     assert second_quiesce.started >= ended  # one hook at a time: the application is unquiesced first
     acks = rpcs(sim, "ack-event")
     assert len(acks) == 2 and acks[1]["t"] == second_quiesce.started + 1
+
+
+def test_a_registration_lost_during_a_quiesce_stops_it_unquiesces_and_registers_again(
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    # The VM reboots 7 s into a 100 s quiesce: the ack can no longer be sent (its token is gone), so holding
+    # the application quiesced until the deadline serves nothing. The poll made while the hook runs finds out.
+    hooks.script("quiesce", seconds=100)
+    hooks.script("unquiesce", seconds=1)
+    timeline.at(3, sim.vmotion)
+    timeline.at(10.5, sim.reboot)
+    make_handler(sim, timeline, hooks, store, stop_at=40).run()
+    (quiesce,) = hooks.of("quiesce")
+    assert quiesce.started == 3 and quiesce.ended == 11 and quiesce.outcome == "killed"
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "registration-lost" and unquiesce.started == 11
+    assert [r["t"] for r in rpcs(sim, "register")] == [0, 12]
+    assert rpcs(sim, "ack-event") == []  # no ack sent with a token known to be gone

@@ -3,6 +3,7 @@ with this test as the hooks' probes), so each rule is seen to break and to hold.
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional, Tuple
 
 from simulator import ManualClock, Simulator
@@ -81,3 +82,24 @@ def test_a_crash_before_the_operation_was_even_requested_excuses_nothing() -> No
     assert run.origin == t0
     assert invariants.unquiesce_follows_quiesce(j, run, ops) is not None  # crashed before the vMotion began
     assert invariants.unquiesce_follows_quiesce(j, kills_at(35), ops) is None
+
+
+def test_a_restart_is_judged_by_its_own_window_not_by_a_later_reboot() -> None:
+    clock = ManualClock()
+    sim = Simulator(clock)
+    run = kills_at(10)
+    t0 = run.origin
+    register = 'vm-operation-notification.register {"appName": "app", "notificationTypes": ["sla-miss"]}'
+    clock.advance(t0 + 12 - clock.now())
+    token = json.loads(sim.call(register).stdout)["uniqueToken"]
+    for second in range(13, 60):
+        clock.advance(t0 + second - clock.now())
+        sim.call(f'vm-operation-notification.check-for-event {{"uniqueToken": "{token}"}}')
+    assert invariants.restarted_handler_registered(Journal(sim.journal()), sim.status(), run, clock.now()) is None
+    sim.reboot()  # the registration is gone, rightly, until the handler notices
+    run.steps.append((clock.now(), {"do": "reboot"}))
+    assert invariants.restarted_handler_registered(Journal(sim.journal()), sim.status(), run, clock.now()) is None
+    without_the_reboot = kills_at(10)
+    found = invariants.restarted_handler_registered(Journal(sim.journal()), sim.status(), without_the_reboot,
+                                                    clock.now())
+    assert found == "0 registrations 45 s after a restart"
