@@ -20,7 +20,7 @@ from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import FAULTS, HANDLER_LIFE, Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
-from simulator.incident.sources.lines import Warnings
+from simulator.journal_entry import Entry
 
 T0 = 1_700_000_000.0
 APP_NAME = "incident"
@@ -148,11 +148,11 @@ def run_virtual(scenario: Scenario) -> Incident:
     return incident_of("virtual run", sim.journal(), T0, notes, watch)
 
 
-def incident_of(label: str, journal: List[Dict[str, Any]], origin: float, notes: List[str],
+def incident_of(label: str, journal: List[Entry], origin: float, notes: List[str],
                 watch: InvariantWatch) -> Incident:
     """What a run of a scenario showed, on either clock: its journal read as observations counted from
     ``origin`` (where the scenario's second 0 fell), reconstructed, with the invariants the run broke."""
-    observations = observe_journal(journal, Warnings())
+    observations = observe_journal(journal)
     for o in observations:
         o.t -= origin
     incident = reconstruct(label, observations, origin, notes)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from simulator.harness.journal import Journal
+from simulator.journal_entry import Entry
 from simulator.readside import OperationStatus, Status
 
 # Steps after which a handler may rightly miss a start or be slow to act: a "clean" operation has none near it.
@@ -42,19 +43,19 @@ class Run:
         return max(2 * self.timeout, 40.0)  # the handler's retry backoff reaches 30 s
 
 
-def _probe_starts(journal: Journal, name: str) -> List[float]:
-    return [float(e["time"]) for e in journal.probes(name, "started")]
+def _probe_starts(journal: Journal[Entry], name: str) -> List[float]:
+    return [float(e.time) for e in journal.probes(name, "started")]
 
 
-def _hook_starts(journal: Journal) -> List[Tuple[float, str, str]]:
+def _hook_starts(journal: Journal[Entry]) -> List[Tuple[float, str, str]]:
     """(time, hook, operation id) of every quiesce and unquiesce start, in time order."""
-    starts = [(float(e["time"]), str(e["name"]), str((e.get("env") or {}).get("VMOTION_OPERATION_ID", "")))
+    starts = [(float(e.time), e.name, e.env.get("VMOTION_OPERATION_ID", ""))
               for name in ("quiesce", "unquiesce") for e in journal.probes(name, "started")]
     return sorted(starts, key=lambda s: (s[0], s[1] == "unquiesce"))
 
 
 def unquiesce_follows_quiesce(
-    journal: Journal, run: Run, operations: Sequence[OperationStatus] = ()
+    journal: Journal[Entry], run: Run, operations: Sequence[OperationStatus] = ()
 ) -> Optional[str]:
     """Each unquiesce is for an operation quiesced for before it, once.
 
@@ -87,7 +88,7 @@ def unquiesce_follows_quiesce(
     return None
 
 
-def nothing_left_quiesced(journal: Journal, run: Optional[Run] = None) -> Optional[str]:
+def nothing_left_quiesced(journal: Journal[Entry], run: Optional[Run] = None) -> Optional[str]:
     unquiesces = sorted(_probe_starts(journal, "unquiesce"))
     for when in sorted(_probe_starts(journal, "quiesce")):
         later = [u for u in unquiesces if u >= when]
@@ -111,7 +112,7 @@ def clean_starts_acked(operations: Sequence[OperationStatus], run: Run) -> Optio
 
 
 def restarted_handler_registered(
-    journal: Journal, status: Status, run: Run, now: float
+    journal: Journal[Entry], status: Status, run: Run, now: float
 ) -> Optional[str]:
     """A handler restarted after SIGKILL leaks no registration: it is registered and polling again."""
     restarts = [t for t, s in run.steps if s["do"] == "kill-restart"]
@@ -126,7 +127,7 @@ def restarted_handler_registered(
         return f"{len(status.registrations)} registrations {run.restart_bound:.0f} s after a restart"
     # The second half of the window: a vmtoolsd call the killed handler had under way may still land early on.
     since = last + run.restart_bound / 2
-    polled = journal.rpcs("check-for-event").succeeded().where(lambda e: float(e["time"]) > since)
+    polled = journal.rpcs("check-for-event").succeeded().where(lambda e: float(e.time) > since)
     if not polled:
         window = f"{run.restart_bound / 2:.0f} to {run.restart_bound:.0f} s"
         return f"no successful check-for-event from {window} after a restart"
@@ -141,7 +142,7 @@ def sigterm_clean(exit_code: Optional[int], status: Status) -> Optional[str]:
     return None
 
 
-def after_step(journal: Journal, status: Status, run: Run, now: float) -> Optional[Tuple[str, str]]:
+def after_step(journal: Journal[Entry], status: Status, run: Run, now: float) -> Optional[Tuple[str, str]]:
     """The invariants checked after every step: the first broken one (name, what broke), or None."""
     checks: Tuple[Tuple[str, Callable[[], Optional[str]]], ...] = (
         ("unquiesce-follows-quiesce", lambda: unquiesce_follows_quiesce(journal, run, status.operations)),
@@ -155,7 +156,7 @@ def after_step(journal: Journal, status: Status, run: Run, now: float) -> Option
     return None
 
 
-def after_sigterm(exit_code: Optional[int], journal: Journal, status: Status) -> Optional[Tuple[str, str]]:
+def after_sigterm(exit_code: Optional[int], journal: Journal[Entry], status: Status) -> Optional[Tuple[str, str]]:
     """The invariants checked once the handler is stopped with SIGTERM."""
     for name, broken in (("sigterm-clean", sigterm_clean(exit_code, status)),
                          ("nothing-left-quiesced", nothing_left_quiesced(journal))):

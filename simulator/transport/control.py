@@ -92,7 +92,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "reset": _reset,
     "probe": _probe,
     "status": lambda sim: {"status": sim.status().to_dict()},
-    "journal": lambda sim: {"journal": sim.journal()},
+    "journal": lambda sim: {"journal": [e.as_dict() for e in sim.journal()]},
     "time": lambda sim: {"time": sim.now()},
     "clock": lambda sim: {"clock": clock_description(sim.clock)},
     "ping": lambda sim: {},
