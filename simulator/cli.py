@@ -219,11 +219,13 @@ def _read_journal(path: Path) -> List[Entry]:
         raise UsageError(f"{path} is not JSON: save a journal with `vmotion-sim journal --json`") from None
     if not isinstance(entries, list):
         raise UsageError(f"{path} is not a journal (a JSON list of entries with time and kind)")
-    try:
-        return [JournalEntry.from_dict(e) for e in entries]
-    except ValueError as bad:
-        raise UsageError(f"{path} is not a journal (a JSON list of entries with time and kind): an entry {bad}") \
-            from None
+    journal: List[Entry] = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            journal.append(JournalEntry.from_dict(entry))
+        except ValueError as bad:
+            raise UsageError(f"{path} is not a journal: its entry {number}: {bad}") from None
+    return journal
 
 
 def _write_page(path: Path, journal: List[Entry], title: str) -> None:

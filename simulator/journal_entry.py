@@ -35,10 +35,10 @@ class JournalEntry(Mapping):  # type: ignore[type-arg]  # Mapping[str, Any]: sub
     def from_dict(data: Any) -> Entry:
         """One entry of a journal's JSON form, which may come from anywhere: a ``ValueError`` says what is wrong."""
         if not isinstance(data, Mapping):
-            raise ValueError("a journal entry is a JSON object")
+            raise ValueError("not a JSON object")
         reader = _READERS.get(data.get("kind"))  # type: ignore[arg-type]
         if reader is None:
-            raise ValueError(f"its kind is not one of {', '.join(_READERS)}")
+            raise ValueError(f"kind is not one of {', '.join(_READERS)}")
         return reader(data, _integer(data, "seq"), _number(data, "time"))
 
     def __getitem__(self, key: str) -> Any:
@@ -140,45 +140,46 @@ _OWN = {"seq", "time", "kind"}
 def _number(data: Mapping, key: str) -> float:  # type: ignore[type-arg]
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"its {key} is not a number")
+        raise ValueError(f"{key} is not a number")
     return value
 
 
 def _integer(data: Mapping, key: str) -> int:  # type: ignore[type-arg]
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"its {key} is not an integer")
+        raise ValueError(f"{key} is not an integer")
     return value
 
 
 def _text(data: Mapping, key: str, *, optional: bool = False) -> Any:  # type: ignore[type-arg]
     value = data.get(key)
     if not isinstance(value, str) and not (optional and value is None):
-        raise ValueError(f"its {key} is not a string")
+        raise ValueError(f"{key} is not a string")
     return value
 
 
 def _rpc(data: Mapping, seq: int, time: float) -> RpcEntry:  # type: ignore[type-arg]
     token_in_argv = data.get("token_in_argv")
     if token_in_argv is not None and not isinstance(token_in_argv, bool):
-        raise ValueError("its token_in_argv is not true or false")
+        raise ValueError("token_in_argv is not true or false")
     return RpcEntry(seq, time, _text(data, "verb", optional=True), _text(data, "request"), _text(data, "stdout"),
                     _text(data, "stderr"), _integer(data, "exit_code"), _text(data, "via", optional=True),
                     token_in_argv)
 
 
 def _model(data: Mapping, seq: int, time: float) -> ModelEntry:  # type: ignore[type-arg]
+    name = _text(data, "what")
     try:
-        what = JournalEvent(_text(data, "what"))
-    except ValueError as bad:
-        raise ValueError(f"its what is not a hypervisor event ({bad})") from None
+        what = JournalEvent(name)
+    except ValueError:
+        raise ValueError("what is not a hypervisor event") from None
     return ModelEntry(seq, time, what, {k: v for k, v in data.items() if k not in _OWN and k != "what"})
 
 
 def _probe(data: Mapping, seq: int, time: float) -> ProbeEntry:  # type: ignore[type-arg]
     env = data.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise ValueError("its env does not map names to strings")
+        raise ValueError("env does not map names to strings")
     details = {k: v for k, v in data.items() if k not in _OWN and k not in ("name", "phase", "env")}
     return ProbeEntry(seq, time, _text(data, "name"), _text(data, "phase"), env, details)
 

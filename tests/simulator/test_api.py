@@ -36,7 +36,8 @@ def one_of_each(sim: SimulatorAPI) -> Dict[str, Any]:
         "mended": mended,
         "effective_timeout": status["effective_timeout"],
         "forced": sim.operation(op_id)["forced"],
-        "notes": [e["what"] for e in Journal(sim.journal()).notes()],
+        "notes": [e.what for e in Journal(sim.journal()).notes()],
+        "journal": [(type(e), e.as_dict()) for e in sim.journal()],
     }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from simulator.harness import Journal, SimulatedVM, wait_until
 from simulator.harness.ours import python_module
+from simulator.journal_entry import RpcEntry
 from simulator.processes import stop_process
 from simulator.speed import unavailable, write_clock_probe
 
@@ -98,7 +99,7 @@ class SpedUpVM:
         assert done, f"operation {op} did not end: {self.operation(op)}"
         return self.operation(op)
 
-    def rpcs(self, verb: str) -> Journal:
+    def rpcs(self, verb: str) -> Journal[RpcEntry]:
         return self.sim.rpcs(verb)
 
     def probes(self, phase: str) -> List[Mapping[str, Any]]:
