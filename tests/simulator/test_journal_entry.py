@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, List
 
 import pytest
@@ -92,3 +95,15 @@ def test_entries_as_a_saved_journal_may_hold_them_are_read() -> None:
     assert isinstance(probe, ProbeEntry) and probe.exit_code == 2
     rpc = JournalEntry.from_dict({**GOOD, "verb": None})
     assert isinstance(rpc, RpcEntry) and rpc.verb is None
+
+
+def test_replaying_a_saved_journal_skips_what_is_not_an_entry_and_says_which(tmp_path: Path) -> None:
+    saved = [e.as_dict() for e in _one_of_each_kind()]
+    saved[1:1] = [{"seq": 77, "time": "noon", "kind": "rpc"}, ["x"], {"seq": 78, "time": T0, "kind": "model",
+                                                                       "what": "exploded"}]
+    (tmp_path / "journal.json").write_text(json.dumps(saved))
+    done = subprocess.run([sys.executable, "-m", "simulator", "replay", "journal.json"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "skipped 3 line(s) that are not a simulator journal (vmotion-sim journal --json): line 2, 3, 4" in done.stdout
+    assert "acks: ok at 0.0 s" in done.stdout  # the entries around them are read
