@@ -98,7 +98,7 @@ def test_entries_as_a_saved_journal_may_hold_them_are_read() -> None:
 
 
 def test_replaying_a_saved_journal_skips_what_is_not_an_entry_and_says_which(tmp_path: Path) -> None:
-    saved = [e.as_dict() for e in _one_of_each_kind()]
+    saved: List[Any] = [e.as_dict() for e in _one_of_each_kind()]
     saved[1:1] = [{"seq": 77, "time": "noon", "kind": "rpc"}, ["x"], {"seq": 78, "time": T0, "kind": "model",
                                                                        "what": "exploded"}]
     (tmp_path / "journal.json").write_text(json.dumps(saved))
