@@ -50,9 +50,6 @@ class JournalEntry(Mapping):  # type: ignore[type-arg]  # Mapping[str, Any]: sub
     def __len__(self) -> int:
         return len(self.as_dict())
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.as_dict()!r})"
-
 
 @dataclass(frozen=True, eq=False)
 class RpcEntry(JournalEntry):
