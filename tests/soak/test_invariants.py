@@ -8,10 +8,11 @@ from typing import List, Optional, Tuple
 
 from simulator import ManualClock, Simulator
 from simulator.harness.journal import Journal
+from simulator.journal_entry import Entry
 from simulator.soak import invariants
 
 
-def journal(*probes: Tuple[float, str, str]) -> Journal:
+def journal(*probes: Tuple[float, str, str]) -> Journal[Entry]:
     """Hook starts at their seconds: (t, "quiesce" | "unquiesce", operation id)."""
     clock = ManualClock()
     t0 = clock.now()
@@ -29,7 +30,7 @@ def kills_at(*seconds: float) -> invariants.Run:
     return run
 
 
-def broken(j: Journal, run: Optional[invariants.Run] = None) -> Optional[str]:
+def broken(j: Journal[Entry], run: Optional[invariants.Run] = None) -> Optional[str]:
     return invariants.unquiesce_follows_quiesce(j, run or kills_at())
 
 
