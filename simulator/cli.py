@@ -377,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         status = client.status()
         if args.json:
-            _print_json(status.to_dict())
+            _print_json(status.as_dict())
         else:
             print("\n".join(_status_lines(status)))
     elif args.command == "journal":

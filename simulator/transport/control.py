@@ -91,7 +91,7 @@ OPS: Dict[str, Callable[..., Reply]] = {
     "reboot": _reboot,
     "reset": _reset,
     "probe": _probe,
-    "status": lambda sim: {"status": sim.status().to_dict()},
+    "status": lambda sim: {"status": sim.status().as_dict()},
     "journal": lambda sim: {"journal": [e.as_dict() for e in sim.journal()]},
     "time": lambda sim: {"time": sim.now()},
     "clock": lambda sim: {"clock": clock_description(sim.clock)},

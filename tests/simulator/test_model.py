@@ -445,7 +445,7 @@ def test_the_journal_records_every_rpc_in_time_order(sim: Simulator, clock: Manu
 def test_status_never_shows_tokens(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
     sim.vmotion()
-    assert token not in json.dumps(sim.status().to_dict())
+    assert token not in json.dumps(sim.status().as_dict())
 
 
 def test_reset_forgets_everything(sim: Simulator, guest: Guest) -> None:
