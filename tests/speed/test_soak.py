@@ -1,8 +1,10 @@
 """The soak: same seed, same sequence; the bundled handler holds every invariant; broken handlers are caught
 with their seed, invariant and step, and the saved reproducer fails the same way when replayed.
 
-Seeds for the bundled-handler runs: ``VMOTION_SOAK_SEEDS=FIRST-LAST`` (default 0-1), so a long campaign is
-``VMOTION_SOAK_SEEDS=0-199 pytest -n 8 tests/speed/test_soak.py -k holds`` spread by pytest-xdist.
+Seeds for the bundled-handler runs: ``VMOTION_SOAK_SEEDS=FIRST-LAST`` (default 0-1). Those runs play the handler's
+core on virtual time (milliseconds each), so a long campaign is
+``VMOTION_SOAK_SEEDS=0-199 pytest tests/speed/test_soak.py -k holds``; against the handler process it is
+``vmotion-sim soak --seed 0 --runs 200 --speed 20 --jobs 4``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
 
+from simulator.processes import stop_process
 from simulator.soak.runner import SoakRun, timeout_for
 from simulator.soak.steps import KINDS, draw_steps, run_seed
+from tests.speed.conftest import once_per_session
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = [sys.executable, str(REPO / "tests" / "conformance" / "broken_handler.py")]
@@ -41,10 +45,16 @@ def test_the_same_seed_draws_the_same_sequence_and_another_seed_another() -> Non
 
 
 @pytest.mark.parametrize("seed", _seeds())
-def test_the_bundled_handler_holds_every_invariant(_speed_tools: None, seed: int) -> None:
+def test_the_bundled_handler_holds_every_invariant(seed: int) -> None:
     steps = draw_steps(run_seed(seed, 0), 3, timeout_for(SPEED))
-    violation = SoakRun(steps, speed=SPEED, seed=seed).play()
+    run = SoakRun(steps, seed=seed, virtual=True)
+    violation = run.play()
     assert violation is None, f"seed {seed}: {violation}"
+    # the whole sequence was played against the core: every vMotion it asked for, each acked and unquiesced
+    vmotions = [s for s in steps if s["do"] == "vmotion"]
+    operations = run.sim.status().operations
+    assert 1 <= len(operations) <= len(vmotions) and all(op.phase == "done" for op in operations), operations
+    assert not run.sim.status().registrations and "stopped" in str(run.handler_log)
 
 
 def _soak(*args: str, cwd: Path, command: str = "soak") -> subprocess.CompletedProcess[str]:
@@ -52,14 +62,49 @@ def _soak(*args: str, cwd: Path, command: str = "soak") -> subprocess.CompletedP
                           text=True, timeout=300)
 
 
-def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
-    _speed_tools: None, tmp_path: Path
-) -> None:
+def test_soak_virtual_plays_the_bundled_core_and_reports_each_run(tmp_path: Path) -> None:
+    done = _soak("--virtual", "--seed", "0", "--runs", "2", "--steps", "3", "--jobs", "2", "--json",
+                 "--junitxml", "soak.xml", "--report", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(v["run"], v["steps"], v["held"]) for v in verdicts] == [(0, 5, True), (1, 5, True)]
+    cases = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
+    assert [c.get("name") for c in cases] == ["seed 0 run 0", "seed 0 run 1"]
+    assert all(c.find("failure") is None for c in cases)
+    assert "2 passed, 0 failed" in (tmp_path / "out" / "index.html").read_text()
+
+
+def _soaks_at_once(arguments: List[List[str]], cwd: Path) -> List[subprocess.CompletedProcess[str]]:
+    started = [subprocess.Popen([sys.executable, "-m", "simulator", "soak", *args], cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in arguments]
+    try:
+        outputs = [proc.communicate(timeout=300) for proc in started]
+        return [subprocess.CompletedProcess(p.args, p.returncode, out, err) for p, (out, err) in zip(started, outputs)]
+    finally:
+        for proc in started:
+            stop_process(proc)
+
+
+def _never_acks_soak(directory: Path) -> Dict[str, Any]:
+    """One soak of a handler that never acks, with every output: its stdout, JUnit XML and report directory."""
     command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
-    first = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--report", "out", *command, cwd=tmp_path)
-    assert first.returncode == 1, first.stderr
-    assert "seed 3 run 0: clean-start-acked broken at step 2" in first.stdout
-    saved = tmp_path / "out" / "soak-3-0.json"
+    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--junitxml", "soak.xml", "--report", "out",
+                 *command, cwd=directory)
+    return {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+
+
+@pytest.fixture(scope="session")
+def never_acks_soak(_speed_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory, done = once_per_session(tmp_path_factory, "never-acks-soak", _never_acks_soak)
+    assert done["returncode"] == 1, done["stdout"] + done["stderr"]
+    assert "seed 3 run 0: clean-start-acked broken at step 2" in done["stdout"]
+    return directory
+
+
+def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
+    never_acks_soak: Path, tmp_path: Path
+) -> None:
+    saved = never_acks_soak / "out" / "soak-3-0.json"
     doc = json.loads(saved.read_text())
     assert (doc["format"], doc["version"], doc["expect"]) == ("vmotion-incident-scenario", 2,
                                                               ["invariant:clean-start-acked"])
@@ -85,7 +130,8 @@ def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_
 
 
 def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"]):
+    for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"], ["--virtual", "--speed", "20"],
+                 ["--virtual", "--", "./my-handler"], ["--virtual", "--replay", "junk.json"]):
         bad = _soak(*args, cwd=tmp_path)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, args
     (tmp_path / "junk.json").write_text("{}")
@@ -94,12 +140,9 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scenario_named_by_its_seed(
-    _speed_tools: None, tmp_path: Path
+    never_acks_soak: Path,
 ) -> None:
-    command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
-    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--junitxml", "soak.xml", "--report", "out",
-                 *command, cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
+    tmp_path = never_acks_soak
     [case] = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
     assert (case.get("classname"), case.get("name")) == ("soak", "seed 3 run 0")
     failure = case.find("failure")
@@ -121,8 +164,9 @@ def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp
 def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_tools: None, tmp_path: Path) -> None:
     """Polls slowly, sleeps after every event, never unregisters: the soak says which invariant, at which step."""
     naive = ["--", str(Path(__file__).with_name("naive_handler.sh"))]
-    runs = [_soak("--seed", "11", "--steps", "2", "--speed", f"{SPEED:g}", "--json", "--report", f"r{i}", *naive,
-                  cwd=tmp_path) for i in (1, 2)]
+    # The same seed twice, at once: both runs spend their wall time waiting on their clocks.
+    runs = _soaks_at_once([["--seed", "11", "--steps", "2", "--speed", f"{SPEED:g}", "--json", "--report", f"r{i}",
+                            *naive] for i in (1, 2)], cwd=tmp_path)
     verdicts = [json.loads(run.stdout) for run in runs]
     assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
     assert verdicts[0]["seed"] == 11
