@@ -27,6 +27,15 @@ from tests.speed.conftest import once_per_session
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = [sys.executable, str(REPO / "tests" / "conformance" / "broken_handler.py")]
 SPEED = 20.0
+# Where a test is not about clock agreement, a higher speed: what it checks is read on the simulated clock.
+# The broken handler never acks, so its run is forced whatever the load; one run at x100 is 1.8 s of wall time.
+NEVER_ACKS_SPEED = 100.0
+# The naive handler polls every 10 s and acks 30 s after a start: at x50 that is 0.2 s and 0.6 s of wall time, its
+# ack ~75 s inside the deadline (1.5 s of wall time for a loaded machine).
+NAIVE_SPEED = 50.0
+# The bundled handler polls every second, 25 ms of wall time at x40: one vMotion with a fast quiesce is acked
+# ~100 s before the deadline.
+JOBS_SPEED = 40.0
 
 
 def _seeds() -> List[int]:
@@ -88,8 +97,8 @@ def _soaks_at_once(arguments: List[List[str]], cwd: Path) -> List[subprocess.Com
 def _never_acks_soak(directory: Path) -> Dict[str, Any]:
     """One soak of a handler that never acks, with every output: its stdout, JUnit XML and report directory."""
     command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
-    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--junitxml", "soak.xml", "--report", "out",
-                 *command, cwd=directory)
+    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{NEVER_ACKS_SPEED:g}", "--junitxml", "soak.xml",
+                 "--report", "out", *command, cwd=directory)
     return {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
 
 
@@ -154,7 +163,9 @@ def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scena
 
 
 def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp_path: Path) -> None:
-    done = _soak("--seed", "5", "--runs", "2", "--steps", "1", "--jobs", "2", "--speed", f"{SPEED:g}", "--json",
+    """Two handler processes on two simulated VMs at once (a virtual run is test_soak_virtual_...): the clean cycle
+    (--steps 0) is all it takes to show they do not get in each other's way."""
+    done = _soak("--seed", "5", "--runs", "2", "--steps", "0", "--jobs", "2", "--speed", f"{JOBS_SPEED:g}", "--json",
                  cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     verdicts = [json.loads(line) for line in done.stdout.splitlines()]
@@ -165,20 +176,21 @@ def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_
     """Polls slowly, sleeps after every event, never unregisters: the soak says which invariant, at which step."""
     naive = ["--", str(Path(__file__).with_name("naive_handler.sh"))]
     # The same seed twice, at once: both runs spend their wall time waiting on their clocks.
-    runs = _soaks_at_once([["--seed", "11", "--steps", "2", "--speed", f"{SPEED:g}", "--json", "--report", f"r{i}",
-                            *naive] for i in (1, 2)], cwd=tmp_path)
+    runs = _soaks_at_once([["--seed", "11", "--steps", "2", "--speed", f"{NAIVE_SPEED:g}", "--json", "--report",
+                            f"r{i}", *naive] for i in (1, 2)], cwd=tmp_path)
     verdicts = [json.loads(run.stdout) for run in runs]
     assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
     assert verdicts[0]["seed"] == 11
     found = (verdicts[0]["invariant"], verdicts[0]["step"])
-    # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out.
-    assert found == ("restart-leaks-nothing", 3), verdicts[0]
+    # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out. The
+    # invariant is checked once the restart bound (5 s + 2 s x 50) has passed: after step 4's wait.
+    assert found == ("restart-leaks-nothing", 4), verdicts[0]
     assert (verdicts[1]["invariant"], verdicts[1]["step"]) == found
     # The reproducer is a scenario file: its actions are the run's steps at their seconds, its expect the invariant;
     # vmotion-sim run plays it against the same command and exits 0 when the same invariant breaks.
     doc = json.loads(Path(tmp_path / verdicts[0]["reproducer"]).read_text())
     assert doc["format"] == "vmotion-incident-scenario" and doc["expect"] == ["invariant:restart-leaks-nothing"]
-    assert [a["do"] for a in doc["actions"]][-2:] == ["kill", "restart"] and doc["speed"] == SPEED
+    assert [a["do"] for a in doc["actions"]][-3:] == ["kill", "restart", "vmotion"] and doc["speed"] == NAIVE_SPEED
     replayed = _soak("--json", verdicts[0]["reproducer"], *naive, cwd=tmp_path, command="run")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     verdict = json.loads(replayed.stdout)
