@@ -134,8 +134,11 @@ class SpedUpVM:
 
 
 @pytest.fixture
-def sped_up_vm(_speed_tools: None, short_dir: Path) -> Iterator[SpedUpVM]:
-    sim = SimulatedVM.as_process(short_dir, "--speed", f"{SPEED:g}", "--host-timeout", str(HOST_TIMEOUT)).start()
+def sped_up_vm(request: pytest.FixtureRequest, _speed_tools: None, short_dir: Path) -> Iterator[SpedUpVM]:
+    """At ``SPEED``, or at the speed of the test's ``vmotion_speed`` marker (as for the plugin's ``vmotion_sim``)."""
+    marker = request.node.get_closest_marker("vmotion_speed")
+    speed = float(marker.args[0]) if marker else SPEED
+    sim = SimulatedVM.as_process(short_dir, "--speed", f"{speed:g}", "--host-timeout", str(HOST_TIMEOUT)).start()
     vm = SpedUpVM(sim, short_dir)
     try:
         yield vm
