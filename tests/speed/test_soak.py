@@ -127,10 +127,11 @@ def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_w
 def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_tools: None, tmp_path: Path) -> None:
     reproducer = tmp_path / "kill.json"
     reproducer.write_text(json.dumps({
-        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": SPEED,
+        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": 40,
         "handler": " ".join([*BROKEN, "--flaw", "keeps-no-state", "--quiesce", "{quiesce}",
                              "--unquiesce", "{unquiesce}"]),
-        "steps": [{"do": "kill-restart", "wait": 60.0}, {"do": "wait", "wait": 10.0}],
+        # at x40 the restart bound is 5 s + 2 s x 40: the first check after it is step 1's
+        "steps": [{"do": "kill-restart", "wait": 90.0}, {"do": "wait", "wait": 10.0}],
     }))
     done = _soak("--replay", str(reproducer), "--json", "--report", "out", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
@@ -200,7 +201,7 @@ def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_
 def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_speed_tools: None, tmp_path: Path) -> None:
     reproducer = tmp_path / "calm.json"
     reproducer.write_text(json.dumps({
-        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": SPEED,
+        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": NAIVE_SPEED,
         "handler": str(Path(__file__).with_name("naive_handler.sh")), "steps": [{"do": "wait", "wait": 5.0}],
     }))
     done = _soak("--replay", str(reproducer), "--json", "--report", "out", cwd=tmp_path)
