@@ -15,7 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -83,8 +83,9 @@ def test_soak_virtual_plays_the_bundled_core_and_reports_each_run(tmp_path: Path
     assert "2 passed, 0 failed" in (tmp_path / "out" / "index.html").read_text()
 
 
-def _soaks_at_once(arguments: List[List[str]], cwd: Path) -> List[subprocess.CompletedProcess[str]]:
-    started = [subprocess.Popen([sys.executable, "-m", "simulator", "soak", *args], cwd=cwd, text=True,
+def _at_once(arguments: List[List[str]], cwd: Path, command: str = "soak") -> List[subprocess.CompletedProcess[str]]:
+    """Several ``vmotion-sim COMMAND`` at once: independent runs that spend their wall time waiting on clocks."""
+    started = [subprocess.Popen([sys.executable, "-m", "simulator", command, *args], cwd=cwd, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in arguments]
     try:
         outputs = [proc.communicate(timeout=300) for proc in started]
@@ -103,17 +104,18 @@ def _never_acks_soak(directory: Path) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def never_acks_soak(_speed_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory, done = once_per_session(tmp_path_factory, "never-acks-soak", _never_acks_soak)
-    assert done["returncode"] == 1, done["stdout"] + done["stderr"]
-    assert "seed 3 run 0: clean-start-acked broken at step 2" in done["stdout"]
-    return directory
+def never_acks_soak(_speed_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Dict[str, Any]]:
+    """(the directory it ran in, its exit status and output), the soak run once for the tests that read it."""
+    return once_per_session(tmp_path_factory, "never-acks-soak", _never_acks_soak)
 
 
 def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
-    never_acks_soak: Path, tmp_path: Path
+    never_acks_soak: Tuple[Path, Dict[str, Any]], tmp_path: Path
 ) -> None:
-    saved = never_acks_soak / "out" / "soak-3-0.json"
+    directory, first = never_acks_soak
+    assert first["returncode"] == 1, first["stderr"]
+    assert "seed 3 run 0: clean-start-acked broken at step 2" in first["stdout"]
+    saved = directory / "out" / "soak-3-0.json"
     doc = json.loads(saved.read_text())
     assert (doc["format"], doc["version"], doc["expect"]) == ("vmotion-incident-scenario", 2,
                                                               ["invariant:clean-start-acked"])
@@ -150,9 +152,10 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scenario_named_by_its_seed(
-    never_acks_soak: Path,
+    never_acks_soak: Tuple[Path, Dict[str, Any]],
 ) -> None:
-    tmp_path = never_acks_soak
+    tmp_path, done = never_acks_soak
+    assert done["returncode"] == 1, done["stderr"]
     [case] = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
     assert (case.get("classname"), case.get("name")) == ("soak", "seed 3 run 0")
     failure = case.find("failure")
@@ -176,8 +179,8 @@ def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp
 def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_tools: None, tmp_path: Path) -> None:
     """Polls slowly, sleeps after every event, never unregisters: the soak says which invariant, at which step."""
     naive = ["--", str(Path(__file__).with_name("naive_handler.sh"))]
-    # The same seed twice, at once: both runs spend their wall time waiting on their clocks.
-    runs = _soaks_at_once([["--seed", "11", "--steps", "2", "--speed", f"{NAIVE_SPEED:g}", "--json", "--report",
+    # The same seed twice, at once.
+    runs = _at_once([["--seed", "11", "--steps", "2", "--speed", f"{NAIVE_SPEED:g}", "--json", "--report",
                             f"r{i}", *naive] for i in (1, 2)], cwd=tmp_path)
     verdicts = [json.loads(run.stdout) for run in runs]
     assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
@@ -222,12 +225,12 @@ def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_
         "settings": {"host_timeout": 120}, "actions": [{"at": 10, "do": "terminate"}], "duration": 10.5,
         "expect": ["invariant:sigterm-clean"], "command": naive, "speed": SPEED, "begin": "registered",
     }))
-    reproduced = _soak("--json", str(scenario), cwd=tmp_path, command="run")  # the file's own command and speed
-    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
-    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
     bundled = ["--", "{python}", "-m", "handler", "--name", "{name}", "--quiesce", "{quiesce}", "--unquiesce",
                "{unquiesce}", "--state-file", "{state_file}"]
-    held = _soak("--json", str(scenario), *bundled, cwd=tmp_path, command="run")
+    # the file's own command and speed; and the bundled handler's command
+    reproduced, held = _at_once([["--json", str(scenario)], ["--json", str(scenario), *bundled]], tmp_path, "run")
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
     assert held.returncode == 5, held.stdout + held.stderr
     assert json.loads(held.stdout)["observed"] == []
 
