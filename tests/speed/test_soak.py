@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from simulator.cli import main
 from simulator.processes import stop_process
 from simulator.soak.runner import SoakRun, timeout_for
 from simulator.soak.steps import KINDS, draw_steps, run_seed
@@ -141,14 +142,29 @@ def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_
     assert (verdict["invariant"], verdict["step"]) == ("restart-leaks-nothing", 1), verdict
 
 
-def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def _soak_here(capsys: pytest.CaptureFixture[str], *args: str) -> Tuple[int, str]:
+    """``vmotion-sim soak ARGS`` through its entry point in this process: (exit status, stderr). For refusals,
+    which end before anything runs: a process start each would cost more than the rest of the test."""
+    capsys.readouterr()
+    try:
+        code = main(["soak", *args])
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _soak("--runs", "0", cwd=tmp_path)  # as a process too
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    monkeypatch.chdir(tmp_path)
     for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"], ["--virtual", "--speed", "20"],
                  ["--virtual", "--", "./my-handler"], ["--virtual", "--replay", "junk.json"]):
-        bad = _soak(*args, cwd=tmp_path)
-        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, args
+        code, err = _soak_here(capsys, *args)
+        assert code == 2 and err.count("\n") == 1, args
     (tmp_path / "junk.json").write_text("{}")
-    junk = _soak("--replay", "junk.json", cwd=tmp_path)
-    assert junk.returncode == 2 and "not a soak reproducer" in junk.stderr
+    code, err = _soak_here(capsys, "--replay", "junk.json")
+    assert code == 2 and "not a soak reproducer" in err
 
 
 def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scenario_named_by_its_seed(
@@ -236,8 +252,11 @@ def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_
 
 
 @pytest.mark.parametrize("content", ["[" * 100_000, '{"format": "vmotion-soak-reproducer"}', "[]"])
-def test_a_replay_file_that_is_not_a_reproducer_is_bad_usage_in_one_line(tmp_path: Path, content: str) -> None:
+def test_a_replay_file_that_is_not_a_reproducer_is_bad_usage_in_one_line(
+    tmp_path: Path, content: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "bad.json").write_text(content)
-    done = _soak("--replay", "bad.json", cwd=tmp_path)
-    assert done.returncode == 2 and "bad.json is not a soak reproducer" in done.stderr, done.stderr
-    assert len(done.stderr.splitlines()) == 1
+    monkeypatch.chdir(tmp_path)
+    code, err = _soak_here(capsys, "--replay", "bad.json")
+    assert code == 2 and "bad.json is not a soak reproducer" in err, err
+    assert len(err.splitlines()) == 1
