@@ -158,10 +158,12 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.Mo
     bad = _soak("--runs", "0", cwd=tmp_path)  # as a process too
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     monkeypatch.chdir(tmp_path)
-    for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"], ["--virtual", "--speed", "20"],
-                 ["--virtual", "--", "./my-handler"], ["--virtual", "--replay", "junk.json"]):
+    for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"]):
         code, err = _soak_here(capsys, *args)
         assert code == 2 and err.count("\n") == 1, args
+    for args in (["--speed", "20"], ["--", "./my-handler"], ["--replay", "junk.json"]):
+        code, err = _soak_here(capsys, "--virtual", *args)
+        assert code == 2 and err.count("\n") == 1 and "--virtual plays the bundled handler's core" in err, args
     (tmp_path / "junk.json").write_text("{}")
     code, err = _soak_here(capsys, "--replay", "junk.json")
     assert code == 2 and "not a soak reproducer" in err
