@@ -15,7 +15,7 @@ from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple
 
 from handler import defaults
 from handler.clock import Clock
-from handler.hooks import HookResult, HookRunner
+from handler.hooks import HookResult, HookRunner, RunningHook
 from handler.logs import redact
 from handler.metrics import Metrics
 from handler.protocol import (
@@ -577,8 +577,22 @@ class Handler:
             self._unregister_quietly(old)
         return None
 
-    def _poll_while_busy(self, running: OperationRecord) -> None:
-        """While the quiesce runs, keep reading events: a timeout-change must re-plan its deadline now."""
+    def _wait_polling(self, proc: RunningHook, time_left: Callable[[], float],
+                      running: Optional[OperationRecord]) -> Optional[HookResult]:
+        """Wait up to one interval for a running hook (its result, or None), then keep reading events: a
+        hook may run for minutes, and the hypervisor does not wait (a timeout-change must re-plan a quiesce
+        now; a start must be seen, and its deadline planned, when it comes).
+
+        A hung vmtoolsd holds a poll for up to rpc_timeout: near the hook's time limit a poll could delay its
+        kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled. Nor is the
+        stop: events fetched then would not be acted on."""
+        finished = proc.wait(min(time_left(), self.settings.interval))
+        if finished is None and time_left() > self.settings.rpc_timeout and not self._stopping():
+            self._poll_while_busy(running)
+        return finished
+
+    def _poll_while_busy(self, running: Optional[OperationRecord]) -> None:
+        """While a hook runs, read what events came; timeout-changes are acted on now, the rest after it."""
         token = self._state.token
         if token is None:
             return
@@ -705,15 +719,11 @@ class Handler:
                 outcome = "killed"
                 self.log.warning("stop requested during quiesce: quiesce killed")
                 break
-            finished = proc.wait(min(remaining, self.settings.interval))
+            finished = self._wait_polling(proc, lambda: quiesce_time_left(op, self.clock.now()), op)
             if finished is not None:
                 result = finished
                 outcome = "ok" if result.ok else "failed"
                 break
-            # A hung vmtoolsd holds a poll for up to rpc_timeout: near the deadline, polling could delay
-            # the kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled.
-            if quiesce_time_left(op, self.clock.now()) > self.settings.rpc_timeout:
-                self._poll_while_busy(op)
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)
         self._info(f"quiesce: {result.describe()} after {seconds:.1f} s", hook="quiesce",
@@ -775,7 +785,10 @@ class Handler:
                        operation_id=op.operation_id)
             started = self.clock.monotonic()
             proc = self.hooks.start("unquiesce", command, env)
-            result = proc.wait(self.settings.unquiesce_timeout)
+            until = started + self.settings.unquiesce_timeout
+            result: Optional[HookResult] = None
+            while result is None and until - self.clock.monotonic() > 0:
+                result = self._wait_polling(proc, lambda: until - self.clock.monotonic(), None)
             if result is None:
                 result = proc.kill()
                 self.log.error("unquiesce still running after %g s: killed", self.settings.unquiesce_timeout)

@@ -36,7 +36,8 @@ def build_simulator(scenario: Scenario, clock: Clock) -> Simulator:
     vm_timeout = settings.get("vm_timeout")
     return Simulator(clock, host_timeout=int(settings.get("host_timeout", 120)),
                      vm_timeout=None if vm_timeout is None or vm_timeout < 0 else int(vm_timeout),
-                     migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs, seed=1)
+                     migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs,
+                     seed=int(settings.get("seed", 1)))
 
 
 Behave = Callable[[str, float, int], None]  # a hook's behaviour from now on: (hook, seconds, exit status)

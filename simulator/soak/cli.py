@@ -174,7 +174,7 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
         # on virtual time: no command and no speed, so that `vmotion-sim run FILE` replays it on virtual time too
         run.actions, run.timeout, run.sim.migration_seconds, None if args.virtual else args.speed,
         None if args.virtual else template, violation.invariant,
-        end=violation.at - run.t0,
+        end=violation.at - run.t0, seed=plan.get("sim_seed"),
     )
     scenario.save(saved)
     verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,

@@ -6,6 +6,7 @@ step happened on the simulated clock and what it disturbed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -25,10 +26,17 @@ class Run:
     restart_bound: float  # simulated seconds a restarted handler may take to be registered and polling again
     steps: List[Tuple[float, Dict[str, Any]]] = field(default_factory=list)  # (simulated time, step)
     quiesce_fast_since: Optional[float] = 0.0  # None while the quiesce hook is not "fast"
+    origin: float = 0.0  # the simulated second messages count from (the soak: the handler's first register)
 
     def disturbed(self, start: float, end: float) -> bool:
         return any(start <= t <= end for t, s in self.steps if s["do"] in DISTURBING or
                    (s["do"] == "hook" and s["hook"] == "quiesce" and s["behaviour"] != "fast"))
+
+    def kills(self) -> List[float]:
+        return [t for t, s in self.steps if s["do"] in ("kill", "kill-restart")]
+
+    def at(self, when: float) -> str:
+        return f"{when - self.origin:.1f} s" if self.origin else f"{when:.1f}"
 
     def guard(self) -> float:
         return max(2 * self.timeout, 40.0)  # the handler's retry backoff reaches 30 s
@@ -38,23 +46,53 @@ def _probe_starts(journal: Journal, name: str) -> List[float]:
     return [float(e["time"]) for e in journal.probes(name, "started")]
 
 
-def unquiesce_follows_quiesce(journal: Journal) -> Optional[str]:
-    events = sorted([(t, 0) for t in _probe_starts(journal, "quiesce")] +
-                    [(t, 1) for t in _probe_starts(journal, "unquiesce")])
-    quiesced = 0
-    for when, is_unquiesce in events:
-        quiesced += -1 if is_unquiesce else 1
-        if quiesced < 0:
-            return f"an unquiesce ran at {when:.1f} with no quiesce before it"
+def _hook_starts(journal: Journal) -> List[Tuple[float, str, str]]:
+    """(time, hook, operation id) of every quiesce and unquiesce start, in time order."""
+    starts = [(float(e["time"]), str(e["name"]), str((e.get("env") or {}).get("VMOTION_OPERATION_ID", "")))
+              for name in ("quiesce", "unquiesce") for e in journal.probes(name, "started")]
+    return sorted(starts, key=lambda s: (s[0], s[1] == "unquiesce"))
+
+
+def unquiesce_follows_quiesce(
+    journal: Journal, run: Run, operations: Sequence[OperationStatus] = ()
+) -> Optional[str]:
+    """Each unquiesce is for an operation quiesced for before it, once.
+
+    A crash during the operation is the one excuse: a handler killed during an unquiesce cannot know whether
+    that hook finished, so its next run unquiesces again (unquiesce hooks must be idempotent); and a quiesce
+    hook killed with its handler may die before its probe reports, leaving an unquiesce without a recorded
+    quiesce. A probe reports when the hook has started running, which can be after the handler launched it
+    and was killed, so the crash counts from the operation's quiesce (or its request), not from the first
+    unquiesce."""
+    kills = run.kills()
+    open_quiesces: Dict[str, int] = {}  # per operation id ("" when the handler does not pass it on)
+    since: Dict[str, float] = {str(o.operation_id): o.requested_at for o in operations}
+    unquiesced: Dict[str, float] = {}
+    for when, hook, op in _hook_starts(journal):
+        if hook == "quiesce":
+            open_quiesces[op] = open_quiesces.get(op, 0) + 1
+            since[op] = when
+            unquiesced.pop(op, None)
+            continue
+        if open_quiesces.get(op, 0) > 0:
+            open_quiesces[op] -= 1
+            unquiesced[op] = when
+            continue
+        if not any(since.get(op, -math.inf) < k <= when for k in kills):
+            if op not in unquiesced:
+                return f"an unquiesce of operation {op or '?'} ran at {run.at(when)} with no quiesce for it before"
+            return (f"operation {op or '?'} was unquiesced twice ({run.at(unquiesced[op])} and {run.at(when)}) "
+                    "with no crash during the operation")
+        unquiesced[op] = when
     return None
 
 
-def nothing_left_quiesced(journal: Journal) -> Optional[str]:
+def nothing_left_quiesced(journal: Journal, run: Optional[Run] = None) -> Optional[str]:
     unquiesces = sorted(_probe_starts(journal, "unquiesce"))
     for when in sorted(_probe_starts(journal, "quiesce")):
         later = [u for u in unquiesces if u >= when]
         if not later:
-            return f"the quiesce of {when:.1f} was never followed by an unquiesce"
+            return f"the quiesce of {run.at(when) if run else f'{when:.1f}'} was never followed by an unquiesce"
         unquiesces.remove(later[0])
     return None
 
@@ -104,7 +142,7 @@ def sigterm_clean(exit_code: Optional[int], status: Status) -> Optional[str]:
 def after_step(journal: Journal, status: Status, run: Run, now: float) -> Optional[Tuple[str, str]]:
     """The invariants checked after every step: the first broken one (name, what broke), or None."""
     checks: Tuple[Tuple[str, Callable[[], Optional[str]]], ...] = (
-        ("unquiesce-follows-quiesce", lambda: unquiesce_follows_quiesce(journal)),
+        ("unquiesce-follows-quiesce", lambda: unquiesce_follows_quiesce(journal, run, status.operations)),
         ("clean-start-acked", lambda: clean_starts_acked(status.operations, run)),
         ("restart-leaks-nothing", lambda: restarted_handler_registered(journal, status, run, now)),
     )

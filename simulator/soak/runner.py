@@ -140,7 +140,7 @@ class SoakRun:
         if not self.sim.status().registrations:
             within = f"within {REGISTER_WAIT_S:g} s of {'virtual' if self.virtual else 'wall'} time"
             return Violation("handler-starts", 0, f"the handler did not register {within}", self.sim.now())
-        self.t0 = self.sim.now()
+        self.t0 = self.run.origin = self.sim.now()
         for number, step in enumerate(self.steps, start=1):
             self._apply(step, life)
             yield float(step["wait"])

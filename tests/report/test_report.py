@@ -185,6 +185,22 @@ def test_junit_output_is_read_by_a_junit_library(tmp_path: Path) -> None:
     assert props["knob.error_envelope"] == "json-stderr" and "harness_version" in props
 
 
+def test_junit_output_stays_well_formed_xml_when_the_journal_holds_control_characters() -> None:
+    # A garbled channel answers with ESC and NUL; XML 1.0 cannot hold them, and one such reply made the soak's
+    # whole JUnit file unreadable. They are shown escaped instead.
+    g = Guest()
+    g.sim.fault(garble=True)
+    g.at(1).sim.call(f'vm-operation-notification.check-for-event {{"uniqueToken": "{g.token}"}}')
+    bad = ScenarioResult(name="Channel: garbled \x1b reply", passed=False, reason="reply \x00 unreadable",
+                         journal=g.journal())
+    root = ET.fromstring(junit_xml(CheckResults(scenarios=[bad])))
+    [case] = root.iter("testcase")
+    assert case.get("name") == "garbled \\x1b reply"
+    out = case.findtext("system-out") or ""
+    assert "\\x1b[?garbled\\x00 reply" in out
+    assert case.find("failure").get("message") == "reply \\x00 unreadable"  # type: ignore[union-attr]
+
+
 def test_the_report_page_links_the_journal_and_log_of_each_failed_scenario(tmp_path: Path) -> None:
     index = write_report(results(), tmp_path / "report")
     page = index.read_text()
