@@ -1,14 +1,16 @@
-"""``vmotion-sim soak --seed S --runs N [--steps M] [--speed K] [--jobs J] [--json] [--junitxml FILE] [--report DIR]
-[-- COMMAND ...]``.
+"""``vmotion-sim soak --seed S --runs N [--steps M] [--speed K | --virtual] [--jobs J] [--json] [--junitxml FILE]
+[--report DIR] [-- COMMAND ...]``.
 
 Each run plays a sequence drawn from ``(seed, run)`` against the handler command (default: the bundled
-handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``). On the first violation it prints the seed,
-the run, the invariant and the step, saves the run as a reproducer (``soak-SEED-RUN.json`` in ``--report``,
-default the current directory: a scenario file of the incident package, :mod:`simulator.soak.reproducer`) and
-exits 1; ``vmotion-sim run FILE`` replays it (``soak --replay FILE`` is the same; it also plays the steps of a
-reproducer of the first format, ``vmotion-soak-reproducer``). The runs played
-are also results in ``check``'s forms (:mod:`simulator.report`), each run a scenario ``soak: seed S run R`` with
-its journal and handler log: JUnit XML (``--junitxml``) and ``DIR/index.html`` (``--report``).
+handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``), a process; ``--virtual`` plays it against
+the bundled handler's core on virtual time instead (:mod:`simulator.soak.virtual`), the 120-s timeout in
+milliseconds. On the first violation it prints the seed, the run, the invariant and the step, saves the run as a
+reproducer (``soak-SEED-RUN.json`` in ``--report``, default the current directory: a scenario file of the
+incident package, :mod:`simulator.soak.reproducer`) and exits 1; ``vmotion-sim run FILE`` replays it (on
+virtual time when the run was; ``soak --replay FILE`` is the same; it also plays the steps of a reproducer of the
+first format, ``vmotion-soak-reproducer``). The runs played are also results in ``check``'s forms
+(:mod:`simulator.report`), each run a scenario ``soak: seed S run R`` with its journal and handler log: JUnit XML
+(``--junitxml``) and ``DIR/index.html`` (``--report``).
 
 Exit codes: 0 every run held; 1 an invariant broke; 2 bad usage; 4 the soak cannot run here (``--speed`` without
 libfaketime, or for a program that cannot be sped up). It runs on the harness's standard-library parts only.
@@ -40,6 +42,8 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--runs", type=int, default=1)
     soak.add_argument("--steps", type=int, default=6, help="random steps per run, after the clean cycle (6)")
     soak.add_argument("--speed", type=float, default=1.0, help="run the clocks K times faster (see serve --speed)")
+    soak.add_argument("--virtual", action="store_true",
+                      help="play the bundled handler's core in-process on virtual time (no command, no --speed)")
     soak.add_argument("--jobs", type=int, default=1, help="runs played at once (1)")
     soak.add_argument("--json", action="store_true", help="print one JSON object per run")
     soak.add_argument("--junitxml", type=Path, default=None, metavar="FILE",
@@ -63,6 +67,8 @@ def _fail(code: int, message: str) -> int:
 def main(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.steps < 0 or not 1 <= args.jobs <= 64 or not 0.01 <= args.speed <= 1000:
         return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64 and --speed between 0.01 and 1000")
+    if args.virtual and (_template(list(args.handler)) or args.speed != 1.0 or args.replay):
+        return _fail(EXIT_USAGE, "--virtual plays the bundled handler's core: no -- COMMAND, --speed or --replay")
     from concurrent.futures import ThreadPoolExecutor
 
     from simulator.soak.runner import SOAK_HANDLER_CMD, SoakRun, timeout_for
@@ -85,18 +91,19 @@ def main(args: argparse.Namespace) -> int:
         plans.append({"seed": doc.get("seed"), "run": doc.get("run"), "sim_seed": doc.get("sim_seed"),
                       "steps": doc["steps"]})
     else:
-        timeout = timeout_for(args.speed)
+        timeout = timeout_for(args.speed, args.virtual)
         for run in range(args.runs):
             seed = run_seed(args.seed, run)
             plans.append({"seed": args.seed, "run": run, "sim_seed": seed,
                           "steps": draw_steps(seed, args.steps, timeout)})
     def play(plan: Dict[str, Any]) -> Tuple[SoakRun, Any]:
-        run = SoakRun(plan["steps"], template, args.speed, seed=plan.get("sim_seed"))
+        run = SoakRun(plan["steps"], template, args.speed, seed=plan.get("sim_seed"), virtual=args.virtual)
         return run, run.play()
 
     played: List[ScenarioResult] = []
     code = EXIT_HELD
-    # Runs are independent: --jobs plays several at once (threads; the handlers are processes of their own).
+    # Runs are independent: --jobs plays several at once (threads; the handlers are processes of their own, or
+    # cores on clocks of their own).
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(play, plan) for plan in plans]
         for plan, future in zip(plans, futures):
@@ -132,7 +139,8 @@ def _write_results(args: argparse.Namespace, template: str, played: List[Scenari
     from simulator.report import CheckResults, junit_xml, write_report
     from simulator.soak.runner import SOAK_HANDLER_CMD
 
-    results = CheckResults(scenarios=played, handler_command=None if template == SOAK_HANDLER_CMD else template)
+    bundled = template == SOAK_HANDLER_CMD or args.virtual
+    results = CheckResults(scenarios=played, handler_command=None if bundled else template)
     try:
         if args.junitxml is not None:
             args.junitxml.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +171,9 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
     saved.parent.mkdir(parents=True, exist_ok=True)
     scenario = to_scenario(
         f"soak: seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step}",
-        run.actions, run.timeout, run.sim.migration_seconds, args.speed, template, violation.invariant,
+        # on virtual time: no command and no speed, so that `vmotion-sim run FILE` replays it on virtual time too
+        run.actions, run.timeout, run.sim.migration_seconds, None if args.virtual else args.speed,
+        None if args.virtual else template, violation.invariant,
         end=violation.at - run.t0, seed=plan.get("sim_seed"),
     )
     scenario.save(saved)

@@ -37,7 +37,7 @@ def step_actions(step: Dict[str, Any], timeout: float, seconds: float, exit_code
 
 
 def to_scenario(
-    name: str, timed: List[Tuple[float, Action]], timeout: int, migration_seconds: float, speed: float,
+    name: str, timed: List[Tuple[float, Action]], timeout: int, migration_seconds: float, speed: Optional[float],
     command: Optional[str], invariant: str, end: float, seed: Optional[int] = None,
 ) -> Scenario:
     """``timed``: (simulated seconds from the handler's start, action); ``end``: when the invariant was seen broken,
