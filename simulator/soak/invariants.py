@@ -16,6 +16,7 @@ from simulator.readside import OperationStatus, Status
 
 # Steps after which a handler may rightly miss a start or be slow to act: a "clean" operation has none near it.
 DISTURBING = ("timeout", "reboot", "fault", "disable", "kill-restart", "kill")
+SLOW_HOOK = ("near-deadline", "past-deadline", "slow")  # hook behaviours that take a good part of a timeout
 # Every invariant by name: a scenario file's ``expect`` lists a broken one as ``invariant:NAME``.
 NAMES = ("handler-starts", "clean-start-acked", "unquiesce-follows-quiesce", "restart-leaks-nothing",
          "sigterm-clean", "nothing-left-quiesced")
@@ -32,6 +33,21 @@ class Run:
     def disturbed(self, start: float, end: float) -> bool:
         return any(start <= t <= end for t, s in self.steps if s["do"] in DISTURBING or
                    (s["do"] == "hook" and s["hook"] == "quiesce" and s["behaviour"] != "fast"))
+
+    def slow_unquiesce(self, start: float, end: float) -> bool:
+        """Was the unquiesce hook slow at any time in [start, end]? A handler runs one hook at a time, so a slow
+        unquiesce holds back the quiesce of the next start, however fast that quiesce is."""
+        slow_since: Optional[float] = None
+        for t, s in self.steps:
+            if s["do"] != "hook" or s["hook"] != "unquiesce":
+                continue
+            if s["behaviour"] in SLOW_HOOK:
+                slow_since = t if slow_since is None else slow_since
+            elif slow_since is not None:
+                if slow_since <= end and t >= start:
+                    return True
+                slow_since = None
+        return slow_since is not None and slow_since <= end
 
     def kills(self) -> List[float]:
         return [t for t, s in self.steps if s["do"] in ("kill", "kill-restart")]
@@ -99,12 +115,14 @@ def nothing_left_quiesced(journal: Journal[Entry], run: Optional[Run] = None) ->
 
 
 def clean_starts_acked(operations: Sequence[OperationStatus], run: Run) -> Optional[str]:
-    """A start whose quiesce fits in the deadline, with nothing disturbing near it, is acked before it."""
+    """A start whose quiesce fits in the deadline, with nothing disturbing near it (a slow unquiesce included:
+    it comes first), is acked before it."""
     for op in operations:
         if op.phase != "done" or run.quiesce_fast_since is None or op.deadline is None:
             continue
         requested, deadline = op.requested_at, op.deadline
-        if requested < run.quiesce_fast_since or run.disturbed(requested - run.guard(), deadline):
+        if requested < run.quiesce_fast_since or run.disturbed(requested - run.guard(), deadline) or \
+                run.slow_unquiesce(requested - run.guard(), deadline):
             continue
         if op.forced:  # it waited for the handler's ack, and the timeout forced it
             return f"operation {op.operation_id}, undisturbed and with a fast quiesce, was forced, not acked"

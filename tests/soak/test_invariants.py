@@ -104,3 +104,25 @@ def test_a_restart_is_judged_by_its_own_window_not_by_a_later_reboot() -> None:
     found = invariants.restarted_handler_registered(Journal(sim.journal()), sim.status(), without_the_reboot,
                                                     clock.now())
     assert found == "0 registrations 45 s after a restart"
+
+
+def test_a_forced_start_breaks_clean_start_acked_unless_a_slow_unquiesce_held_its_quiesce_back() -> None:
+    clock = ManualClock()
+    sim = Simulator(clock, host_timeout=120)
+    run = kills_at()
+    clock.advance(run.origin + 300 - clock.now())
+    sim.call('vm-operation-notification.register {"appName": "app", "notificationTypes": ["sla-miss"]}')
+    sim.vmotion()
+    clock.advance(200)  # never acked: forced at its timeout
+    ops = sim.status().operations
+    assert ops[0].forced
+    found = invariants.clean_starts_acked(ops, run)
+    assert found is not None and "was forced" in found
+    # A 180 s unquiesce from an operation before: one hook at a time, so this quiesce could not start in time.
+    run.steps.append((run.origin + 100, {"do": "hook", "hook": "unquiesce", "behaviour": "past-deadline"}))
+    assert invariants.clean_starts_acked(ops, run) is None
+    run.steps.append((run.origin + 150, {"do": "hook", "hook": "unquiesce", "behaviour": "fast"}))
+    assert invariants.clean_starts_acked(ops, run) is None  # fast again, but within the guard before the start
+    run.steps[-2:] = [(run.origin + 10, {"do": "hook", "hook": "unquiesce", "behaviour": "past-deadline"}),
+                      (run.origin + 20, {"do": "hook", "hook": "unquiesce", "behaviour": "fast"})]
+    assert invariants.clean_starts_acked(ops, run) is not None  # long over by then
