@@ -51,6 +51,9 @@ def _assert_clocks_agree(vm: SpedUpVM) -> None:
         assert abs(skew) <= allowed, f"{report['phase']}: handler {skew:+.3f} s off the simulator's clock"
 
 
+# x10: the ack follows the quiesce within 3 polls on the clock, which must hold a hook exit, a state write and a
+# vmtoolsd process on a loaded machine (150 ms of wall time at x20 has been missed there).
+@pytest.mark.vmotion_speed(10)
 def test_the_bundled_handler_acks_a_production_vmotion_at_speed(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
     op, done = vm.vmotion_against(_bundled(vm, quiesce_s=5))
