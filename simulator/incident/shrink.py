@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario
@@ -56,7 +56,9 @@ def ddmin(items: Sequence[T], fails: Callable[[List[T]], bool]) -> List[T]:
     return current
 
 
-def shrink(scenario: Scenario, run: Runner) -> Shrunk:
+def shrink(scenario: Scenario, run: Runner, max_trials: Optional[int] = None) -> Shrunk:
+    """``max_trials``: at most that many runs (the first, which checks the failure, included); once they are
+    used up, the smallest scenario found so far is the result."""
     trials = 0
     first = run(scenario)
     trials += 1
@@ -67,6 +69,8 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
 
     def fails(candidate: Scenario) -> bool:
         nonlocal trials
+        if max_trials is not None and trials >= max_trials - 1:  # one run kept for the result's check
+            return False
         trials += 1
         return failure <= _shows(run(candidate))
 
@@ -114,6 +118,8 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         if not fails(candidate):
             break
         best = candidate
+    if best.size() == scenario.size():
+        return Shrunk(best, sorted(failure), trials)
     last = run(best)
     best.expect = sorted(set(last.outcome) | (set(last.invariants) & failure))
     best.name = f"{scenario.name} (shrunk)"

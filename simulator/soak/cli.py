@@ -6,7 +6,8 @@ handler; ``{quiesce}``/``{unquiesce}`` placeholders as in ``check``), a process;
 the bundled handler's core on virtual time instead (:mod:`simulator.soak.virtual`), the 120-s timeout in
 milliseconds. On the first violation it prints the seed, the run, the invariant and the step, saves the run as a
 reproducer (``soak-SEED-RUN.json`` in ``--report``, default the current directory: a scenario file of the
-incident package, :mod:`simulator.soak.reproducer`) and exits 1; ``vmotion-sim run FILE`` replays it (on
+incident package, :mod:`simulator.soak.reproducer`), shrinks it with up to ``--shrink-trials`` replays (the run
+as played kept as ``soak-SEED-RUN.played.json``) and exits 1; ``vmotion-sim run FILE`` replays it (on
 virtual time when the run was; ``soak --replay FILE`` is the same; it also plays the steps of a reproducer of the
 first format, ``vmotion-soak-reproducer``). The runs played are also results in ``check``'s forms
 (:mod:`simulator.report`), each run a scenario ``soak: seed S run R`` with its journal and handler log: JUnit XML
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 EXIT_HELD, EXIT_VIOLATION, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 4
 FORMAT = "vmotion-soak-reproducer"  # the first format: the steps only, replayed by soak --replay alone
 SCENARIO_FORMAT = "vmotion-incident-scenario"
+SHRINK_TRIALS = 30  # each a replay: milliseconds on virtual time, up to the run's length / speed on real time
 
 
 def add_parser(sub: Any) -> None:
@@ -51,6 +53,8 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--report", default=None, metavar="DIR",
                       help="where a reproducer is saved (default .); given, also DIR/index.html, a timeline per run")
     soak.add_argument("--replay", default=None, metavar="FILE", help="play a saved reproducer again")
+    soak.add_argument("--shrink-trials", type=int, default=SHRINK_TRIALS, metavar="N",
+                      help=f"replays spent shrinking a violation's reproducer ({SHRINK_TRIALS}; 0: keep it as played)")
     soak.add_argument("handler", nargs=argparse.REMAINDER, metavar="-- COMMAND")
 
 
@@ -65,8 +69,10 @@ def _fail(code: int, message: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.runs < 1 or args.steps < 0 or not 1 <= args.jobs <= 64 or not 0.01 <= args.speed <= 1000:
-        return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64 and --speed between 0.01 and 1000")
+    if args.runs < 1 or args.steps < 0 or not 1 <= args.jobs <= 64 or not 0.01 <= args.speed <= 1000 or \
+            args.shrink_trials < 0:
+        return _fail(EXIT_USAGE, "--runs >= 1, --steps >= 0, --jobs 1 to 64, --speed between 0.01 and 1000 and "
+                                 "--shrink-trials >= 0")
     if args.virtual and (_template(list(args.handler)) or args.speed != 1.0 or args.replay):
         return _fail(EXIT_USAGE, "--virtual plays the bundled handler's core: no -- COMMAND, --speed or --replay")
     from concurrent.futures import ThreadPoolExecutor
@@ -165,6 +171,7 @@ def _replay_scenario(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: SoakRun, violation: Any) -> None:
+    """Save the run as a scenario file, shrink it (``--shrink-trials``) and say where it is."""
     from simulator.soak.reproducer import to_scenario
 
     saved = Path(args.report or ".") / f"soak-{plan['seed']}-{plan['run']}.json"
@@ -179,6 +186,37 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
     scenario.save(saved)
     verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
                **violation.as_dict(), "reproducer": str(saved)}
+    shrunk = _shrink(args, scenario, saved) if args.shrink_trials else None
+    if shrunk is not None:
+        verdict.update(shrunk)
+    how = "" if shrunk is None else (
+        f" (shrunk from {shrunk['shrunk']['actions'][0]} to {shrunk['shrunk']['actions'][1]} actions in "
+        f"{shrunk['shrunk']['trials']} replays; as played: {shrunk['played']})" if shrunk["shrunk"]["trials"] else
+        f" (not shrunk: {shrunk['shrunk']['why']})")
     print(json.dumps(verdict) if args.json else
           f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
-          f"({violation.detail}); reproducer: {saved}", flush=True)
+          f"({violation.detail}); reproducer: {saved}{how}", flush=True)
+
+
+def _shrink(args: argparse.Namespace, scenario: Any, saved: Path) -> Dict[str, Any]:
+    """Replay and shrink the reproducer against the same handler (delta debugging, ``simulator.incident.shrink``).
+    The shrunk scenario takes the reproducer's name; the run as played is kept beside it."""
+    import copy
+
+    from simulator.incident.cli import runner_for
+    from simulator.incident.shrink import NothingToShrink, shrink
+
+    played = saved.with_name(saved.stem + ".played.json")
+    print(f"vmotion-sim soak: shrinking {saved} (at most {args.shrink_trials} replays; --shrink-trials 0 skips)",
+          file=sys.stderr, flush=True)
+    runner = runner_for([scenario.command] if scenario.command else [], scenario.speed or 1.0)
+    try:
+        result = shrink(copy.deepcopy(scenario), runner, max_trials=args.shrink_trials)
+    except NothingToShrink as why:  # the replay did not break it again (a timing it depends on)
+        return {"shrunk": {"trials": 0, "why": f"its replay did not break it again: {why}"}}
+    if result.scenario.size() == scenario.size():
+        return {"shrunk": {"trials": 0, "why": f"nothing could go in {result.trials} replays"}}
+    saved.replace(played)
+    result.scenario.save(saved)
+    return {"played": str(played), "shrunk": {"actions": [len(scenario.actions), len(result.scenario.actions)],
+                                              "trials": result.trials}}
