@@ -14,6 +14,8 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from tests.conformance.deadlines import at_speed
+
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = REPO / "simulator" / "harness" / "scenarios"
 BROKEN = Path(__file__).with_name("broken_handler.py")
@@ -58,12 +60,12 @@ def test_gherkin_with_a_handler_command_prints_each_step_of_the_scenario(pyteste
 
 
 def test_gherkin_reports_a_handler_that_never_acks_on_screen_and_in_the_verdicts(pytester: pytest.Pytester) -> None:
-    # One run waits out the real timeout; the terminal and the --vmotion-report file (what `vmotion-sim check`
-    # prints) are both read from it.
+    # One run waits out the timeout (at speed where it can: only the deadline has to pass); the terminal and the
+    # --vmotion-report file (what `vmotion-sim check` prints) are both read from it.
     report = pytester.path / "verdicts.json"
     result = pytester.runpytest_subprocess(
         str(FEATURES), "--gherkin", "--handler-cmd", shlex.join(broken("never-acks")), "-k", ACKED_SCENARIO,
-        "-p", "no:cacheprovider", "--vmotion-report", str(report),
+        "-p", "no:cacheprovider", "--vmotion-report", str(report), *at_speed(),
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the handler did not ack operation * in time (it never acked)*forced*"])
