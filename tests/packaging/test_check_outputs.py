@@ -95,9 +95,10 @@ def run_a_way(way: str, venv: Path, project: Path) -> List[subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def naive_runs(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+def naive_runs(venv: Path, full_check_started: object, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """The naive handler checked the three ways a user's CI runs the check, at once: each way waits out the
-    scenario's real 8-s timeout (the naive ack names an operation the VM never sent), so together they wait once."""
+    scenario's real 8-s timeout (the naive ack names an operation the VM never sent), so together they wait once,
+    and while the full check (started first) waits on its own timeouts."""
     base = tmp_path_factory.mktemp("naive")
     projects = {way: naive_project(base / way.replace(" ", "-")) for way in WAYS}
     with concurrent.futures.ThreadPoolExecutor(len(WAYS)) as pool:
