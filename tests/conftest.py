@@ -17,6 +17,7 @@ SHARED_SET_UPS = {
     "tests/packaging/": "packaging",  # the wheel in a fresh venv, the full check, the naive handler's checks
     "tests/benchmarks/test_quick_mode.py::": "benchmarks quick mode",  # one `python -m benchmarks --quick`
     "tests/conformance/test_baseline_gate.py::": "baseline gate",  # one saved baseline, two gated runs
+    "tests/conformance/test_conformance.py::": "conformance checks",  # the real handlers' checks, run at once
 }
 
 
