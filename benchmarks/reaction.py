@@ -263,20 +263,20 @@ def _core_idle_cpu(batches: int, per_batch: int = 200) -> Tuple[List[float], Lis
 
 
 def run(quick: bool) -> List[Row]:
-    vmotions, k, drains = (4, 4, 2) if quick else (60, 10, 10)
+    vmotions, k, drains = (2, 3, 1) if quick else (60, 10, 10)
     idle_seconds, idle_windows = (1.0, 1) if quick else (4.0, 5)
     with tempfile.TemporaryDirectory(prefix="bench-handler-") as tmp:
         run_ = _Run(Path(tmp))
         try:
             run_.start()
-            calls = _one_call(run_, 10 if quick else 40)
+            calls = _one_call(run_, 5 if quick else 40)
             sights, acks = _vmotions(run_, vmotions)
             drained = _drains(run_, k, drains)
             own, children, periods = _idle_cpu(run_, idle_seconds, idle_windows)
         finally:
             run_.stop()
-    spawn_parent, spawn_child = _spawn_cpu(10 if quick else 50)
-    core_own, core_floor = _core_idle_cpu(5 if quick else 50)
+    spawn_parent, spawn_child = _spawn_cpu(5 if quick else 50)
+    core_own, core_floor = _core_idle_cpu(3 if quick else 50)
 
     call_ms = median(calls)
     bound = INTERVAL * 1e3 + p95(calls)
