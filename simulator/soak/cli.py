@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--virtual", action="store_true",
                       help="play the bundled handler's core in-process on virtual time (no command, no --speed)")
     soak.add_argument("--jobs", type=int, default=1, help="runs played at once (1)")
-    soak.add_argument("--json", action="store_true", help="print one JSON object per run")
+    soak.add_argument("--json", action="store_true",
+                      help="print the results as check --json does (each run a scenario) with a soak section; "
+                           "the lines per run go to stderr")
     soak.add_argument("--junitxml", type=Path, default=None, metavar="FILE",
                       help="also write JUnit XML here: one test case per run")
     soak.add_argument("--report", default=None, metavar="DIR",
@@ -94,6 +96,7 @@ def main(args: argparse.Namespace) -> int:
             return _fail(EXIT_USAGE, f"{args.replay} is not a soak reproducer")
         args.speed = float(doc.get("speed", args.speed))
         template = _template(list(args.handler)) or doc.get("handler") or SOAK_HANDLER_CMD
+        args.seed = doc.get("seed")
         plans.append({"seed": doc.get("seed"), "run": doc.get("run"), "sim_seed": doc.get("sim_seed"),
                       "steps": doc["steps"]})
     else:
@@ -107,6 +110,10 @@ def main(args: argparse.Namespace) -> int:
         return run, run.play()
 
     played: List[ScenarioResult] = []
+    summaries: List[Dict[str, Any]] = []  # each run in check's JSON form, kept without its journal
+    keep = args.junitxml is not None or args.report is not None  # the journals only where they are written
+    found: Optional[Dict[str, Any]] = None
+    lines = sys.stderr if args.json else sys.stdout
     code = EXIT_HELD
     # Runs are independent: --jobs plays several at once (threads; the handlers are processes of their own, or
     # cores on clocks of their own).
@@ -118,17 +125,41 @@ def main(args: argparse.Namespace) -> int:
             except SpeedUnavailable as why:
                 pool.shutdown(wait=True, cancel_futures=True)
                 return _fail(EXIT_UNAVAILABLE, str(why))
-            played.append(_result(plan, soak_run, violation))
+            result = _result(plan, soak_run, violation)
+            if args.json:
+                summaries.append(result.as_dict())
+            if keep:
+                played.append(result)
             if violation is None:
-                verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": True}
-                print(json.dumps(verdict) if args.json else f"seed {plan['seed']} run {plan['run']}: "
-                      f"{len(plan['steps'])} steps, every invariant held", flush=True)
+                print(f"seed {plan['seed']} run {plan['run']}: {len(plan['steps'])} steps, every invariant held",
+                      file=lines, flush=True)
                 continue
             pool.shutdown(wait=True, cancel_futures=True)
-            _report(args, template, plan, soak_run, violation)
+            found = _report(args, template, plan, soak_run, violation, lines)
             code = EXIT_VIOLATION
             break
+    if args.json:
+        _print_results(args, template, summaries, found)
     return _write_results(args, template, played) or code
+
+
+def _print_results(args: argparse.Namespace, template: str, summaries: List[Dict[str, Any]],
+                   violation: Optional[Dict[str, Any]]) -> None:
+    """check --json's object, each run a scenario, and what only a soak has: its seed, its settings and the
+    violation with its reproducer (null when every run held)."""
+    from simulator.report import CheckResults
+    from simulator.soak.runner import SOAK_HANDLER_CMD
+
+    results = CheckResults(scenarios=[], handler_command=None if template == SOAK_HANDLER_CMD else template)
+    out = results.as_dict()
+    failed = sum(1 for s in summaries if s["verdict"] == "failed")
+    warnings = list(dict.fromkeys(w for s in summaries for w in s["warnings"]))
+    out.update(summary={"passed": len(summaries) - failed, "failed": failed, "warnings": warnings},
+               scenarios=summaries,
+               soak={"seed": args.seed, "runs": len(summaries), "steps": args.steps,
+                     "speed": None if args.virtual else args.speed, "virtual": bool(args.virtual),
+                     "violation": violation})
+    print(json.dumps(out, indent=2))
 
 
 def _result(plan: Dict[str, Any], run: SoakRun, violation: Any) -> ScenarioResult:
@@ -170,7 +201,8 @@ def _replay_scenario(args: argparse.Namespace) -> int:
         return _fail(EXIT_BAD_INPUT, str(bad))
 
 
-def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: SoakRun, violation: Any) -> None:
+def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: SoakRun, violation: Any,
+            lines: Any) -> Dict[str, Any]:
     """Save the run as a scenario file, shrink it (``--shrink-trials``) and say where it is."""
     from simulator.soak.reproducer import to_scenario
 
@@ -184,7 +216,7 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
         end=violation.at - run.t0, seed=plan.get("sim_seed"),
     )
     scenario.save(saved)
-    verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]), "held": False,
+    verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]),
                **violation.as_dict(), "reproducer": str(saved)}
     shrunk = _shrink(args, scenario, saved) if args.shrink_trials else None
     if shrunk is not None:
@@ -193,9 +225,9 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
         f" (shrunk from {shrunk['shrunk']['actions'][0]} to {shrunk['shrunk']['actions'][1]} actions in "
         f"{shrunk['shrunk']['trials']} replays; as played: {shrunk['played']})" if shrunk["shrunk"]["trials"] else
         f" (not shrunk: {shrunk['shrunk']['why']})")
-    print(json.dumps(verdict) if args.json else
-          f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
-          f"({violation.detail}); reproducer: {saved}{how}", flush=True)
+    print(f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
+          f"({violation.detail}); reproducer: {saved}{how}", file=lines, flush=True)
+    return verdict
 
 
 def _shrink(args: argparse.Namespace, scenario: Any, saved: Path) -> Dict[str, Any]:

@@ -77,8 +77,16 @@ def test_soak_virtual_plays_the_bundled_core_and_reports_each_run(tmp_path: Path
     done = _soak("--virtual", "--seed", "0", "--runs", "2", "--steps", "3", "--jobs", "2", "--json",
                  "--junitxml", "soak.xml", "--report", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    verdicts = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(v["run"], v["steps"], v["held"]) for v in verdicts] == [(0, 5, True), (1, 5, True)]
+    # check --json's object, each run a scenario, with the soak's own section.
+    results = json.loads(done.stdout)
+    assert (results["format"], results["format_version"]) == ("vmotion-check", 1)
+    assert [(s["name"], s["verdict"]) for s in results["scenarios"]] == [
+        ("soak: seed 0 run 0", "passed"), ("soak: seed 0 run 1", "passed")]
+    assert all(s["operations"] for s in results["scenarios"])  # the vMotions each run played, with their margins
+    assert results["summary"] == {"passed": 2, "failed": 0, "warnings": []}
+    assert results["soak"] == {"seed": 0, "runs": 2, "steps": 3, "speed": None, "virtual": True, "violation": None}
+    assert done.stderr.splitlines() == ["seed 0 run 0: 5 steps, every invariant held",
+                                        "seed 0 run 1: 5 steps, every invariant held"]
     cases = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
     assert [c.get("name") for c in cases] == ["seed 0 run 0", "seed 0 run 1"]
     assert all(c.find("failure") is None for c in cases)
@@ -148,7 +156,7 @@ def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_
     }))
     done = _soak("--replay", str(reproducer), "--json", "--report", "out", "--shrink-trials", "0", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    verdict = json.loads(done.stdout)
+    verdict = json.loads(done.stdout)["soak"]["violation"]
     assert (verdict["invariant"], verdict["step"]) == ("restart-leaks-nothing", 1), verdict
 
 
@@ -200,8 +208,10 @@ def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp
     done = _soak("--seed", "5", "--runs", "2", "--steps", "0", "--jobs", "2", "--speed", f"{JOBS_SPEED:g}", "--json",
                  cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    verdicts = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(v["run"], v["held"]) for v in verdicts] == [(0, True), (1, True)]
+    results = json.loads(done.stdout)
+    assert [(s["name"], s["verdict"]) for s in results["scenarios"]] == [
+        ("soak: seed 5 run 0", "passed"), ("soak: seed 5 run 1", "passed")]
+    assert results["soak"]["violation"] is None and results["soak"]["speed"] == JOBS_SPEED
 
 
 def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_tools: None, tmp_path: Path) -> None:
@@ -210,8 +220,9 @@ def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_
     # The same seed twice, at once.
     runs = _at_once([["--seed", "11", "--steps", "2", "--speed", f"{NAIVE_SPEED:g}", "--json", "--report",
                             f"r{i}", "--shrink-trials", "0", *naive] for i in (1, 2)], cwd=tmp_path)
-    verdicts = [json.loads(run.stdout) for run in runs]
     assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
+    verdicts = [json.loads(run.stdout)["soak"]["violation"] for run in runs]
+    assert json.loads(runs[0].stdout)["scenarios"][-1]["verdict"] == "failed"
     assert verdicts[0]["seed"] == 11
     found = (verdicts[0]["invariant"], verdicts[0]["step"])
     # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out. The
@@ -237,7 +248,7 @@ def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_spe
     }))
     done = _soak("--replay", str(reproducer), "--json", "--report", "out", "--shrink-trials", "0", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    verdict = json.loads(done.stdout)
+    verdict = json.loads(done.stdout)["soak"]["violation"]
     assert (verdict["invariant"], verdict["step"]) == ("sigterm-clean", 2), verdict
 
 
