@@ -40,9 +40,9 @@ def evacuation_seconds(vms: int) -> Tuple[float, float, float]:
 
 
 def run(quick: bool) -> List[Row]:
-    small, large = (100, 1_000) if quick else (1_000, 10_000)
+    small, large = (50, 500) if quick else (1_000, 10_000)
     rounds = 1 if quick else 3
-    single = [handler_scenario()[0] for _ in range(5 if quick else 30)]  # one guest's whole story, seconds
+    single = [handler_scenario()[0] for _ in range(3 if quick else 30)]  # one guest's whole story, seconds
     evacuation_seconds(20)  # warm up: the first run pays for cold caches, not for its VMs
     small_walls: List[float] = []
     small_cpus: List[float] = []

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.fake_vmtoolsd import floor_argv
 from benchmarks.measure import Row, median, p95
@@ -35,9 +35,11 @@ from handler.core import CoreSettings, Handler
 from handler.hooks import SubprocessHookRunner
 from handler.state import HandlerState
 from simulator import Simulator
+from simulator.harness.journal import Journal
 from simulator.harness.launcher import HandlerLauncher, HandlerProcess
 from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
+from simulator.journal_entry import ModelEntry, RpcEntry
 
 FIGURE = "handler"
 INTERVAL = 0.2
@@ -112,10 +114,10 @@ class _Run:
             self.launcher = self.handler = None
         self.server.close()
 
-    def rpcs(self) -> List[Mapping[str, Any]]:
+    def rpcs(self) -> List[RpcEntry]:
         return list(self.server.journal().rpcs())
 
-    def notes(self, what: str) -> List[Mapping[str, Any]]:
+    def notes(self, what: str) -> List[ModelEntry]:
         return list(self.server.journal().notes(what))
 
 
@@ -139,10 +141,8 @@ def _vmotions(run: _Run, reps: int) -> Tuple[List[float], List[float]]:
         time.sleep(rng.uniform(0, INTERVAL))  # the request falls anywhere in the handler's poll cycle
         op_id = client.vmotion(migration_seconds=MIGRATION)
         _wait(lambda: op_id in _records(run.unquiesced), "the unquiesce")  # noqa: B023 (called at once)
-        journal = client.journal()
-        queued = next(e["time"] for e in journal if e.get("what") == "queued" and e.get("operation_id") == op_id)
-        delivered = next(e["time"] for e in journal if e.get("what") == "delivered" and e.get("operation_id") == op_id)
-        ack = next(e["time"] for e in journal if e.get("what") == "acked" and e.get("operation_id") == op_id)
+        notes = Journal(client.journal()).notes
+        queued, delivered, ack = (notes(what, operation_id=op_id)[0].time for what in ("queued", "delivered", "acked"))
         sights.append((delivered - queued) * 1e3)
         acks.append((ack - _records(run.quiesced)[op_id]) * 1e3)
     return sights, acks
@@ -156,22 +156,22 @@ def _drains(run: _Run, k: int, reps: int) -> List[Dict[str, Any]]:
         before = len(run.rpcs())
         for i in range(k):
             client.set(host_timeout=100 + (rep * k + i) % 2)
-        _wait(lambda: sum(1 for e in run.rpcs()[before:] if e["verb"] == "ack-event") >= k  # noqa: B023
-              and run.rpcs()[-1]["verb"] == "check-for-event"
-              and '"eventType"' not in run.rpcs()[-1]["stdout"], "the drain")
+        _wait(lambda: sum(1 for e in run.rpcs()[before:] if e.verb == "ack-event") >= k  # noqa: B023
+              and run.rpcs()[-1].verb == "check-for-event"
+              and '"eventType"' not in run.rpcs()[-1].stdout, "the drain")
         rpcs = run.rpcs()[before:]
-        first = next(i for i, e in enumerate(rpcs) if '"eventType": "timeout-change"' in e["stdout"])
-        empty = next(i for i in range(first, len(rpcs)) if rpcs[i]["verb"] == "check-for-event"
-                     and '"eventType"' not in rpcs[i]["stdout"])
+        first = next(i for i, e in enumerate(rpcs) if '"eventType": "timeout-change"' in e.stdout)
+        empty = next(i for i in range(first, len(rpcs)) if rpcs[i].verb == "check-for-event"
+                     and '"eventType"' not in rpcs[i].stdout)
         drain = rpcs[first:empty + 1]
-        gaps = [(b["time"] - a["time"]) * 1e3 for a, b in zip(drain, drain[1:])]
+        gaps = [(b.time - a.time) * 1e3 for a, b in zip(drain, drain[1:])]
         out.append({
-            "checks": sum(1 for e in drain if e["verb"] == "check-for-event"),
-            "acks": sum(1 for e in drain if e["verb"] == "ack-event"),
-            "ms": (drain[-1]["time"] - drain[0]["time"]) * 1e3,
+            "checks": sum(1 for e in drain if e.verb == "check-for-event"),
+            "acks": sum(1 for e in drain if e.verb == "ack-event"),
+            "ms": (drain[-1].time - drain[0].time) * 1e3,
             "max_gap_ms": max(gaps),
             # A poll that fell between two of our set requests splits the drain: not a handler fault, so noted.
-            "split": sum(1 for e in rpcs[:first] if '"eventType": "timeout-change"' in e["stdout"]) > 0,
+            "split": sum(1 for e in rpcs[:first] if '"eventType": "timeout-change"' in e.stdout) > 0,
         })
     return out
 
@@ -190,7 +190,7 @@ def _idle_cpu(run: _Run, seconds: float, windows: int) -> Tuple[List[float], Lis
         b = _cpu_ticks(run.handler.pid)
         idle = run.rpcs()[polls_before:]
         polls = len(idle)
-        periods += [(b_["time"] - a_["time"]) * 1e3 for a_, b_ in zip(idle, idle[1:])]
+        periods += [(b_.time - a_.time) * 1e3 for a_, b_ in zip(idle, idle[1:])]
         own.append((b[0] - a[0]) * tick_ms / max(polls, 1))
         children.append((b[1] - a[1]) * tick_ms / max(polls, 1))
     return own, children, periods
@@ -263,20 +263,20 @@ def _core_idle_cpu(batches: int, per_batch: int = 200) -> Tuple[List[float], Lis
 
 
 def run(quick: bool) -> List[Row]:
-    vmotions, k, drains = (4, 4, 2) if quick else (60, 10, 10)
+    vmotions, k, drains = (2, 3, 1) if quick else (60, 10, 10)
     idle_seconds, idle_windows = (1.0, 1) if quick else (4.0, 5)
     with tempfile.TemporaryDirectory(prefix="bench-handler-") as tmp:
         run_ = _Run(Path(tmp))
         try:
             run_.start()
-            calls = _one_call(run_, 10 if quick else 40)
+            calls = _one_call(run_, 5 if quick else 40)
             sights, acks = _vmotions(run_, vmotions)
             drained = _drains(run_, k, drains)
             own, children, periods = _idle_cpu(run_, idle_seconds, idle_windows)
         finally:
             run_.stop()
-    spawn_parent, spawn_child = _spawn_cpu(10 if quick else 50)
-    core_own, core_floor = _core_idle_cpu(5 if quick else 50)
+    spawn_parent, spawn_child = _spawn_cpu(5 if quick else 50)
+    core_own, core_floor = _core_idle_cpu(3 if quick else 50)
 
     call_ms = median(calls)
     bound = INTERVAL * 1e3 + p95(calls)

@@ -27,7 +27,7 @@ TARGET_ADDED_MS = 2.0
 
 
 def run(quick: bool) -> List[Row]:
-    reps = 15 if quick else 200
+    reps = 5 if quick else 200
     floor_cmd = floor_argv()
     with tempfile.TemporaryDirectory(prefix="bench-record-") as tmp, SimulatedVM.as_process(Path(tmp)) as sim:
         recording = Path(tmp) / "recording.jsonl"

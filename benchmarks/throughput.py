@@ -85,8 +85,8 @@ def _rows(where: str, shallow: List[float], deep: List[float], floor_name: str, 
 
 
 def run(quick: bool) -> List[Row]:
-    reps_local = 300 if quick else 5000
-    reps_socket = 100 if quick else 2000
+    reps_local = 100 if quick else 5000
+    reps_socket = 30 if quick else 2000
 
     sim = Simulator(clock=ManualClock(), host_timeout=120, seed=1)
     token = json.loads(sim.call(REGISTER).stdout)["uniqueToken"]

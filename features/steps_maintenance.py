@@ -165,7 +165,7 @@ def all_acked(fleet: Fleet) -> None:
         journal = Journal(sim.journal())
         quiesced = journal.probes("quiesce", "finished").first()
         acked = journal.notes(JournalEvent.ACKED, operation_id=outcome.operation_id).first()
-        if not (op["acked"] and quiesced and acked and quiesced["time"] <= acked["time"] <= op["deadline"]):
+        if not (op["acked"] and quiesced and acked and quiesced.time <= acked.time <= op["deadline"]):
             fail(f"{outcome.vm}: no ack after its quiesce and before its timeout ({op})")
 
 

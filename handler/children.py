@@ -180,10 +180,21 @@ def _tree(record: ChildRecord) -> Set[int]:
     return pids
 
 
-def wait_gone(record: ChildRecord, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for the recorded process and its marked tree to end."""
+def _identities(pids: Set[int]) -> Dict[int, str]:
+    return {pid: started for pid in pids for started in [start_time(pid)] if started is not None}
+
+
+def _still_running(known: Dict[int, str]) -> Set[int]:
+    """Which of these processes (pid and start time) have not finished. A dying process's environment
+    reads empty before it turns zombie, so a scan for the marker alone could call it gone too early."""
+    return {pid for pid, started in known.items() if start_time(pid) == started}
+
+
+def wait_gone(record: ChildRecord, timeout: float, known: Optional[Dict[int, str]] = None) -> bool:
+    """Wait up to ``timeout`` seconds for the recorded process, its marked tree and the ``known`` processes
+    (pid: start time) to end."""
     deadline = time.monotonic() + timeout
-    while _tree(record):
+    while _tree(record) or _still_running(known or {}):
         if time.monotonic() >= deadline:
             return False
         time.sleep(_POLL)
@@ -202,10 +213,13 @@ def stop_tree(record: ChildRecord, grace: float) -> bool:
     pids = _tree(record)
     if not pids:
         return False
+    known = _identities(pids)
     _signal_all(record, pids, signal.SIGTERM)
-    if not wait_gone(record, grace):
-        _signal_all(record, _tree(record), signal.SIGKILL)
-        wait_gone(record, 5.0)
+    if not wait_gone(record, grace, known):
+        left = _tree(record) | _still_running(known)
+        known.update(_identities(left))
+        _signal_all(record, left, signal.SIGKILL)
+        wait_gone(record, 5.0, known)
     return True
 
 
@@ -213,10 +227,11 @@ def kill_marked(marker: str, timeout: float = 2.0) -> Set[int]:
     """SIGKILL every live process carrying ``marker`` (what a setsid took out of a killed group) and wait
     up to ``timeout`` seconds for them to be gone."""
     pids = marked(marker)
+    known = _identities(pids)
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
-    while pids and marked(marker) and time.monotonic() < deadline:
+    while pids and (marked(marker) or _still_running(known)) and time.monotonic() < deadline:
         time.sleep(_POLL)
     return pids

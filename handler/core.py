@@ -15,7 +15,7 @@ from typing import Any, Callable, Deque, Dict, Mapping, Optional, Tuple
 
 from handler import defaults
 from handler.clock import Clock
-from handler.hooks import HookResult, HookRunner
+from handler.hooks import HookResult, HookRunner, RunningHook
 from handler.logs import redact
 from handler.metrics import Metrics
 from handler.protocol import (
@@ -137,6 +137,7 @@ class Handler:
         # For the plausibility of eventGenTimeInSec (the host's clock): when the last poll that found the queue
         # empty began, and when each start was first fetched (monotonic; see handler.state.plan_start).
         self._poll_began: Optional[float] = None
+        self._lost_while_busy: Optional[str] = None  # why a poll made while a hook ran found the registration gone
         self._empty_since: Optional[float] = None
         self._sightings: Dict[int, Tuple[float, Optional[float]]] = {}
 
@@ -436,6 +437,7 @@ class Handler:
     def _registration_lost(self, why: str) -> None:
         self.log.warning("the registration is gone (%s); registering again", why)
         self._unexplained = 0
+        self._lost_while_busy = None
         old = self._state.token
         if old is not None:
             self._unregister_quietly(old)  # in case it is not gone after all: never leak it
@@ -577,15 +579,33 @@ class Handler:
             self._unregister_quietly(old)
         return None
 
-    def _poll_while_busy(self, running: OperationRecord) -> None:
-        """While the quiesce runs, keep reading events: a timeout-change must re-plan its deadline now."""
+    def _wait_polling(self, proc: RunningHook, time_left: Callable[[], float],
+                      running: Optional[OperationRecord]) -> Optional[HookResult]:
+        """Wait up to one interval for a running hook (its result, or None), then keep reading events: a
+        hook may run for minutes, and the hypervisor does not wait (a timeout-change must re-plan a quiesce
+        now; a start must be seen, and its deadline planned, when it comes).
+
+        A hung vmtoolsd holds a poll for up to rpc_timeout: near the hook's time limit a poll could delay its
+        kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled. Nor is the
+        stop: events fetched then would not be acted on."""
+        finished = proc.wait(min(time_left(), self.settings.interval))
+        if finished is None and time_left() > self.settings.rpc_timeout and not self._stopping():
+            self._poll_while_busy(running)
+        return finished
+
+    def _poll_while_busy(self, running: Optional[OperationRecord]) -> None:
+        """While a hook runs, read what events came; timeout-changes are acted on now, the rest after it."""
         token = self._state.token
         if token is None:
             return
         for _ in range(MAX_DRAIN_WHILE_BUSY):
             try:
                 obj = self._check_for_event(token, attempts=1)
-            except (TransportError, RpcRejected, _Stopped):
+            except RpcRejected as exc:
+                if self._judge_refusal(exc) == LOST:
+                    self._lost_while_busy = exc.message  # a running quiesce can stop: its ack cannot be sent
+                return
+            except (TransportError, _Stopped):
                 return  # logged; the main loop deals with it after the hook
             before = len(self._pending)
             self._buffer_reply(obj)
@@ -661,6 +681,9 @@ class Handler:
         result: Optional[HookResult] = None
         if self.settings.quiesce:
             result = self._run_quiesce(op, event)
+            if self._lost_while_busy is not None:
+                self._registration_lost(self._lost_while_busy)  # unquiesces this operation too
+                return
         else:
             self._info("no quiesce command configured; acking at once")
         if result is not None and not result.ok:
@@ -692,6 +715,7 @@ class Handler:
         self._info(f"quiesce: running {self.settings.quiesce!r}", hook="quiesce", operation_id=op.operation_id)
         proc = self.hooks.start("quiesce", self.settings.quiesce, env)
         outcome = "ok"
+        self._lost_while_busy = None
         while True:
             remaining = quiesce_time_left(op, self.clock.now())
             if remaining <= 0:
@@ -705,15 +729,17 @@ class Handler:
                 outcome = "killed"
                 self.log.warning("stop requested during quiesce: quiesce killed")
                 break
-            finished = proc.wait(min(remaining, self.settings.interval))
+            finished = self._wait_polling(proc, lambda: quiesce_time_left(op, self.clock.now()), op)
             if finished is not None:
                 result = finished
                 outcome = "ok" if result.ok else "failed"
                 break
-            # A hung vmtoolsd holds a poll for up to rpc_timeout: near the deadline, polling could delay
-            # the kill (and so the ack) past the hypervisor's timeout, so the last stretch is not polled.
-            if quiesce_time_left(op, self.clock.now()) > self.settings.rpc_timeout:
-                self._poll_while_busy(op)
+            if self._lost_while_busy is not None:
+                result = proc.kill()
+                outcome = "killed"
+                self.log.warning("the registration is gone: the ack can no longer be sent, so the quiesce is killed",
+                                 extra={"fields": {"hook": "quiesce", "operation_id": op.operation_id}})
+                break
         seconds = self.clock.monotonic() - started
         self.metrics.observe_hook("quiesce", seconds, outcome)
         self._info(f"quiesce: {result.describe()} after {seconds:.1f} s", hook="quiesce",
@@ -775,7 +801,10 @@ class Handler:
                        operation_id=op.operation_id)
             started = self.clock.monotonic()
             proc = self.hooks.start("unquiesce", command, env)
-            result = proc.wait(self.settings.unquiesce_timeout)
+            until = started + self.settings.unquiesce_timeout
+            result: Optional[HookResult] = None
+            while result is None and until - self.clock.monotonic() > 0:
+                result = self._wait_polling(proc, lambda: until - self.clock.monotonic(), None)
             if result is None:
                 result = proc.kill()
                 self.log.error("unquiesce still running after %g s: killed", self.settings.unquiesce_timeout)

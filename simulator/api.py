@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Protocol
 
 from simulator.faults import Faults
+from simulator.journal_entry import Entry
 from simulator.model.knobs import Knobs
 from simulator.readside import OperationStatus, Status
 from simulator.rpc import RpcResult
@@ -51,8 +52,8 @@ class SimulatorAPI(Protocol):
     def status(self) -> Status:
         """Settings, registrations (never tokens), operations, faults and knobs."""
 
-    def journal(self) -> List[Dict[str, Any]]:
-        """Every guest RPC and what the hypervisor did, in time order."""
+    def journal(self) -> List[Entry]:
+        """Every guest RPC and what the hypervisor did, in time order (``as_dict()``: each one's JSON form)."""
 
     def operation(self, operation_id: int) -> OperationStatus:
         """One operation's status."""

@@ -24,6 +24,7 @@ from simulator.cluster.cli import add_parser as add_evacuate
 from simulator.cluster.maintenance_cli import add_parser as add_maintenance_bridge
 from simulator.incident.cli import add_commands as add_incident_commands
 from simulator.inprocess import Simulator, SimulatorError
+from simulator.journal_entry import Entry, JournalEntry
 from simulator.model.knobs import Knobs, knob_docs, parse_knob_assignments
 from simulator.readside import Status
 from simulator.soak import cli as soak_cli
@@ -207,7 +208,7 @@ def _socket_path(args: argparse.Namespace) -> str:
     return str(args.socket or os.environ.get(SOCKET_ENV) or default_socket_path())
 
 
-def _read_journal(path: Path) -> List[Dict[str, Any]]:
+def _read_journal(path: Path) -> List[Entry]:
     """A journal saved with ``journal --json``; anything else is a usage error naming the file."""
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
@@ -216,14 +217,18 @@ def _read_journal(path: Path) -> List[Dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {err.strerror}") from None
     except ValueError:
         raise UsageError(f"{path} is not JSON: save a journal with `vmotion-sim journal --json`") from None
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("time"), (int, float)) and "kind" in e for e in entries
-    ):
+    if not isinstance(entries, list):
         raise UsageError(f"{path} is not a journal (a JSON list of entries with time and kind)")
-    return entries
+    journal: List[Entry] = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            journal.append(JournalEntry.from_dict(entry))
+        except ValueError as bad:
+            raise UsageError(f"{path} is not a journal: its entry {number}: {bad}") from None
+    return journal
 
 
-def _write_page(path: Path, journal: List[Dict[str, Any]], title: str) -> None:
+def _write_page(path: Path, journal: List[Entry], title: str) -> None:
     from simulator.report import journal_page
 
     try:
@@ -372,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         status = client.status()
         if args.json:
-            _print_json(status.to_dict())
+            _print_json(status.as_dict())
         else:
             print("\n".join(_status_lines(status)))
     elif args.command == "journal":
@@ -380,7 +385,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.html is not None:
             _write_page(args.html, journal, "vMotion notification timeline")
         if args.json:
-            _print_json(journal)
+            _print_json([e.as_dict() for e in journal])
         else:
             print("\n".join(render(journal)))
     elif args.command == "call":

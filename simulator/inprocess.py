@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 from simulator import wire
 from simulator.clock import Clock, ManualClock, SystemClock
 from simulator.faults import Faults, distort, short_circuit
+from simulator.journal_entry import Entry, JournalEntry
 from simulator.model import Refused, VirtualMachine, VmConfig
 from simulator.model.config import MAX_SECONDS, is_duration
 from simulator.model.ids import IdSource
@@ -58,7 +59,7 @@ class Simulator:
             config.vm_timeout = None
         self.vm = VirtualMachine(config, self._knobs, IdSource(self._seed))
         self.faults = Faults()
-        self._journal: List[Dict[str, Any]] = []
+        self._journal: List[Entry] = []
         self._seq = 0
         self._redactor = TokenRedactor()
 
@@ -215,12 +216,12 @@ class Simulator:
                 knobs=self._knobs,
             )
 
-    def journal(self) -> List[Dict[str, Any]]:
+    def journal(self) -> List[Entry]:
         """Every guest RPC (and what happened inside the model), in time order."""
         with self._lock:
             self.vm.settle(self.clock.now())
             self._absorb_notes()
-            return sorted((dict(e) for e in self._journal), key=lambda e: (e["time"], e["seq"]))
+            return sorted(self._journal, key=lambda e: (e.time, e.seq))
 
     def operation(self, operation_id: int) -> OperationStatus:
         found = self.status().operation(operation_id)
@@ -233,9 +234,10 @@ class Simulator:
         # Redacted here, as it is written: every way out of the journal (journal(), the socket, the CLI, a
         # timeline) then shows placeholders, never a token.
         self._seq += 1
-        self._journal.append({**self._redactor.value(fields), "seq": self._seq, "time": when, "kind": kind})
+        self._journal.append(JournalEntry.from_dict({**self._redactor.value(fields), "seq": self._seq, "time": when,
+                                                     "kind": kind}))
 
     def _absorb_notes(self) -> None:
         for note in self.vm.drain_notes():
             self._seq += 1
-            self._journal.append({**self._redactor.value(note), "seq": self._seq})
+            self._journal.append(JournalEntry.from_dict({**self._redactor.value(note), "seq": self._seq}))

@@ -1,6 +1,6 @@
 """What a test reads from a simulator, as typed objects: its status, its registrations and its operations.
 
-``sim.status().operations[0].forced`` is typed (mypy sees a ``bool``); ``to_dict()`` is the JSON form the socket
+``sim.status().operations[0].forced`` is typed (mypy sees a ``bool``); ``as_dict()`` is the JSON form the socket
 and ``vmotion-sim status --json`` carry, and ``from_dict`` reads it back, so the in-process ``Simulator`` and the
 socket's ``SimulatorClient`` hand out the same objects. Each object also reads like its JSON form
 (``op["forced"]``, a read-only mapping), which is how tests written before these types read it.
@@ -21,7 +21,7 @@ R = TypeVar("R", bound="_Record")
 
 def _plain(value: Any) -> Any:
     if isinstance(value, _Record):
-        return value.to_dict()
+        return value.as_dict()
     if isinstance(value, (Faults, Knobs)):
         return {k: _plain(v) for k, v in value.as_dict().items()}
     if isinstance(value, (list, tuple)):
@@ -32,7 +32,7 @@ def _plain(value: Any) -> Any:
 class _Record(Mapping):  # type: ignore[type-arg]  # Mapping[str, Any]: subscripting it needs 3.9 at run time
     """A typed record that reads like its JSON form."""
 
-    def to_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> Dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     @classmethod

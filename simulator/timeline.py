@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from simulator.journal_entry import Entry, ModelEntry, ProbeEntry, RpcEntry
 from simulator.model.journal_events import JournalEvent
 from simulator.redaction import TOKEN_SHAPE
 from simulator.untrusted_json import json_value
@@ -19,9 +20,9 @@ def _short(operation_id: Any) -> str:
     return "…" + text[-6:] if len(text) > 8 else text
 
 
-def _rpc_line(entry: Mapping[str, Any]) -> str:
-    verb = entry.get("verb") or entry["request"].partition(" ")[0]
-    out = (entry.get("stdout") or entry.get("stderr") or "").strip()
+def _rpc_line(entry: RpcEntry) -> str:
+    verb = entry.verb or entry.request.partition(" ")[0]
+    out = (entry.stdout or entry.stderr).strip()
     summary = out
     try:
         reply = json_value(out)
@@ -47,44 +48,41 @@ def _rpc_line(entry: Mapping[str, Any]) -> str:
             summary = f"{len(reply['info'])} app(s) registered"
         else:
             summary = "nothing pending" if verb == "check-for-event" else "ok"
-    elif entry.get("exit_code"):
-        summary = f"exit {entry['exit_code']}: {out}"
+    elif entry.exit_code:
+        summary = f"exit {entry.exit_code}: {out}"
     return f"guest      {verb:<16} {redact(summary)}"
 
 
-_META = {"seq", "time", "kind", "what"}
-
-_MODEL: Dict[str, Callable[[Mapping[str, Any]], str]] = {
-    JournalEvent.REGISTERED.value: lambda e: f"app {e['app']} registered (effective timeout {e['timeout']} s)",
-    JournalEvent.UNREGISTERED.value: lambda e: f"app {e['app']} unregistered",
-    JournalEvent.VMOTION_REQUESTED.value: lambda e: (
-        f"vMotion requested, operation {_short(e['operation_id'])}"
-        + ("" if e["notified"] else " (notifications not in effect: runs at once)")
+_MODEL: Dict[JournalEvent, Callable[[Dict[str, Any]], str]] = {  # each told from the note's details
+    JournalEvent.REGISTERED: lambda d: f"app {d['app']} registered (effective timeout {d['timeout']} s)",
+    JournalEvent.UNREGISTERED: lambda d: f"app {d['app']} unregistered",
+    JournalEvent.VMOTION_REQUESTED: lambda d: (
+        f"vMotion requested, operation {_short(d['operation_id'])}"
+        + ("" if d["notified"] else " (notifications not in effect: runs at once)")
     ),
-    JournalEvent.QUEUED.value: lambda e: f"{e['event']} event queued for {e['app']}",
-    JournalEvent.ACKED.value: lambda e: f"ack from {e['app']} after {e['waited']:.1f} s",
-    JournalEvent.FORCED.value: lambda e: f"timeout: migration forced, {e['missing_acks']} ack(s) missing",
-    JournalEvent.MIGRATION_STARTED.value: lambda e: "migration running" + (" (forced)" if e["forced"] else ""),
-    JournalEvent.MIGRATION_ENDED.value: lambda e: f"migration ended: {e['op_status']}",
-    JournalEvent.REBOOTED.value: lambda e: "VM rebooted: registrations dropped",
-    JournalEvent.HOLD_RELEASED.value: lambda e: f"hold released ({e['why']})",
-    JournalEvent.CONFIGURED.value: lambda e: "settings changed: "
-    + ", ".join(f"{k}={v}" for k, v in e.items() if k not in _META),
+    JournalEvent.QUEUED: lambda d: f"{d['event']} event queued for {d['app']}",
+    JournalEvent.ACKED: lambda d: f"ack from {d['app']} after {d['waited']:.1f} s",
+    JournalEvent.FORCED: lambda d: f"timeout: migration forced, {d['missing_acks']} ack(s) missing",
+    JournalEvent.MIGRATION_STARTED: lambda d: "migration running" + (" (forced)" if d["forced"] else ""),
+    JournalEvent.MIGRATION_ENDED: lambda d: f"migration ended: {d['op_status']}",
+    JournalEvent.REBOOTED: lambda d: "VM rebooted: registrations dropped",
+    JournalEvent.HOLD_RELEASED: lambda d: f"hold released ({d['why']})",
+    JournalEvent.CONFIGURED: lambda d: "settings changed: " + ", ".join(f"{k}={v}" for k, v in d.items()),
 }
 
 
-def render(journal: Iterable[Mapping[str, Any]], start: Optional[float] = None) -> List[str]:
+def render(journal: Iterable[Entry], start: Optional[float] = None) -> List[str]:
     entries = list(journal)
     if not entries:
         return ["(nothing happened)"]
-    origin = entries[0]["time"] if start is None else start
+    origin = entries[0].time if start is None else start
     lines = []
     for e in entries:
-        stamp = f"+{e['time'] - origin:8.3f}s  "
-        if e["kind"] == "rpc":
+        stamp = f"+{e.time - origin:8.3f}s  "
+        if isinstance(e, RpcEntry):
             lines.append(stamp + _rpc_line(e))
-        elif e["kind"] == "model" and e["what"] in _MODEL:
-            lines.append(stamp + "hypervisor " + _MODEL[e["what"]](e))
-        elif e["kind"] == "probe":
-            lines.append(stamp + f"hook       {e['name']} {e['phase']}")
+        elif isinstance(e, ModelEntry) and e.what in _MODEL:
+            lines.append(stamp + "hypervisor " + _MODEL[e.what](e.details))
+        elif isinstance(e, ProbeEntry):
+            lines.append(stamp + f"hook       {e.name} {e.phase}")
     return lines

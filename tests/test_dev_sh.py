@@ -56,9 +56,8 @@ def test_every_stage_runs_and_the_failed_ones_are_named(tmp_path: Path, gherkin_
         "mypy ",
         "vermin --quiet --no-tips --target=3.9- --violations --eval-annotations simulator handler",
         "build ",
-        f"python -m benchmarks --quick --output {os.environ.get('TMPDIR', '/tmp')}/vmotion-bench-quick.json",
-        "python -m pytest -p no:cacheprovider tests -x",
-        "python -m pytest -p no:cacheprovider --gherkin -x",
+        "python -m pytest -p no:cacheprovider tests -n 2 -x",
+        "python -m pytest -p no:cacheprovider --gherkin -n 2 -x",
     ]
     assert "==> FAILED (exit 1): lint: ruff" in done.stderr
     assert "==> FAILED (exit 1): scenarios: pytest --gherkin" in done.stderr

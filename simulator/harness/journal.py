@@ -2,30 +2,33 @@
 
 ``Journal(sim.journal())`` is a snapshot; each filter returns a narrower ``Journal``, so questions read as one
 line: ``journal.probes("quiesce", "started").first()``, ``journal.notes("acked", operation_id=op).first()``,
-``journal.rpcs("register").since(t)``.
+``journal.rpcs("register").since(t)``. The filters by kind narrow the type too: ``rpcs()`` holds
+:class:`RpcEntry`, so ``journal.rpcs().first().stdout`` is a ``str`` to mypy.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union
 
+from simulator.journal_entry import Entry, ModelEntry, ProbeEntry, RpcEntry
 from simulator.model.journal_events import JournalEvent
+from simulator.readside import OperationStatus
 from simulator.untrusted_json import json_value
 
-Entry = Mapping[str, Any]
+E = TypeVar("E", RpcEntry, ModelEntry, ProbeEntry, Entry)
 NO_EVENT = ("nothing", "refused", "unreadable")  # check-for-event replies that carry no event
 
 
-def reply_of(entry: Entry) -> Optional[Dict[str, Any]]:
+def reply_of(entry: RpcEntry) -> Optional[Dict[str, Any]]:
     """An RPC's reply as a JSON object, or None when it is not one (a fault, a garbled or refused channel)."""
     try:
-        reply = json_value(entry.get("stdout") or "")
+        reply = json_value(entry.stdout or "")
     except ValueError:
         return None
     return reply if isinstance(reply, dict) else None
 
 
-def event_type(entry: Entry) -> str:
+def event_type(entry: RpcEntry) -> str:
     """What a check-for-event call returned: an eventType, ``nothing``, ``refused`` or ``unreadable``."""
     reply = reply_of(entry)
     if reply is None:
@@ -35,11 +38,11 @@ def event_type(entry: Entry) -> str:
     return str(reply.get("eventType", "nothing"))
 
 
-class Journal:
-    def __init__(self, entries: Iterable[Entry]) -> None:
-        self.entries: List[Entry] = list(entries)
+class Journal(Generic[E]):
+    def __init__(self, entries: Iterable[E]) -> None:
+        self.entries: List[E] = list(entries)
 
-    def __iter__(self) -> Iterator[Entry]:
+    def __iter__(self) -> Iterator[E]:
         return iter(self.entries)
 
     def __len__(self) -> int:
@@ -48,52 +51,54 @@ class Journal:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def __getitem__(self, index: int) -> Entry:
+    def __getitem__(self, index: int) -> E:
         return self.entries[index]
 
-    def where(self, keep: Callable[[Entry], bool]) -> Journal:
+    def where(self, keep: Callable[[E], bool]) -> Journal[E]:
         return Journal(e for e in self.entries if keep(e))
 
     # ------------------------------------------------------------------ by kind
-    def rpcs(self, verb: Optional[str] = None) -> Journal:
+    def rpcs(self, verb: Optional[str] = None) -> Journal[RpcEntry]:
         """Guest RPCs, of one verb (``register``, ``check-for-event``, ...) or all."""
-        return self.where(lambda e: e["kind"] == "rpc" and verb in (None, e.get("verb")))
+        return Journal(e for e in self.entries if isinstance(e, RpcEntry) and verb in (None, e.verb))
 
-    def probes(self, name: Optional[str] = None, phase: Optional[str] = None) -> Journal:
+    def probes(self, name: Optional[str] = None, phase: Optional[str] = None) -> Journal[ProbeEntry]:
         """Hook probe records: ``started``, ``finished`` (with ``exit_code``), ``terminated``."""
-        return self.where(
-            lambda e: e["kind"] == "probe" and name in (None, e["name"]) and phase in (None, e["phase"])
+        return Journal(
+            e for e in self.entries
+            if isinstance(e, ProbeEntry) and name in (None, e.name) and phase in (None, e.phase)
         )
 
-    def probe_ends(self, name: str) -> Journal:
+    def probe_ends(self, name: str) -> Journal[ProbeEntry]:
         """The runs of hook ``name`` that ended, by themselves or stopped by a signal."""
-        return self.probes(name).where(lambda e: e["phase"] in ("finished", "terminated"))
+        return self.probes(name).where(lambda e: e.phase in ("finished", "terminated"))
 
-    def notes(self, what: Optional[Union[JournalEvent, str]] = None, **match: Any) -> Journal:
+    def notes(self, what: Optional[Union[JournalEvent, str]] = None, **match: Any) -> Journal[ModelEntry]:
         """What the hypervisor did (``registered``, ``delivered``, ``acked``, ``forced``, ...), matching fields."""
-        return self.where(
-            lambda e: e["kind"] == "model"
-            and what in (None, e["what"])
-            and all(e.get(key) == value for key, value in match.items())
+        return Journal(
+            e for e in self.entries
+            if isinstance(e, ModelEntry)
+            and what in (None, e.what)
+            and all(e.details.get(key) == value for key, value in match.items())
         )
 
     # ------------------------------------------------------------------ by time
-    def since(self, start: float) -> Journal:
-        return self.where(lambda e: e["time"] >= start)
+    def since(self, start: float) -> Journal[E]:
+        return self.where(lambda e: e.time >= start)
 
-    def between(self, start: float, end: float) -> Journal:
-        return self.where(lambda e: start <= e["time"] <= end)
+    def between(self, start: float, end: float) -> Journal[E]:
+        return self.where(lambda e: start <= e.time <= end)
 
-    def first(self) -> Optional[Entry]:
+    def first(self) -> Optional[E]:
         return self.entries[0] if self.entries else None
 
-    def last(self) -> Optional[Entry]:
+    def last(self) -> Optional[E]:
         return self.entries[-1] if self.entries else None
 
     # ------------------------------------------------------------------ what RPCs said
-    def succeeded(self) -> Journal:
+    def succeeded(self) -> Journal[RpcEntry]:
         """RPCs that went through (exit 0) and were not refused (``"result": true``)."""
-        return self.where(lambda e: e.get("exit_code") == 0 and (reply_of(e) or {}).get("result") is True)
+        return self.rpcs().where(lambda e: e.exit_code == 0 and (reply_of(e) or {}).get("result") is True)
 
     def event_types(self) -> List[str]:
         """What each check-for-event call returned, in order."""
@@ -117,9 +122,9 @@ class Journal:
         """
         registered, polls = False, 0
         for entry in self.since(since).rpcs().succeeded():
-            if entry.get("verb") == "register":
+            if entry.verb == "register":
                 registered = True
-            elif entry.get("verb") == "check-for-event":
+            elif entry.verb == "check-for-event":
                 polls += 1
                 if registered or polls >= 2:
                     return True
@@ -131,7 +136,7 @@ class Journal:
         for entry in self.entries:
             text = describe(entry)
             if text:
-                out.append((round(float(entry["time"]) - origin, 3), text))
+                out.append((round(float(entry.time) - origin, 3), text))
         return out
 
 
@@ -157,80 +162,80 @@ class Journal:
         if len(runs) > 1:
             return f"the handler ran its quiesce command {len(runs)} times for one vMotion"
         delivered = self.notes(JournalEvent.DELIVERED, event="start", operation_id=operation_id).first()
-        if delivered is None or delivered["time"] > runs[0]["time"]:
+        if delivered is None or delivered.time > runs[0].time:
             return "the quiesce command ran before the start event was fetched"
         return None
 
-    def acked_after_quiesce(self, operation: Entry) -> Optional[str]:
+    def acked_after_quiesce(self, operation: OperationStatus) -> Optional[str]:
         """The operation was acked before its deadline, and only once the quiesce command had finished."""
-        op_id = operation["operation_id"]
+        op_id = operation.operation_id
         acked = self.notes(JournalEvent.ACKED, operation_id=op_id).first()
         if acked is None:
             why = "it acked after the timeout" if self.notes(JournalEvent.LATE_ACK, operation_id=op_id) else \
                 "it never acked"
             return (f"the handler did not ack operation {op_id} in time ({why}); the migration was forced at the "
-                    f"{operation['notification_timeout']} s timeout")
-        if acked["time"] > operation["deadline"]:
-            return f"the ack came {acked['time'] - operation['deadline']:.1f} s after the timeout"
+                    f"{operation.notification_timeout} s timeout")
+        if operation.deadline is not None and acked.time > operation.deadline:
+            return f"the ack came {acked.time - operation.deadline:.1f} s after the timeout"
         started = self.probes("quiesce", "started").first()
         ended = self.probe_ends("quiesce").first()
         if started is None:
             return "the handler acked without running its quiesce command"
-        if started["time"] > acked["time"]:
+        if started.time > acked.time:
             return "the handler acked before it even started its quiesce command"
-        if ended is None or ended["time"] > acked["time"]:
-            return (f"the handler acked {acked['time'] - started['time']:.2f} s after starting its quiesce command, "
+        if ended is None or ended.time > acked.time:
+            return (f"the handler acked {acked.time - started.time:.2f} s after starting its quiesce command, "
                     "before that command had finished")
         return None
 
-    def ack_timings(self, operation: Entry) -> Dict[str, float]:
+    def ack_timings(self, operation: OperationStatus) -> Dict[str, float]:
         """Start to ack, the quiesce's length, and the ack's delay after it (for an operation acked in time)."""
-        acked = self.notes(JournalEvent.ACKED, operation_id=operation["operation_id"]).first()
+        acked = self.notes(JournalEvent.ACKED, operation_id=operation.operation_id).first()
         started, ended = self.probes("quiesce", "started").first(), self.probe_ends("quiesce").first()
         if acked is None or started is None or ended is None:
             return {}
         return {
-            "start_to_ack_s": acked["time"] - operation["requested_at"],
-            "quiesce_s": ended["time"] - started["time"],
-            "ack_after_quiesce_s": acked["time"] - ended["time"],
+            "start_to_ack_s": acked.time - operation.requested_at,
+            "quiesce_s": ended.time - started.time,
+            "ack_after_quiesce_s": acked.time - ended.time,
         }
 
     def refused_registration_since(self, since: float) -> Optional[str]:
         """The reply to a registration refused since ``since``, if any."""
         for entry in self.rpcs("register").since(since):
-            if '"result": false' in (entry["stdout"] + entry["stderr"]):
-                return str(entry["stdout"] or entry["stderr"]).strip()
+            if '"result": false' in (entry.stdout + entry.stderr):
+                return (entry.stdout or entry.stderr).strip()
         return None
 
 
 _SIMPLE = {
-    JournalEvent.VMOTION_REQUESTED.value: "vMotion requested",
-    JournalEvent.ACKED.value: "ack received",
-    JournalEvent.ACKED_TIMEOUT_CHANGE.value: "timeout-change acked",
-    JournalEvent.FORCED.value: "migration forced at the timeout",
-    JournalEvent.MIGRATION_STARTED.value: "migration started",
-    JournalEvent.REBOOTED.value: "VM rebooted",
+    JournalEvent.VMOTION_REQUESTED: "vMotion requested",
+    JournalEvent.ACKED: "ack received",
+    JournalEvent.ACKED_TIMEOUT_CHANGE: "timeout-change acked",
+    JournalEvent.FORCED: "migration forced at the timeout",
+    JournalEvent.MIGRATION_STARTED: "migration started",
+    JournalEvent.REBOOTED: "VM rebooted",
 }
 
 
 def describe(e: Entry) -> Optional[str]:
     """One journal entry as a line of a scenario's ``the timeline was`` table (None: not told there)."""
-    if e["kind"] == "probe":
-        phase = e["phase"]
-        if phase == "finished" and e.get("exit_code"):
-            phase = f"failed with exit status {e['exit_code']}"
+    if isinstance(e, ProbeEntry):
+        phase = e.phase
+        if phase == "finished" and e.exit_code:
+            phase = f"failed with exit status {e.exit_code}"
         elif phase == "terminated":
             phase = "stopped"
-        return f"{e['name']} {phase}"
-    if e["kind"] != "model":
+        return f"{e.name} {phase}"
+    if not isinstance(e, ModelEntry):
         return None
-    what = e["what"]
+    what = e.what
     if what in _SIMPLE:
         return _SIMPLE[what]
     if what in (JournalEvent.REGISTERED, JournalEvent.UNREGISTERED):
-        return f'app "{e["app"]}" {what}'
+        return f'app "{e.app}" {what.value}'
     if what == JournalEvent.DELIVERED:
-        return f"{e['event']} delivered"
+        return f"{e.details['event']} delivered"
     if what == JournalEvent.MIGRATION_ENDED:
-        return f"migration ended: {e['op_status']}"
+        return f"migration ended: {e.details['op_status']}"
     return None

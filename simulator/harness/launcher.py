@@ -200,7 +200,7 @@ class HandlerLauncher:
     def _kill_leftover_probes(self) -> None:
         """A handler killed with SIGKILL leaves its hook running: end the probes this VM saw start."""
         with contextlib.suppress(Exception):
-            pids = {int(e["pid"]) for e in self.vm.journal().probes(phase="started") if "pid" in e}
+            pids = {int(e.details["pid"]) for e in self.vm.journal().probes(phase="started") if "pid" in e.details}
             for pid in pids:
                 if _is_our_probe(pid, self.vm.bin_dir):
                     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -154,7 +154,7 @@ def vmotion_sim(request: pytest.FixtureRequest) -> Iterator[SimulatedVM]:
         yield vm
     finally:
         if reporting(request.config):
-            request.node.user_properties.append((JOURNAL_PROPERTY, list(vm.journal())))
+            request.node.user_properties.append((JOURNAL_PROPERTY, [e.as_dict() for e in vm.journal()]))
         vm.close()
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -27,6 +27,7 @@ from simulator.harness.journal import Journal
 from simulator.harness.ours import python_module
 from simulator.harness.wait import wait_until
 from simulator.inprocess import Simulator
+from simulator.journal_entry import Entry, ProbeEntry, RpcEntry
 from simulator.processes import stop_process
 from simulator.transport.client import SimulatorClient
 from simulator.transport.server import SOCKET_ENV, SimulatorServer
@@ -132,13 +133,13 @@ class SimulatedVM:
     def vmtoolsd(self) -> Path:
         return self.bin_dir / "vmtoolsd"
 
-    def journal(self) -> Journal:
+    def journal(self) -> Journal[Entry]:
         """A snapshot of the journal, to query: ``vm.journal().probes("quiesce", "finished")``."""
         source = self._simulator if self._simulator is not None else self.client
         return Journal(source.journal())
 
-    def rpcs(self, verb: Optional[str] = None) -> Journal:
+    def rpcs(self, verb: Optional[str] = None) -> Journal[RpcEntry]:
         return self.journal().rpcs(verb)
 
-    def probes(self, name: Optional[str] = None, phase: Optional[str] = None) -> Journal:
+    def probes(self, name: Optional[str] = None, phase: Optional[str] = None) -> Journal[ProbeEntry]:
         return self.journal().probes(name, phase)

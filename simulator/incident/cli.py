@@ -153,7 +153,8 @@ def verdict(scenario: Scenario, incident: Incident) -> Dict[str, Any]:
     }
 
 
-def _runner(handler: List[str], speed: float = 1.0) -> Callable[[Scenario], Incident]:
+def runner_for(handler: List[str], speed: float = 1.0) -> Callable[[Scenario], Incident]:
+    """How a scenario is run: against ``handler`` (a command) on real time at ``speed``, else on virtual time."""
     from simulator.incident.scenario import ScenarioError
 
     command = handler[1:] if handler[:1] == ["--"] else list(handler)
@@ -179,7 +180,7 @@ def run_file(path: str, handler: List[str], speed: Optional[float], as_json: boo
     scenario = load(Path(path))
     if not (handler[1:] if handler[:1] == ["--"] else handler) and scenario.command:
         handler = [scenario.command]  # the command the file was made with (a soak's reproducer notes it)
-    incident = _runner(handler, speed or scenario.speed or 1.0)(scenario)
+    incident = runner_for(handler, speed or scenario.speed or 1.0)(scenario)
     result = verdict(scenario, incident)
     if as_json:
         _print(result)
@@ -248,7 +249,7 @@ def _shrink(args: argparse.Namespace) -> int:
     if not (handler[1:] if handler[:1] == ["--"] else handler) and scenario.command:
         handler = [scenario.command]  # the command the file was made with (a soak's reproducer notes it)
     try:
-        result = shrink(scenario, _runner(handler, scenario.speed or 1.0))
+        result = shrink(scenario, runner_for(handler, scenario.speed or 1.0))
     except NothingToShrink as why:
         print(f"vmotion-sim shrink: {why}", file=sys.stderr)
         return EXIT_NOT_REPRODUCED

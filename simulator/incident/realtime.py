@@ -103,7 +103,7 @@ def run_real_time(
         journal = sim.journal()
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
-            (keep / "journal.json").write_text(json.dumps(journal, indent=2))
+            (keep / "journal.json").write_text(json.dumps([e.as_dict() for e in journal], indent=2))
             for proc in launcher.started:
                 if proc.log_path.exists():
                     shutil.copyfile(proc.log_path, keep / "handler.log")

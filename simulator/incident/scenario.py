@@ -47,7 +47,7 @@ ACTIONS = {"vmotion": {"outcome", "migration_seconds"}, "set": {"host_timeout", 
 HANDLER_LIFE = ("kill", "restart", "terminate")  # actions on the handler (a process, or the core on virtual time)
 INVARIANT = "invariant:"
 BEGINS = ("start", "registered")
-SETTINGS = {"host_timeout", "vm_timeout", "migration_seconds"}
+SETTINGS = {"host_timeout", "vm_timeout", "migration_seconds", "seed"}  # seed: the operation ids drawn
 HANDLER_SETTINGS = {"interval", "safety_margin", "on_quiesce_failure", "ack_timeout_change", "end_timeout",
                     "unquiesce_timeout", "rpc_timeout"}
 HOOKS = ("quiesce", "unquiesce")
@@ -121,7 +121,11 @@ def from_dict(doc: Any) -> Scenario:
     settings = dict(doc.get("settings") or {})
     if set(settings) - SETTINGS:
         raise ScenarioError(f"settings: unknown {', '.join(sorted(set(settings) - SETTINGS))}")
+    if not isinstance(settings.get("seed", 0), int) or isinstance(settings.get("seed"), bool):
+        raise ScenarioError("settings seed: a whole number (the simulator's seed, which draws the operation ids)")
     for key, value in settings.items():
+        if key == "seed":
+            continue
         if not (key == "vm_timeout" and value is None):
             _number(value, f"settings {key}", -1.0 if key == "vm_timeout" else 0.0)
     handler = dict(doc.get("handler") or {})

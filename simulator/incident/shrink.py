@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from simulator.incident.reconstruct import Incident
 from simulator.incident.scenario import Scenario
@@ -61,7 +61,9 @@ def ddmin(items: Sequence[T], fails: Callable[[List[T]], bool]) -> List[T]:
     return current
 
 
-def shrink(scenario: Scenario, run: Runner) -> Shrunk:
+def shrink(scenario: Scenario, run: Runner, max_trials: Optional[int] = None) -> Shrunk:
+    """``max_trials``: at most that many runs (the first, which checks the failure, included); once they are
+    used up, the smallest scenario found so far is the result."""
     trials = 0
     first = run(scenario)
     trials += 1
@@ -72,6 +74,8 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
 
     def fails(candidate: Scenario) -> bool:
         nonlocal trials
+        if max_trials is not None and trials >= max_trials - 1:  # one run kept for the result's check
+            return False
         trials += 1
         return failure <= _shows(run(candidate))
 
@@ -129,9 +133,14 @@ def shrink(scenario: Scenario, run: Runner) -> Shrunk:
         if not fails(candidate):
             break
         accept(candidate)
+    if best.size() == scenario.size():
+        return Shrunk(best, sorted(failure), trials)
     last = run(best)
     trials += 1
     while not failure <= _shows(last) and kept:  # it failed by luck: step back
+        if max_trials is not None and trials >= max_trials:
+            best, last = kept[0], first  # no runs left: the scenario as given, as its first run showed it
+            break
         best = kept.pop()
         last = run(best)
         trials += 1

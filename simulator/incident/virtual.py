@@ -20,7 +20,7 @@ from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident, reconstruct
 from simulator.incident.scenario import FAULTS, HANDLER_LIFE, Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
-from simulator.incident.sources.lines import Warnings
+from simulator.journal_entry import Entry
 
 T0 = 1_700_000_000.0
 APP_NAME = "incident"
@@ -36,7 +36,8 @@ def build_simulator(scenario: Scenario, clock: Clock) -> Simulator:
     vm_timeout = settings.get("vm_timeout")
     return Simulator(clock, host_timeout=int(settings.get("host_timeout", 120)),
                      vm_timeout=None if vm_timeout is None or vm_timeout < 0 else int(vm_timeout),
-                     migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs, seed=1)
+                     migration_seconds=float(settings.get("migration_seconds", 15.0)), knobs=knobs,
+                     seed=int(settings.get("seed", 1)))
 
 
 Behave = Callable[[str, float, int], None]  # a hook's behaviour from now on: (hook, seconds, exit status)
@@ -147,11 +148,11 @@ def run_virtual(scenario: Scenario) -> Incident:
     return incident_of("virtual run", sim.journal(), T0, notes, watch)
 
 
-def incident_of(label: str, journal: List[Dict[str, Any]], origin: float, notes: List[str],
+def incident_of(label: str, journal: List[Entry], origin: float, notes: List[str],
                 watch: InvariantWatch) -> Incident:
     """What a run of a scenario showed, on either clock: its journal read as observations counted from
     ``origin`` (where the scenario's second 0 fell), reconstructed, with the invariants the run broke."""
-    observations = observe_journal(journal, Warnings())
+    observations = observe_journal(journal)
     for o in observations:
         o.t -= origin
     incident = reconstruct(label, observations, origin, notes)

@@ -9,8 +9,9 @@ import json
 import re
 from html import escape
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
+from simulator.journal_entry import Entry
 from simulator.report.operations import operation_spans
 from simulator.report.results import CheckResults, ScenarioResult
 from simulator.report.timeline_svg import timeline_svg
@@ -96,7 +97,8 @@ def write_report(results: CheckResults, directory: Path) -> Path:
         stem = f"{i:02d}-{slug(s.name)}"
         links: Dict[str, str] = {}
         if s.journal:
-            (directory / f"{stem}.journal.json").write_text(redact(json.dumps(s.journal, indent=1)) + "\n")
+            saved = json.dumps([e.as_dict() for e in s.journal], indent=1)
+            (directory / f"{stem}.journal.json").write_text(redact(saved) + "\n")
             links["journal (JSON)"] = f"{stem}.journal.json"
         if s.handler_log is not None:
             (directory / f"{stem}.handler.log").write_text(redact(s.handler_log))
@@ -107,9 +109,9 @@ def write_report(results: CheckResults, directory: Path) -> Path:
     return index
 
 
-def journal_page(journal: Iterable[Mapping[str, Any]], title: str = "vMotion notification timeline") -> str:
+def journal_page(journal: Iterable[Entry], title: str = "vMotion notification timeline") -> str:
     """The same picture for any run: a journal (``vmotion-sim journal --json``) as a page of its own."""
-    entries = [dict(e) for e in journal]
+    entries = list(journal)
     ops = operation_spans(entries)
     rows = "".join(
         f"<tr><td>{op.operation_id}</td><td>{'forced' if op.forced else ('acked' if op.acked_at else '-')}</td>"

@@ -5,6 +5,7 @@ versions as ``properties``.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -14,8 +15,17 @@ from simulator.timeline import redact, render
 SUITE_NAME = "vmotion-notification-check"
 
 
+# What XML 1.0 cannot hold at all, not even as a character reference: a garbled reply's ESC or NUL would make
+# the whole file unreadable, so such a character is written as its Python escape instead.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _value(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else _text(str(value))
 
 
 def junit_xml(results: CheckResults) -> bytes:
@@ -26,24 +36,24 @@ def junit_xml(results: CheckResults) -> bytes:
         time=f"{sum(s.timings.get('total_s', 0.0) for s in results.scenarios):.3f}",
     )
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="harness_version", value=results.version)
+    ET.SubElement(props, "property", name="harness_version", value=_value(results.version))
     ET.SubElement(props, "property", name="handler_command", value=redact(_value(results.handler_command)))
     for name, value in sorted(results.knobs.items()):
-        ET.SubElement(props, "property", name=f"knob.{name}", value=_value(value))
+        ET.SubElement(props, "property", name=_value(f"knob.{name}"), value=_value(value))
     for scenario in results.scenarios:
         feature, _, title = scenario.name.partition(": ")
         case = ET.SubElement(
-            suite, "testcase", classname=feature if title else SUITE_NAME, name=title or scenario.name,
+            suite, "testcase", classname=_value(feature if title else SUITE_NAME), name=_value(title or scenario.name),
             time=f"{scenario.timings.get('total_s', 0.0):.3f}",
         )
         if not scenario.passed:
-            reason = scenario.full_reason()
+            reason = _text(scenario.full_reason())
             failure = ET.SubElement(case, "failure", message=reason, type="ScenarioFailed")
             failure.text = reason
         if scenario.warnings:
-            ET.SubElement(case, "system-err").text = "".join(f"warning: {w}\n" for w in scenario.warnings)
+            ET.SubElement(case, "system-err").text = _text("".join(f"warning: {w}\n" for w in scenario.warnings))
         if scenario.journal:
-            ET.SubElement(case, "system-out").text = "\n".join(render(scenario.journal)) + "\n"
+            ET.SubElement(case, "system-out").text = _text("\n".join(render(scenario.journal)) + "\n")
     ET.indent(suites)  # 3.9+
     body: bytes = ET.tostring(suites, encoding="unicode").encode("utf-8")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"

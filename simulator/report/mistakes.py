@@ -6,16 +6,18 @@ Each finding is one sentence about something the handler did over the wire, read
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 from simulator.harness.journal import reply_of
+from simulator.journal_entry import Entry, ModelEntry, RpcEntry
+from simulator.model.journal_events import JournalEvent
 from simulator.report.operations import operation_spans
 from simulator.timeline import redact
 from simulator.untrusted_json import json_value
 
 
-def _body(entry: Mapping[str, Any]) -> Dict[str, Any]:
-    _, _, text = str(entry.get("request", "")).partition(" ")
+def _body(entry: RpcEntry) -> Dict[str, Any]:
+    _, _, text = entry.request.partition(" ")
     try:
         obj = json_value(text)
     except ValueError:
@@ -23,8 +25,8 @@ def _body(entry: Mapping[str, Any]) -> Dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def _refused(entry: Mapping[str, Any]) -> bool:
-    return bool(entry.get("exit_code")) or (reply_of(entry) or {}).get("result") is False
+def _refused(entry: RpcEntry) -> bool:
+    return bool(entry.exit_code) or (reply_of(entry) or {}).get("result") is False
 
 
 def _raw_id(value: Any) -> Optional[int]:
@@ -48,8 +50,8 @@ def _short(op_id: int) -> str:
     return "…" + text[-6:] if len(text) > 8 else text
 
 
-def guest_mistakes(journal: Iterable[Mapping[str, Any]]) -> List[str]:
-    entries = sorted(journal, key=lambda e: (e.get("time", 0.0), e.get("seq", 0)))
+def guest_mistakes(journal: Iterable[Entry]) -> List[str]:
+    entries = sorted(journal, key=lambda e: (e.time, e.seq))
     spans = {op.operation_id: op for op in operation_spans(entries)}
     sent: Set[int] = set()
     timeout_change_ids: Set[int] = set()
@@ -62,13 +64,13 @@ def guest_mistakes(journal: Iterable[Mapping[str, Any]]) -> List[str]:
             found.append(text)
 
     for e in entries:
-        if e.get("kind") == "model" and e.get("what") == "rebooted":
+        if isinstance(e, ModelEntry) and e.what == JournalEvent.REBOOTED:
             registered = None
             continue
-        if e.get("kind") != "rpc":
+        if not isinstance(e, RpcEntry):
             continue
-        verb, body, reply = e.get("verb"), _body(e), reply_of(e) or {}
-        when = float(e.get("time", 0.0))
+        verb, body, reply = e.verb, _body(e), reply_of(e) or {}
+        when = float(e.time)
         if verb == "register":
             if registered is not None and not _refused(e):
                 note("it registered again while its registration was still live, without unregistering first")
@@ -108,12 +110,12 @@ def guest_mistakes(journal: Iterable[Mapping[str, Any]]) -> List[str]:
     return found
 
 
-def token_exposures(journal: Iterable[Mapping[str, Any]]) -> List[str]:
+def token_exposures(journal: Iterable[Entry]) -> List[str]:
     """Warnings about how the guest handled its token, whatever the verdict: a token on a vmtoolsd command line
     is readable by every local user in ``/proc/PID/cmdline`` (``--cmdfile`` keeps it off)."""
-    exposed = [e for e in journal if e.get("kind") == "rpc" and e.get("token_in_argv")]
+    exposed = [e for e in journal if isinstance(e, RpcEntry) and e.token_in_argv]
     if not exposed:
         return []
-    verbs = sorted({str(e.get("verb", "?")) for e in exposed})
+    verbs = sorted({str(e.verb) for e in exposed})
     return [f"it put its token on a vmtoolsd command line in {len(exposed)} call(s) ({', '.join(verbs)}): any "
             "local user can read it from /proc/PID/cmdline; pass the request with --cmdfile instead"]

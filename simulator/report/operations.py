@@ -1,8 +1,8 @@
 """What happened to each operation, read off a journal: when it was asked for, fetched, quiesced, acked or
 forced, migrated and ended, and how much of the hypervisor's deadline was left when the ack landed.
 
-A journal is the list of entries ``Simulator.journal()`` returns (or ``vmotion-sim journal --json`` prints):
-model notes (``kind == "model"``), guest RPCs (``kind == "rpc"``) and hook probes (``kind == "probe"``).
+A journal is the list of entries ``Simulator.journal()`` returns (or ``vmotion-sim journal --json`` prints, read
+back with ``JournalEntry.from_dict``): model notes, guest RPCs and hook probes.
 Everything here is a pure function of that list, so the same spans drive the JUnit output, the HTML page and
 the baseline gate, for a live run or a journal saved long ago.
 """
@@ -10,9 +10,11 @@ the baseline gate, for a live run or a journal saved long ago.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from simulator.harness.journal import reply_of
+from simulator.journal_entry import Entry, ModelEntry, ProbeEntry, RpcEntry
+from simulator.model.journal_events import JournalEvent
 
 HOOK_BEGIN = ("started", "begin")
 HOOK_END = ("finished", "end", "terminated")
@@ -92,7 +94,7 @@ def _as_int(value: Any) -> Optional[int]:
     return None
 
 
-def operation_spans(journal: Iterable[Mapping[str, Any]]) -> List[OperationSpans]:
+def operation_spans(journal: Iterable[Entry]) -> List[OperationSpans]:
     """One :class:`OperationSpans` per operation the journal saw requested, in request order.
 
     Hook runs are given to the operation running when they began: a quiesce to the operation whose start
@@ -103,31 +105,32 @@ def operation_spans(journal: Iterable[Mapping[str, Any]]) -> List[OperationSpans
     order: List[int] = []
     current: Optional[OperationSpans] = None  # the operation the last fetched event belongs to
     open_hooks: Dict[str, HookSpan] = {}
-    for e in sorted(journal, key=lambda e: (e.get("time", 0.0), e.get("seq", 0))):
-        when = float(e.get("time", 0.0))
-        kind, what = e.get("kind"), e.get("what")
-        op_id = _as_int(e.get("operation_id"))
-        op = ops.get(op_id) if op_id is not None else None
-        if kind == "model":
-            if what == "vmotion-requested" and op_id is not None:
-                timeout = e.get("timeout")
+    for e in sorted(journal, key=lambda e: (e.time, e.seq)):
+        when = float(e.time)
+        if isinstance(e, ModelEntry):
+            what, details = e.what, e.details
+            op_id = _as_int(details.get("operation_id"))
+            op = ops.get(op_id) if op_id is not None else None
+            if what == JournalEvent.VMOTION_REQUESTED and op_id is not None:
+                timeout = details.get("timeout")
                 deadline = when + float(timeout) if isinstance(timeout, (int, float)) else None
-                ops[op_id] = OperationSpans(op_id, when, timeout, deadline, notified=bool(e.get("notified", True)))
+                ops[op_id] = OperationSpans(op_id, when, timeout, deadline,
+                                            notified=bool(details.get("notified", True)))
                 order.append(op_id)
             elif op is None:
                 continue
-            elif what == "deadline-moved" and isinstance(e.get("deadline"), (int, float)):
-                op.deadline = float(e["deadline"])
-            elif what == "acked":
+            elif what == JournalEvent.DEADLINE_MOVED and isinstance(details.get("deadline"), (int, float)):
+                op.deadline = float(details["deadline"])
+            elif what == JournalEvent.ACKED:
                 op.acked_at = when
-            elif what == "forced":
+            elif what == JournalEvent.FORCED:
                 op.forced_at = when
-            elif what == "migration-started":
+            elif what == JournalEvent.MIGRATION_STARTED:
                 op.migration_started_at = when
-            elif what == "migration-ended":
+            elif what == JournalEvent.MIGRATION_ENDED:
                 op.migration_ended_at = when
-                op.op_status = str(e.get("op_status", ""))
-        elif kind == "rpc" and e.get("verb") == "check-for-event":
+                op.op_status = str(details.get("op_status", ""))
+        elif isinstance(e, RpcEntry) and e.verb == "check-for-event":
             reply = reply_of(e) or {}
             fetched = ops.get(_as_int(reply.get("operationId")) or -1)
             if fetched is None:
@@ -138,18 +141,17 @@ def operation_spans(journal: Iterable[Mapping[str, Any]]) -> List[OperationSpans
             elif reply.get("eventType") == "end" and fetched.end_fetched_at is None:
                 fetched.end_fetched_at = when
                 current = fetched
-        elif kind == "probe":
-            name, phase = str(e.get("name", "")), str(e.get("phase", ""))
-            if phase in HOOK_BEGIN and current is not None:
-                span = HookSpan(name, when)
+        elif isinstance(e, ProbeEntry):
+            if e.phase in HOOK_BEGIN and current is not None:
+                span = HookSpan(e.name, when)
                 current.hooks.append(span)
-                open_hooks[name] = span
-            elif phase in HOOK_END and name in open_hooks:
-                span = open_hooks.pop(name)
-                span.end, span.outcome = when, phase
+                open_hooks[e.name] = span
+            elif e.phase in HOOK_END and e.name in open_hooks:
+                span = open_hooks.pop(e.name)
+                span.end, span.outcome = when, e.phase
     return [ops[i] for i in order]
 
 
-def journal_origin(journal: Iterable[Mapping[str, Any]]) -> float:
-    times = [float(e["time"]) for e in journal if isinstance(e.get("time"), (int, float))]
+def journal_origin(journal: Iterable[Entry]) -> float:
+    times = [float(e.time) for e in journal]
     return min(times) if times else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from simulator.journal_entry import Entry, JournalEntry
 from simulator.report.mistakes import guest_mistakes, token_exposures
 from simulator.report.operations import operation_spans
 
@@ -33,7 +34,7 @@ class ScenarioResult:
     passed: bool
     reason: str = ""
     timings: Dict[str, float] = field(default_factory=dict)
-    journal: List[Dict[str, Any]] = field(default_factory=list)
+    journal: List[Entry] = field(default_factory=list)
     handler_log: Optional[str] = None  # None: no handler process ran; "" : it ran and wrote nothing
 
     @property
@@ -92,7 +93,7 @@ class ScenarioResult:
             passed=bool(verdict.get("passed")),
             reason=str(verdict.get("reason") or ""),
             timings={k: float(v) for k, v in dict(verdict.get("timings") or {}).items()},
-            journal=list(verdict.get("journal") or []),
+            journal=[JournalEntry.from_dict(e) for e in verdict.get("journal") or []],
             handler_log=None if verdict.get("handler_log") is None else str(verdict["handler_log"]),
         )
 

@@ -8,8 +8,9 @@ Hooks: the quiesce and unquiesce runs (a killed run has a red outline).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping
+from typing import Any, Iterable, List
 
+from simulator.journal_entry import Entry, RpcEntry
 from simulator.report.operations import OperationSpans, journal_origin, operation_spans
 from simulator.report.svg import Drawing, nice_step
 
@@ -34,13 +35,13 @@ def _lane_y(lane: str) -> float:
     return TOP + LANES.index(lane) * (LANE_H + 20)
 
 
-def _end_time(entries: List[Mapping[str, Any]], ops: List[OperationSpans]) -> float:
-    times = [float(e["time"]) for e in entries if isinstance(e.get("time"), (int, float))]
+def _end_time(entries: List[Entry], ops: List[OperationSpans]) -> float:
+    times = [float(e.time) for e in entries]
     times += [op.deadline for op in ops if op.deadline is not None]  # the margin is drawn up to it
     return max(times) if times else 0.0
 
 
-def timeline_svg(journal: Iterable[Mapping[str, Any]], title: str = "") -> str:
+def timeline_svg(journal: Iterable[Entry], title: str = "") -> str:
     entries = list(journal)
     ops = operation_spans(entries)
     origin = journal_origin(entries)
@@ -68,10 +69,10 @@ def timeline_svg(journal: Iterable[Mapping[str, Any]], title: str = "") -> str:
         _draw_operation(d, op, x, hv)
     guest = _lane_y("guest")
     for e in entries:
-        if e.get("kind") != "rpc":
+        if not isinstance(e, RpcEntry):
             continue
-        verb = str(e.get("verb", ""))
-        t = float(e.get("time", origin))
+        verb = str(e.verb)
+        t = float(e.time)
         if verb == "ack-event":
             d.circle(x(t), guest + LANE_H / 2, 5, COLORS["ack"], title=f"ack-event at +{t - origin:.3f} s",
                      css_class="marker-ack")

@@ -37,15 +37,19 @@ def step_actions(step: Dict[str, Any], timeout: float, seconds: float, exit_code
 
 
 def to_scenario(
-    name: str, timed: List[Tuple[float, Action]], timeout: int, migration_seconds: float, speed: float,
-    command: Optional[str], invariant: str, end: float,
+    name: str, timed: List[Tuple[float, Action]], timeout: int, migration_seconds: float, speed: Optional[float],
+    command: Optional[str], invariant: str, end: float, seed: Optional[int] = None,
 ) -> Scenario:
     """``timed``: (simulated seconds from the handler's start, action); ``end``: when the invariant was seen broken,
-    where the replay checks it last (the soak checks after each step's wait, so the end is past the last action)."""
+    where the replay checks it last (the soak checks after each step's wait, so the end is past the last action);
+    ``seed``: the run's simulator seed, so the replay draws the same operation ids."""
     actions = [{"at": round(max(0.0, at), 3), **action} for at, action in timed]
     last = max([a["at"] for a in actions] + [end])
+    settings: Dict[str, Any] = {"host_timeout": timeout, "vm_timeout": None, "migration_seconds": migration_seconds}
+    if seed is not None:
+        settings["seed"] = seed
     return Scenario(
-        name=name, settings={"host_timeout": timeout, "vm_timeout": None, "migration_seconds": migration_seconds},
+        name=name, settings=settings,
         actions=actions, duration=round(last + 0.001, 3), expect=[f"invariant:{invariant}"], source="soak",
         command=command, speed=speed, begin="registered",
     )

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from simulator.faults import Faults
 from simulator.inprocess import SimulatorError
+from simulator.journal_entry import Entry, JournalEntry
 from simulator.model.knobs import Knobs
 from simulator.readside import OperationStatus, Status
 from simulator.rpc import RpcResult
@@ -94,8 +95,14 @@ class SimulatorClient:
     def status(self) -> Status:
         return Status.from_dict(self.request("status")["status"])
 
-    def journal(self) -> List[Dict[str, Any]]:
-        return list(self.request("journal")["journal"])
+    def journal(self) -> List[Entry]:
+        entries = self.request("journal")["journal"]
+        if not isinstance(entries, list):
+            raise SimulatorError("the simulator's journal reply is not a list")
+        try:
+            return [JournalEntry.from_dict(e) for e in entries]
+        except ValueError as bad:
+            raise SimulatorError(f"the simulator sent a journal entry this client cannot read: {bad}") from None
 
     def operation(self, operation_id: int) -> OperationStatus:
         found = self.status().operation(operation_id)

@@ -27,16 +27,24 @@ def check(tmp_path: Path, delay: float, *gate: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.fixture
-def baseline(tmp_path: Path) -> Path:
-    (tmp_path / "slower-quiesce").write_text(SLOWER)
-    (tmp_path / "slower-quiesce").chmod(0o755)
-    saved = check(tmp_path, 0, "--save-baseline", "baseline.json")
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of the gated runs, with the wrapper that makes the quiesce slower."""
+    directory = tmp_path_factory.mktemp("gate")
+    (directory / "slower-quiesce").write_text(SLOWER)
+    (directory / "slower-quiesce").chmod(0o755)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def baseline(gate: Path) -> Path:
+    """One baseline, saved by the first run; each test gates a run of its own on it (and only reads it)."""
+    saved = check(gate, 0, "--save-baseline", "baseline.json")
     assert saved.returncode == 0, saved.stdout + saved.stderr
-    data = json.loads((tmp_path / "baseline.json").read_text())
+    data = json.loads((gate / "baseline.json").read_text())
     [(name, timings)] = data["scenarios"].items()
     assert name.startswith("A vMotion acknowledged in time: ") and timings["start_to_ack_s"] >= 1.0
-    return tmp_path / "baseline.json"
+    return gate / "baseline.json"
 
 
 def only_scenario(done: subprocess.CompletedProcess[str]) -> Dict[str, Any]:
@@ -44,8 +52,8 @@ def only_scenario(done: subprocess.CompletedProcess[str]) -> Dict[str, Any]:
     return dict(scenario)
 
 
-def test_a_quiesce_that_got_slower_fails_the_gate_and_says_by_how_much(baseline: Path, tmp_path: Path) -> None:
-    done = check(tmp_path, 2.0, "--baseline", str(baseline))
+def test_a_quiesce_that_got_slower_fails_the_gate_and_says_by_how_much(baseline: Path, gate: Path) -> None:
+    done = check(gate, 2.0, "--baseline", str(baseline))
     assert done.returncode == 1, done.stdout + done.stderr
     scenario = only_scenario(done)
     assert scenario["verdict"] == "failed"
@@ -55,8 +63,8 @@ def test_a_quiesce_that_got_slower_fails_the_gate_and_says_by_how_much(baseline:
     assert f"vs baseline {expected['start_to_ack_s']:.2f} s (+" in scenario["reason"]
 
 
-def test_an_unchanged_handler_passes_the_gate(baseline: Path, tmp_path: Path) -> None:
-    done = check(tmp_path, 0, "--baseline", str(baseline), "--tolerance", "60")
+def test_an_unchanged_handler_passes_the_gate(baseline: Path, gate: Path) -> None:
+    done = check(gate, 0, "--baseline", str(baseline), "--tolerance", "60")
     assert done.returncode == 0, done.stdout + done.stderr
     assert only_scenario(done)["verdict"] == "passed"
 

@@ -4,15 +4,18 @@ with a readable reason."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
+
+from tests.conformance.deadlines import at_speed
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = REPO / "simulator" / "harness" / "scenarios"
@@ -32,6 +35,23 @@ def check(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Comple
         [sys.executable, "-m", "simulator", "check", *args],
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, env=env,
     )
+
+
+# The module's checks of real handlers, each by `vmotion-sim check` as a user runs it. Each mostly waits on its
+# scenarios' real timeouts, so the `checks` fixture runs them all at once; every test reads its own.
+CHECKS: Dict[str, Tuple[List[str], Dict[str, str]]] = {
+    "xdist": (["--json", "-k", "while_idle"], {"PYTEST_ADDOPTS": "-n 2"}),
+    "bundled": (["-k", ACKED_SCENARIO, "--", *shlex.split(BUNDLED)], {}),
+    "acks early": (["-k", ACKED_SCENARIO, "--", *broken("acks-before-quiesce-ends")], {}),
+    "keeps no state": (["--json", "-k", "restarted", "--", *broken("keeps-no-state")], {}),
+}
+
+
+@pytest.fixture(scope="module")
+def checks() -> Dict[str, subprocess.CompletedProcess[str]]:
+    with concurrent.futures.ThreadPoolExecutor(len(CHECKS)) as pool:
+        futures = {name: pool.submit(check, *args, env={**os.environ, **env}) for name, (args, env) in CHECKS.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def test_gherkin_with_a_handler_command_selects_every_conformance_scenario_and_only_those(
@@ -58,12 +78,12 @@ def test_gherkin_with_a_handler_command_prints_each_step_of_the_scenario(pyteste
 
 
 def test_gherkin_reports_a_handler_that_never_acks_on_screen_and_in_the_verdicts(pytester: pytest.Pytester) -> None:
-    # One run waits out the real timeout; the terminal and the --vmotion-report file (what `vmotion-sim check`
-    # prints) are both read from it.
+    # One run waits out the timeout (at speed where it can: only the deadline has to pass); the terminal and the
+    # --vmotion-report file (what `vmotion-sim check` prints) are both read from it.
     report = pytester.path / "verdicts.json"
     result = pytester.runpytest_subprocess(
         str(FEATURES), "--gherkin", "--handler-cmd", shlex.join(broken("never-acks")), "-k", ACKED_SCENARIO,
-        "-p", "no:cacheprovider", "--vmotion-report", str(report),
+        "-p", "no:cacheprovider", "--vmotion-report", str(report), *at_speed(),
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the handler did not ack operation * in time (it never acked)*forced*"])
@@ -72,9 +92,11 @@ def test_gherkin_reports_a_handler_that_never_acks_on_screen_and_in_the_verdicts
     assert "it never acked" in verdict["reason"] and "forced" in verdict["reason"]
 
 
-def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
+def test_check_reports_every_verdict_when_pytest_runs_under_xdist(
+    checks: Dict[str, subprocess.CompletedProcess[str]],
+) -> None:
     """PYTEST_ADDOPTS="-n 2" makes the run parallel: the verdicts come from the workers, not from the controller."""
-    done = check("--json", "-k", "while_idle", env={**os.environ, "PYTEST_ADDOPTS": "-n 2"})
+    done = checks["xdist"]
     assert done.returncode == 0, done.stdout + done.stderr
     scenarios = json.loads(done.stdout)["scenarios"]
     assert sorted(v["name"].split(": ", 1)[1] for v in scenarios) == [
@@ -88,8 +110,10 @@ def test_check_reports_every_verdict_when_pytest_runs_under_xdist() -> None:
                           "SIGTERM while idle": 0}
 
 
-def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -> None:
-    done = check("-k", ACKED_SCENARIO, "--", *shlex.split(BUNDLED))
+def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table(
+    checks: Dict[str, subprocess.CompletedProcess[str]],
+) -> None:
+    done = checks["bundled"]
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["scenario", "verdict", "why", "timings"]
@@ -97,17 +121,21 @@ def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table() -
     assert lines[-1] == "1 passed, 0 failed"
 
 
-def test_check_fails_a_handler_that_acks_before_its_quiesce_finished() -> None:
-    done = check("-k", ACKED_SCENARIO, "--", *broken("acks-before-quiesce-ends"))
+def test_check_fails_a_handler_that_acks_before_its_quiesce_finished(
+    checks: Dict[str, subprocess.CompletedProcess[str]],
+) -> None:
+    done = checks["acks early"]
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED" in done.stdout
     assert "acked before it even started its quiesce command" in done.stdout
     assert done.stdout.splitlines()[-1] == "0 passed, 1 failed"
 
 
-def test_check_fails_a_handler_whose_registration_leaks_when_it_is_killed() -> None:
+def test_check_fails_a_handler_whose_registration_leaks_when_it_is_killed(
+    checks: Dict[str, subprocess.CompletedProcess[str]],
+) -> None:
     """With the one-app limit, a registration left by a SIGKILL refuses the restarted handler's registration."""
-    done = check("--json", "-k", "restarted", "--", *broken("keeps-no-state"))
+    done = checks["keeps no state"]
     assert done.returncode == 1, done.stdout + done.stderr
     scenarios = json.loads(done.stdout)["scenarios"]
     assert len(scenarios) == 2 and all(v["verdict"] == "failed" for v in scenarios)

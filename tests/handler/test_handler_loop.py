@@ -85,3 +85,45 @@ def test_a_registration_lost_while_quiesced_unquiesces_and_registers_again(
     assert unquiesce.env["VMOTION_OPERATION_ID"] == quiesce.env["VMOTION_OPERATION_ID"]
     assert unquiesce.started == 11  # at the first poll after the reboot
     assert [r["t"] for r in rpcs(sim, "register")] == [0, 12]  # after the unquiesce (1 s)
+
+
+def test_the_handler_keeps_polling_while_a_long_unquiesce_runs(
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    # An unquiesce may take minutes (an application warming up again). The handler must stay live: a start
+    # that comes meanwhile is fetched at once (so its deadline is planned from when it was seen), and it is
+    # quiesced for only after the unquiesce has finished.
+    hooks.script("quiesce", seconds=1)
+    hooks.script("unquiesce", seconds=100)
+    timeline.at(3, sim.vmotion)
+    timeline.at(40.5, sim.vmotion)
+    make_handler(sim, timeline, hooks, store, stop_at=200).run()
+
+    first_unquiesce = hooks.of("unquiesce")[0]
+    began, ended = first_unquiesce.started, first_unquiesce.started + 100
+    polls = [c["t"] for c in rpcs(sim, "check-for-event") if began < c["t"] < ended]
+    assert len(polls) >= 90  # about one per interval (1 s) throughout the 100 s
+    fetched = [c["t"] for c in rpcs(sim, "check-for-event") if '"eventType": "start"' in c["stdout"]]
+    assert fetched[1] == 41  # the second start, seen at the first poll after it, mid-unquiesce
+    second_quiesce = hooks.of("quiesce")[1]
+    assert second_quiesce.started >= ended  # one hook at a time: the application is unquiesced first
+    acks = rpcs(sim, "ack-event")
+    assert len(acks) == 2 and acks[1]["t"] == second_quiesce.started + 1
+
+
+def test_a_registration_lost_during_a_quiesce_stops_it_unquiesces_and_registers_again(
+    sim: Simulator, timeline: VirtualTime, hooks: ScriptedHooks, store: FileStateStore
+) -> None:
+    # The VM reboots 7 s into a 100 s quiesce: the ack can no longer be sent (its token is gone), so holding
+    # the application quiesced until the deadline serves nothing. The poll made while the hook runs finds out.
+    hooks.script("quiesce", seconds=100)
+    hooks.script("unquiesce", seconds=1)
+    timeline.at(3, sim.vmotion)
+    timeline.at(10.5, sim.reboot)
+    make_handler(sim, timeline, hooks, store, stop_at=40).run()
+    (quiesce,) = hooks.of("quiesce")
+    assert quiesce.started == 3 and quiesce.ended == 11 and quiesce.outcome == "killed"
+    (unquiesce,) = hooks.of("unquiesce")
+    assert unquiesce.env["VMOTION_REASON"] == "registration-lost" and unquiesce.started == 11
+    assert [r["t"] for r in rpcs(sim, "register")] == [0, 12]
+    assert rpcs(sim, "ack-event") == []  # no ack sent with a token known to be gone

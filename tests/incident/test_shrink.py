@@ -39,6 +39,26 @@ def test_a_failing_scenario_shrinks_to_its_cause_on_virtual_time() -> None:
     assert small.size() < source.size() and small.duration < source.duration
 
 
+def test_a_budget_of_runs_stops_the_shrinking_with_the_smallest_failing_scenario_so_far() -> None:
+    source = from_dict(doc(
+        settings={"host_timeout": 10, "migration_seconds": 20}, handler={"on_quiesce_failure": "no-ack"},
+        actions=[{"at": 2, "do": "set", "host_timeout": 12}, {"at": 5, "do": "vmotion", "migration_seconds": 20},
+                 {"at": 60, "do": "vmotion", "migration_seconds": 8}, {"at": 90, "do": "set", "host_timeout": 9}],
+        hooks={"quiesce": [{"seconds": 6, "exit_code": 1}]}, duration=120, expect=["forced-migration"]))
+    runs = []
+
+    def counted(scenario: Scenario) -> Any:
+        runs.append(scenario)
+        return run_virtual(scenario)
+
+    unbounded = shrink(source, run_virtual)
+    bounded = shrink(source, counted, max_trials=4)
+    assert len(runs) == bounded.trials <= 4 < unbounded.trials
+    assert "forced-migration" in run_virtual(bounded.scenario).outcome
+    assert unbounded.scenario.size() <= bounded.scenario.size() < source.size()
+    assert shrink(source, run_virtual, max_trials=1).scenario.size() == source.size()  # only the first run
+
+
 def test_vmotion_sim_shrink_against_a_known_broken_handler_keeps_its_failure(tmp_path: Path) -> None:
     source = tmp_path / "broken.json"
     # Short (each trial is a real run of its duration), yet with a noise action for delta debugging to remove:

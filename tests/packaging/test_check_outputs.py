@@ -3,12 +3,14 @@ handler of theirs written in bash, its results as JSON, JUnit XML and an HTML pa
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import junitparser
 import pytest
@@ -40,19 +42,72 @@ while :; do
 done
 """
 ACKED = "acks_before_the_timeout"  # -k: the scenario whose quiesce takes 1 s of an 8 s timeout
+HANDLER_COMMAND = "./handler.sh {name} {quiesce} {unquiesce}"  # as a user writes it in the action or the job
+# The GitHub action's inputs for the naive handler (the rest keep their defaults).
+ACTION_INPUTS = {
+    "handler-command": HANDLER_COMMAND, "select": ACKED,
+    "knobs": "error_envelope=json-stderr ack_after_timeout=error", "output-dir": "ci-out",
+}
+WAYS = ("command line", "github action", "gitlab job")
+Runs = Dict[str, Tuple[Path, List[subprocess.CompletedProcess[str]]]]
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "handler.sh").write_text(NAIVE_BASH_HANDLER)
-    (tmp_path / "handler.sh").chmod(0o755)
-    return tmp_path
+def naive_project(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "handler.sh").write_text(NAIVE_BASH_HANDLER)
+    (directory / "handler.sh").chmod(0o755)
+    return directory
 
 
-def test_a_naive_bash_handler_fails_with_its_mistake_named_in_every_output(venv: Path, project: Path) -> None:
-    done = run([str(venv / "bin" / "vmotion-sim"), "check", "-k", ACKED, "--json", "--junitxml", "out/junit.xml",
-                "--report", "out/report", "--", "./handler.sh", "{name}", "{quiesce}", "{unquiesce}"],
-               project, user_env(venv))
+def action_steps() -> List[Tuple[str, Dict[str, str]]]:
+    """The composite action's shell steps (not the install: the wheel is installed), each with its environment
+    as GitHub fills it in from ``ACTION_INPUTS``."""
+    action = yaml.safe_load((REPO / "action.yml").read_text())
+    inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    inputs.update(ACTION_INPUTS)
+    steps = [s for s in action["runs"]["steps"] if "run" in s and s["name"] != "Install the harness"]
+    assert steps, "the action has no step that runs the check"
+    return [(step["run"], {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: inputs[m.group(1)], v)
+                           for k, v in step.get("env", {}).items()}) for step in steps]
+
+
+def gitlab_job() -> Dict[str, Any]:
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```yaml\n(vmotion-check:\n.*?)```", readme, re.S)
+    assert block, "the README's GitLab job is gone"
+    job: Dict[str, Any] = yaml.safe_load(block.group(1))["vmotion-check"]
+    return job
+
+
+def run_a_way(way: str, venv: Path, project: Path) -> List[subprocess.CompletedProcess[str]]:
+    env = user_env(venv)
+    if way == "command line":
+        return [run([str(venv / "bin" / "vmotion-sim"), "check", "-k", ACKED, "--json", "--junitxml", "out/junit.xml",
+                     "--report", "out/report", "--", *shlex.split(HANDLER_COMMAND)], project, env)]
+    if way == "github action":  # the steps in order, each in its own shell, as GitHub runs them
+        return [run(["bash", "-e", "-c", script], project, {**env, **step_env}) for script, step_env in action_steps()]
+    job = gitlab_job()  # its script lines, in order, in one shell, with the handler command it names
+    script = "\n".join(line for line in job["script"] if not line.startswith("pip install"))
+    variables = {k: str(v) for k, v in job.get("variables", {}).items()}
+    variables["HANDLER_COMMAND"] = HANDLER_COMMAND
+    variables["CHECK_ARGS"] = f"-k {ACKED}"
+    return [run(["bash", "-e", "-c", script], project, {**env, **variables})]
+
+
+@pytest.fixture(scope="module")
+def naive_runs(venv: Path, full_check_started: object, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The naive handler checked the three ways a user's CI runs the check, at once: each way waits out the
+    scenario's real 8-s timeout (the naive ack names an operation the VM never sent), so together they wait once,
+    and while the full check (started first) waits on its own timeouts."""
+    base = tmp_path_factory.mktemp("naive")
+    projects = {way: naive_project(base / way.replace(" ", "-")) for way in WAYS}
+    with concurrent.futures.ThreadPoolExecutor(len(WAYS)) as pool:
+        futures = {way: pool.submit(run_a_way, way, venv, projects[way]) for way in WAYS}
+        return {way: (projects[way], future.result()) for way, future in futures.items()}
+
+
+def test_a_naive_bash_handler_fails_with_its_mistake_named_in_every_output(naive_runs: Runs) -> None:
+    project, [done] = naive_runs["command line"]
     assert done.returncode == 1, done.stdout + done.stderr
     results: Dict[str, Any] = json.loads(done.stdout)
     [scenario] = results["scenarios"]
@@ -64,7 +119,7 @@ def test_a_naive_bash_handler_fails_with_its_mistake_named_in_every_output(venv:
     [warning] = results["summary"]["warnings"]
     assert "token on a vmtoolsd command line" in warning and "--cmdfile" in warning
     assert scenario["operations"][0]["forced"] is True
-    assert shlex.split(results["handler_command"]) == ["./handler.sh", "{name}", "{quiesce}", "{unquiesce}"]
+    assert shlex.split(results["handler_command"]) == shlex.split(HANDLER_COMMAND)
 
     [suite] = list(junitparser.JUnitXml.fromfile(str(project / "out" / "junit.xml")))
     [case] = list(suite)
@@ -99,38 +154,21 @@ def test_the_junit_file_of_a_full_check_is_read_by_a_junit_library(full_check: P
     assert props["harness_version"] == results["harness_version"] and props["knob.max_apps"] == "1"
 
 
-def test_the_github_action_runs_the_check_with_its_inputs(venv: Path, project: Path) -> None:
+def test_the_github_action_runs_the_check_with_its_inputs(naive_runs: Runs) -> None:
     """The composite action's shell steps, run here as GitHub would, with the installed harness and its inputs."""
-    action = yaml.safe_load((REPO / "action.yml").read_text())
-    inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
-    inputs.update({
-        "handler-command": "./handler.sh {name} {quiesce} {unquiesce}", "select": ACKED,
-        "knobs": "error_envelope=json-stderr ack_after_timeout=error", "output-dir": "ci-out",
-    })
-    steps = [s for s in action["runs"]["steps"] if "run" in s and s["name"] != "Install the harness"]
-    env = user_env(venv)
-    for step in steps:
-        step_env = {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: inputs[m.group(1)], v)
-                    for k, v in step.get("env", {}).items()}
-        done = run(["bash", "-e", "-c", step["run"]], project, {**env, **step_env})
+    project, steps = naive_runs["github action"]
+    for done in steps:
         assert done.returncode == 1, done.stdout + done.stderr  # the naive handler fails: so does the step
     results = json.loads((project / "ci-out" / "results.json").read_text())
     assert results["knobs"]["error_envelope"] == "json-stderr"
     assert (project / "ci-out" / "junit.xml").exists() and (project / "ci-out" / "report" / "index.html").exists()
 
 
-def test_the_gitlab_job_in_the_readme_runs_as_written(venv: Path, project: Path) -> None:
+def test_the_gitlab_job_in_the_readme_runs_as_written(naive_runs: Runs) -> None:
     """The README's GitLab CI job: its script lines, in order, in a shell, with the handler command it names."""
-    readme = (REPO / "README.md").read_text()
-    block = re.search(r"```yaml\n(vmotion-check:\n.*?)```", readme, re.S)
-    assert block, "the README's GitLab job is gone"
-    job = yaml.safe_load(block.group(1))["vmotion-check"]
-    script = "\n".join(line for line in job["script"] if not line.startswith("pip install"))
-    variables = {k: str(v) for k, v in job.get("variables", {}).items()}
-    variables["HANDLER_COMMAND"] = "./handler.sh {name} {quiesce} {unquiesce}"
-    variables["CHECK_ARGS"] = f"-k {ACKED}"
-    done = run(["bash", "-e", "-c", script], project, {**user_env(venv), **variables})
+    project, [done] = naive_runs["gitlab job"]
     assert done.returncode == 1, done.stdout + done.stderr
+    job = gitlab_job()
     for artifact in job["artifacts"]["reports"]["junit"], *job["artifacts"]["paths"]:
         assert (project / artifact).exists(), artifact
     assert os.path.getsize(project / job["artifacts"]["reports"]["junit"]) > 0

@@ -13,6 +13,7 @@ import junitparser
 import pytest
 
 from simulator import ManualClock, Simulator
+from simulator.journal_entry import Entry, RpcEntry
 from simulator.report import (
     CheckResults,
     ScenarioResult,
@@ -55,7 +56,7 @@ class Guest:
     def hook(self, name: str, phase: str) -> None:
         self.sim.record_probe(name, phase)
 
-    def journal(self) -> List[Dict[str, Any]]:
+    def journal(self) -> List[Entry]:
         return self.sim.journal()
 
 
@@ -185,6 +186,22 @@ def test_junit_output_is_read_by_a_junit_library(tmp_path: Path) -> None:
     assert props["knob.error_envelope"] == "json-stderr" and "harness_version" in props
 
 
+def test_junit_output_stays_well_formed_xml_when_the_journal_holds_control_characters() -> None:
+    # A garbled channel answers with ESC and NUL; XML 1.0 cannot hold them, and one such reply made the soak's
+    # whole JUnit file unreadable. They are shown escaped instead.
+    g = Guest()
+    g.sim.fault(garble=True)
+    g.at(1).sim.call(f'vm-operation-notification.check-for-event {{"uniqueToken": "{g.token}"}}')
+    bad = ScenarioResult(name="Channel: garbled \x1b reply", passed=False, reason="reply \x00 unreadable",
+                         journal=g.journal())
+    root = ET.fromstring(junit_xml(CheckResults(scenarios=[bad])))
+    [case] = root.iter("testcase")
+    assert case.get("name") == "garbled \\x1b reply"
+    out = case.findtext("system-out") or ""
+    assert "\\x1b[?garbled\\x00 reply" in out
+    assert case.find("failure").get("message") == "reply \\x00 unreadable"  # type: ignore[union-attr]
+
+
 def test_the_report_page_links_the_journal_and_log_of_each_failed_scenario(tmp_path: Path) -> None:
     index = write_report(results(), tmp_path / "report")
     page = index.read_text()
@@ -256,7 +273,7 @@ def _sim_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_vmotion_sim_report_renders_a_saved_journal(tmp_path: Path) -> None:
-    (tmp_path / "journal.json").write_text(json.dumps(forced_cycle().journal()))
+    (tmp_path / "journal.json").write_text(json.dumps([e.as_dict() for e in forced_cycle().journal()]))
     done = _sim_cli("report", "journal.json", "-o", "page.html", "--title", "db-07", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
     page = (tmp_path / "page.html").read_text()
@@ -267,6 +284,8 @@ def test_vmotion_sim_report_renders_a_saved_journal(tmp_path: Path) -> None:
     ("nope", "journal.json is not JSON: save a journal with `vmotion-sim journal --json`"),
     ('{"a": 1}', "journal.json is not a journal (a JSON list of entries with time and kind)"),
     ("[" * 100_000, "journal.json is not JSON: save a journal with `vmotion-sim journal --json`"),
+    ('[{"seq": 1, "time": 1.0, "kind": "model", "what": "acked"}, {"seq": 2, "time": "noon", "kind": "rpc"}]',
+     "journal.json is not a journal: its entry 2: time is not a number"),
 ])
 def test_vmotion_sim_report_refuses_what_is_not_a_journal_in_one_line(tmp_path: Path, content: str,
                                                                       message: str) -> None:
@@ -282,12 +301,11 @@ def test_a_journal_holding_json_nested_past_the_parsers_limit_is_read_without_a_
     deep = "[" * 100_000
     journal = [
         *g.journal(),
-        {"seq": 999, "time": g.clock.now(), "kind": "rpc", "verb": "ack-event",
-         "request": "vm-operation-notification.ack-event " + deep, "stdout": deep, "stderr": "", "exit_code": 0},
+        RpcEntry(999, g.clock.now(), "ack-event", "vm-operation-notification.ack-event " + deep, deep, "", 0),
     ]
     result = ScenarioResult("F: deep", passed=False, reason="r", journal=journal)
     assert result.mistakes == []
     assert operation_spans(journal)[0].margin_s == pytest.approx(8.4)
-    (tmp_path / "journal.json").write_text(json.dumps(journal))
+    (tmp_path / "journal.json").write_text(json.dumps([e.as_dict() for e in journal]))
     done = _sim_cli("report", "journal.json", "-o", "page.html", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")

@@ -17,6 +17,7 @@ from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.inprocess import SimulatorError
+from simulator.journal_entry import JournalEntry
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
 
 
@@ -88,7 +89,7 @@ def test_a_cycle_driven_from_the_command_line(served: SimulatedVM) -> None:
     assert (op["operation_id"], op["phase"], op["forced"]) == (op_id, "done", True)
     assert status["registrations"][0]["queued"] == ["start", "end"]
     journal = json.loads(sim_cli("--socket", sock, "journal", "--json").stdout)
-    assert [e["verb"] for e in Journal(journal).rpcs()] == ["register"]
+    assert [e.verb for e in Journal(JournalEntry.from_dict(e) for e in journal).rpcs()] == ["register"]
     timeline = sim_cli("--socket", sock, "journal").stdout
     assert "timeout: migration forced" in timeline
     assert sim_cli("--socket", sock, "set", "--vm-timeout", "30").returncode == 0

@@ -79,7 +79,7 @@ def test_a_guest_rpc_nested_too_deep_gets_invalid_input_and_is_journaled(sim: Si
     reply = ask(conn, {"op": "rpc", "command": command})
     assert reply["ok"] is True
     assert "register: Invalid input: Malformed JSON" in reply["stdout"] + reply["stderr"]
-    assert [e["verb"] for e in Journal(sim.journal()).rpcs()] == ["register"]
+    assert [e.verb for e in Journal(sim.journal()).rpcs()] == ["register"]
 
 
 @pytest.mark.parametrize("field", ["time", "seq", "kind"])

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from simulator import Knobs, ManualClock, Simulator
+from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
 from tests.simulator.guest import Guest
 
@@ -28,12 +29,12 @@ def test_the_journal_holds_no_token_but_tells_the_apps_apart() -> None:
     sim = Simulator(ManualClock(1_666_994_660.0), knobs=Knobs(max_apps=2), seed=3)
     tokens = _cycle(sim)
     journal = sim.journal()
-    text = json.dumps(journal)
+    text = json.dumps([e.as_dict() for e in journal])
     assert not [t for t in tokens if t in text]
     assert "not-a-real-one" not in text  # whatever a guest sends as a token is a secret too
-    registered = [json.loads(e["stdout"])["uniqueToken"] for e in journal if e.get("verb") == "register"]
+    registered = [json.loads(e.stdout)["uniqueToken"] for e in Journal(journal).rpcs("register")]
     assert len(set(registered)) == 2  # one stable placeholder per token
-    acks = [json.loads(e["request"].split(" ", 1)[1])["uniqueToken"] for e in journal if e.get("verb") == "ack-event"]
+    acks = [json.loads(e.request.split(" ", 1)[1])["uniqueToken"] for e in Journal(journal).rpcs("ack-event")]
     assert acks == registered
 
 

@@ -435,17 +435,17 @@ def test_the_journal_records_every_rpc_in_time_order(sim: Simulator, clock: Manu
     clock.advance(5)
     guest.check(token)
     rpcs = list(Journal(sim.journal()).rpcs())
-    assert [(e["verb"], e["time"], e["exit_code"]) for e in rpcs] == [
+    assert [(e.verb, e.time, e.exit_code) for e in rpcs] == [
         ("register", T0, 0),
         ("check-for-event", T0 + 5, 0),
     ]
-    assert rpcs[1]["stdout"] == '{"version":"1.0.0", "result": true }\n'
+    assert rpcs[1].stdout == '{"version":"1.0.0", "result": true }\n'
 
 
 def test_status_never_shows_tokens(sim: Simulator, guest: Guest) -> None:
     token = guest.register()
     sim.vmotion()
-    assert token not in json.dumps(sim.status().to_dict())
+    assert token not in json.dumps(sim.status().as_dict())
 
 
 def test_reset_forgets_everything(sim: Simulator, guest: Guest) -> None:

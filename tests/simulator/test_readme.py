@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.model.knobs import knob_docs
@@ -86,7 +87,7 @@ def test_the_test_your_own_handler_commands_run_as_written(tmp_path: Path) -> No
             if command.startswith("vmotion-sim --socket") and " vmotion" in command:
                 assert wait_until(lambda: client.status()["registrations"], timeout=20), "my-handler never registered"
             if command.startswith("vmotion-sim --socket") and " journal" in command:
-                assert wait_until(lambda: [e for e in client.journal() if e.get("verb") == "ack-event"], timeout=20)
+                assert wait_until(lambda: Journal(client.journal()).rpcs("ack-event"), timeout=20)
             if command.endswith("&"):
                 # exec: the background program itself is the child, so it is stopped by its own pid.
                 words = re.match(r"((?:\w+=\S*\s+)*)(.*?)\s*&$", command)

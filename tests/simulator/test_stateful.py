@@ -107,7 +107,7 @@ class NotificationMachine(RuleBasedStateMachine):
     def fifo_per_app(self) -> None:
         queued: Dict[str, List[Tuple[object, object]]] = {}
         for entry in Journal(self.sim.journal()).notes(JournalEvent.QUEUED):
-            queued.setdefault(entry["app"], []).append((entry["event"], entry["operation_id"]))
+            queued.setdefault(str(entry.app), []).append((entry.details["event"], entry.operation_id))
         for token, events in self.seen.items():
             delivered = [(e["eventType"], e["operationId"]) for e in events]
             # Delivered in the order queued, none skipped, none twice.
@@ -133,7 +133,8 @@ class NotificationMachine(RuleBasedStateMachine):
         assert sum(op["phase"] != "done" for op in ops) <= 1, "one migration at a time"
         ended: Dict[int, int] = {}
         for entry in Journal(self.sim.journal()).notes(JournalEvent.MIGRATION_ENDED):
-            ended[entry["operation_id"]] = ended.get(entry["operation_id"], 0) + 1
+            assert entry.operation_id is not None
+            ended[entry.operation_id] = ended.get(entry.operation_id, 0) + 1
         for op in ops:
             assert ended.get(op["operation_id"], 0) == (1 if op["phase"] == "done" else 0)
             assert not (op["acked"] and op["forced"])

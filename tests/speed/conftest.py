@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
 from simulator.harness import Journal, SimulatedVM, wait_until
 from simulator.harness.ours import python_module
+from simulator.journal_entry import RpcEntry
 from simulator.processes import stop_process
 from simulator.speed import unavailable, write_clock_probe
 
@@ -40,6 +44,25 @@ def static_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if built.returncode != 0:
         pytest.skip(f"gcc -static failed (no static libc?): {built.stderr.strip()[-200:]}")
     return directory / "tick"
+
+
+def once_per_session(factory: pytest.TempPathFactory, name: str,
+                     make: Callable[[Path], Dict[str, Any]]) -> Tuple[Path, Dict[str, Any]]:
+    """``make(directory)`` run once in the whole test session, even across pytest-xdist workers (their
+    temporary directories share a parent, and a lock there says who makes it): (the directory, what it returned).
+
+    For one expensive run whose outputs several tests each read a different part of."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    directory = root / name
+    made = directory / "made.json"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            directory.mkdir(exist_ok=True)
+            made.write_text(json.dumps(make(directory)))
+    return directory, json.loads(made.read_text())
 
 
 @pytest.fixture
@@ -98,7 +121,7 @@ class SpedUpVM:
         assert done, f"operation {op} did not end: {self.operation(op)}"
         return self.operation(op)
 
-    def rpcs(self, verb: str) -> Journal:
+    def rpcs(self, verb: str) -> Journal[RpcEntry]:
         return self.sim.rpcs(verb)
 
     def probes(self, phase: str) -> List[Mapping[str, Any]]:
@@ -112,8 +135,11 @@ class SpedUpVM:
 
 
 @pytest.fixture
-def sped_up_vm(_speed_tools: None, short_dir: Path) -> Iterator[SpedUpVM]:
-    sim = SimulatedVM.as_process(short_dir, "--speed", f"{SPEED:g}", "--host-timeout", str(HOST_TIMEOUT)).start()
+def sped_up_vm(request: pytest.FixtureRequest, _speed_tools: None, short_dir: Path) -> Iterator[SpedUpVM]:
+    """At ``SPEED``, or at the speed of the test's ``vmotion_speed`` marker (as for the plugin's ``vmotion_sim``)."""
+    marker = request.node.get_closest_marker("vmotion_speed")
+    speed = float(marker.args[0]) if marker else SPEED
+    sim = SimulatedVM.as_process(short_dir, "--speed", f"{speed:g}", "--host-timeout", str(HOST_TIMEOUT)).start()
     vm = SpedUpVM(sim, short_dir)
     try:
         yield vm

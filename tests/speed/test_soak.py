@@ -1,28 +1,43 @@
 """The soak: same seed, same sequence; the bundled handler holds every invariant; broken handlers are caught
 with their seed, invariant and step, and the saved reproducer fails the same way when replayed.
 
-Seeds for the bundled-handler runs: ``VMOTION_SOAK_SEEDS=FIRST-LAST`` (default 0-1), so a long campaign is
-``VMOTION_SOAK_SEEDS=0-199 pytest -n 8 tests/speed/test_soak.py -k holds`` spread by pytest-xdist.
+Seeds for the bundled-handler runs: ``VMOTION_SOAK_SEEDS=FIRST-LAST`` (default 0-1). Those runs play the handler's
+core on virtual time (milliseconds each), so a long campaign is
+``VMOTION_SOAK_SEEDS=0-199 pytest tests/speed/test_soak.py -k holds``; against the handler process it is
+``vmotion-sim soak --seed 0 --runs 200 --speed 20 --jobs 4``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from simulator.cli import main
+from simulator.processes import stop_process
 from simulator.soak.runner import SoakRun, timeout_for
 from simulator.soak.steps import KINDS, draw_steps, run_seed
+from tests.speed.conftest import once_per_session
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = [sys.executable, str(REPO / "tests" / "conformance" / "broken_handler.py")]
 SPEED = 20.0
+# Where a test is not about clock agreement, a higher speed: what it checks is read on the simulated clock.
+# The broken handler never acks, so its run is forced whatever the load; one run at x100 is 1.8 s of wall time.
+NEVER_ACKS_SPEED = 100.0
+# The naive handler polls every 10 s and acks 30 s after a start: at x50 that is 0.2 s and 0.6 s of wall time, its
+# ack ~75 s inside the deadline (1.5 s of wall time for a loaded machine).
+NAIVE_SPEED = 50.0
+# The bundled handler polls every second, 25 ms of wall time at x40: one vMotion with a fast quiesce is acked
+# ~100 s before the deadline.
+JOBS_SPEED = 40.0
 
 
 def _seeds() -> List[int]:
@@ -41,10 +56,16 @@ def test_the_same_seed_draws_the_same_sequence_and_another_seed_another() -> Non
 
 
 @pytest.mark.parametrize("seed", _seeds())
-def test_the_bundled_handler_holds_every_invariant(_speed_tools: None, seed: int) -> None:
+def test_the_bundled_handler_holds_every_invariant(seed: int) -> None:
     steps = draw_steps(run_seed(seed, 0), 3, timeout_for(SPEED))
-    violation = SoakRun(steps, speed=SPEED, seed=seed).play()
+    run = SoakRun(steps, seed=seed, virtual=True)
+    violation = run.play()
     assert violation is None, f"seed {seed}: {violation}"
+    # the whole sequence was played against the core: every vMotion it asked for, each acked and unquiesced
+    vmotions = [s for s in steps if s["do"] == "vmotion"]
+    operations = run.sim.status().operations
+    assert 1 <= len(operations) <= len(vmotions) and all(op.phase == "done" for op in operations), operations
+    assert not run.sim.status().registrations and "stopped" in str(run.handler_log)
 
 
 def _soak(*args: str, cwd: Path, command: str = "soak") -> subprocess.CompletedProcess[str]:
@@ -52,17 +73,71 @@ def _soak(*args: str, cwd: Path, command: str = "soak") -> subprocess.CompletedP
                           text=True, timeout=300)
 
 
-def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
-    _speed_tools: None, tmp_path: Path
-) -> None:
+def test_soak_virtual_plays_the_bundled_core_and_reports_each_run(tmp_path: Path) -> None:
+    done = _soak("--virtual", "--seed", "0", "--runs", "2", "--steps", "3", "--jobs", "2", "--json",
+                 "--junitxml", "soak.xml", "--report", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # check --json's object, each run a scenario, with the soak's own section.
+    results = json.loads(done.stdout)
+    assert (results["format"], results["format_version"]) == ("vmotion-check", 1)
+    assert [(s["name"], s["verdict"]) for s in results["scenarios"]] == [
+        ("soak: seed 0 run 0", "passed"), ("soak: seed 0 run 1", "passed")]
+    assert all(s["operations"] for s in results["scenarios"])  # the vMotions each run played, with their margins
+    assert results["summary"] == {"passed": 2, "failed": 0, "warnings": []}
+    assert results["soak"] == {"seed": 0, "runs": 2, "steps": 3, "speed": None, "virtual": True, "violation": None}
+    assert done.stderr.splitlines() == ["seed 0 run 0: 5 steps, every invariant held",
+                                        "seed 0 run 1: 5 steps, every invariant held"]
+    cases = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
+    assert [c.get("name") for c in cases] == ["seed 0 run 0", "seed 0 run 1"]
+    assert all(c.find("failure") is None for c in cases)
+    assert "2 passed, 0 failed" in (tmp_path / "out" / "index.html").read_text()
+
+
+def _at_once(arguments: List[List[str]], cwd: Path, command: str = "soak") -> List[subprocess.CompletedProcess[str]]:
+    """Several ``vmotion-sim COMMAND`` at once: independent runs that spend their wall time waiting on clocks."""
+    started = [subprocess.Popen([sys.executable, "-m", "simulator", command, *args], cwd=cwd, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for args in arguments]
+    try:
+        outputs = [proc.communicate(timeout=300) for proc in started]
+        return [subprocess.CompletedProcess(p.args, p.returncode, out, err) for p, (out, err) in zip(started, outputs)]
+    finally:
+        for proc in started:
+            stop_process(proc)
+
+
+def _never_acks_soak(directory: Path) -> Dict[str, Any]:
+    """One soak of a handler that never acks, with every output: its stdout, JUnit XML and report directory."""
     command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
-    first = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--report", "out", *command, cwd=tmp_path)
-    assert first.returncode == 1, first.stderr
-    assert "seed 3 run 0: clean-start-acked broken at step 2" in first.stdout
-    saved = tmp_path / "out" / "soak-3-0.json"
+    # A few replays shrink its reproducer: one vMotion left unacked is all it needs.
+    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{NEVER_ACKS_SPEED:g}", "--junitxml", "soak.xml",
+                 "--report", "out", "--shrink-trials", "8", *command, cwd=directory)
+    return {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+
+
+@pytest.fixture(scope="session")
+def never_acks_soak(_speed_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Dict[str, Any]]:
+    """(the directory it ran in, its exit status and output), the soak run once for the tests that read it."""
+    return once_per_session(tmp_path_factory, "never-acks-soak", _never_acks_soak)
+
+
+def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
+    never_acks_soak: Tuple[Path, Dict[str, Any]], tmp_path: Path
+) -> None:
+    directory, first = never_acks_soak
+    assert first["returncode"] == 1, first["stderr"]
+    assert "seed 3 run 0: clean-start-acked broken at step 2" in first["stdout"]
+    saved = directory / "out" / "soak-3-0.json"
     doc = json.loads(saved.read_text())
-    assert (doc["format"], doc["version"], doc["expect"]) == ("vmotion-incident-scenario", 2,
-                                                              ["invariant:clean-start-acked"])
+    assert (doc["format"], doc["version"]) == ("vmotion-incident-scenario", 2)
+    assert "invariant:clean-start-acked" in doc["expect"]
+    # Shrunk to the vMotion alone (the played run, kept beside it, also set the quiesce hook), in the replays given.
+    played = json.loads((directory / "out" / "soak-3-0.played.json").read_text())
+    assert [a["do"] for a in played["actions"]] == ["hook", "vmotion"]
+    assert played["expect"] == ["invariant:clean-start-acked"]
+    assert [a["do"] for a in doc["actions"]] == ["vmotion"] and doc["name"].endswith("(shrunk)")
+    replays = re.search(r"shrunk from 2 to 1 actions in (\d+) replays", first["stdout"])
+    assert replays is not None and int(replays.group(1)) <= 8, first["stdout"]
+    assert doc["settings"]["seed"] == played["settings"]["seed"] == run_seed(3, 0)
     # soak --replay is vmotion-sim run: exit 0 when the same invariant breaks again
     again = _soak("--replay", str(saved), "--json", cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -73,33 +148,50 @@ def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_w
 def test_a_handler_that_keeps_no_state_leaks_its_registration_on_sigkill(_speed_tools: None, tmp_path: Path) -> None:
     reproducer = tmp_path / "kill.json"
     reproducer.write_text(json.dumps({
-        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": SPEED,
+        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": 40,
         "handler": " ".join([*BROKEN, "--flaw", "keeps-no-state", "--quiesce", "{quiesce}",
                              "--unquiesce", "{unquiesce}"]),
-        "steps": [{"do": "kill-restart", "wait": 60.0}, {"do": "wait", "wait": 10.0}],
+        # at x40 the restart bound is 5 s + 2 s x 40: the first check after it is step 1's
+        "steps": [{"do": "kill-restart", "wait": 90.0}, {"do": "wait", "wait": 10.0}],
     }))
-    done = _soak("--replay", str(reproducer), "--json", "--report", "out", cwd=tmp_path)
+    done = _soak("--replay", str(reproducer), "--json", "--report", "out", "--shrink-trials", "0", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    verdict = json.loads(done.stdout)
+    verdict = json.loads(done.stdout)["soak"]["violation"]
     assert (verdict["invariant"], verdict["step"]) == ("restart-leaks-nothing", 1), verdict
 
 
-def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def _soak_here(capsys: pytest.CaptureFixture[str], *args: str) -> Tuple[int, str]:
+    """``vmotion-sim soak ARGS`` through its entry point in this process: (exit status, stderr). For refusals,
+    which end before anything runs: a process start each would cost more than the rest of the test."""
+    capsys.readouterr()
+    try:
+        code = main(["soak", *args])
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _soak("--runs", "0", cwd=tmp_path)  # as a process too
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    monkeypatch.chdir(tmp_path)
     for args in (["--runs", "0"], ["--jobs", "0"], ["--speed", "0"]):
-        bad = _soak(*args, cwd=tmp_path)
-        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, args
+        code, err = _soak_here(capsys, *args)
+        assert code == 2 and err.count("\n") == 1, args
+    for args in (["--speed", "20"], ["--", "./my-handler"], ["--replay", "junk.json"]):
+        code, err = _soak_here(capsys, "--virtual", *args)
+        assert code == 2 and err.count("\n") == 1 and "--virtual plays the bundled handler's core" in err, args
     (tmp_path / "junk.json").write_text("{}")
-    junk = _soak("--replay", "junk.json", cwd=tmp_path)
-    assert junk.returncode == 2 and "not a soak reproducer" in junk.stderr
+    code, err = _soak_here(capsys, "--replay", "junk.json")
+    assert code == 2 and "not a soak reproducer" in err
 
 
 def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scenario_named_by_its_seed(
-    _speed_tools: None, tmp_path: Path
+    never_acks_soak: Tuple[Path, Dict[str, Any]],
 ) -> None:
-    command = ["--", *BROKEN, "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce", "{unquiesce}"]
-    done = _soak("--seed", "3", "--steps", "2", "--speed", f"{SPEED:g}", "--junitxml", "soak.xml", "--report", "out",
-                 *command, cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
+    tmp_path, done = never_acks_soak
+    assert done["returncode"] == 1, done["stderr"]
     [case] = list(ET.parse(tmp_path / "soak.xml").getroot().iter("testcase"))
     assert (case.get("classname"), case.get("name")) == ("soak", "seed 3 run 0")
     failure = case.find("failure")
@@ -111,30 +203,37 @@ def test_the_soak_writes_junit_and_an_html_report_as_check_does_each_run_a_scena
 
 
 def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp_path: Path) -> None:
-    done = _soak("--seed", "5", "--runs", "2", "--steps", "1", "--jobs", "2", "--speed", f"{SPEED:g}", "--json",
+    """Two handler processes on two simulated VMs at once (a virtual run is test_soak_virtual_...): the clean cycle
+    (--steps 0) is all it takes to show they do not get in each other's way."""
+    done = _soak("--seed", "5", "--runs", "2", "--steps", "0", "--jobs", "2", "--speed", f"{JOBS_SPEED:g}", "--json",
                  cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    verdicts = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(v["run"], v["held"]) for v in verdicts] == [(0, True), (1, True)]
+    results = json.loads(done.stdout)
+    assert [(s["name"], s["verdict"]) for s in results["scenarios"]] == [
+        ("soak: seed 5 run 0", "passed"), ("soak: seed 5 run 1", "passed")]
+    assert results["soak"]["violation"] is None and results["soak"]["speed"] == JOBS_SPEED
 
 
 def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_tools: None, tmp_path: Path) -> None:
     """Polls slowly, sleeps after every event, never unregisters: the soak says which invariant, at which step."""
     naive = ["--", str(Path(__file__).with_name("naive_handler.sh"))]
-    runs = [_soak("--seed", "11", "--steps", "2", "--speed", f"{SPEED:g}", "--json", "--report", f"r{i}", *naive,
-                  cwd=tmp_path) for i in (1, 2)]
-    verdicts = [json.loads(run.stdout) for run in runs]
+    # The same seed twice, at once.
+    runs = _at_once([["--seed", "11", "--steps", "2", "--speed", f"{NAIVE_SPEED:g}", "--json", "--report",
+                            f"r{i}", "--shrink-trials", "0", *naive] for i in (1, 2)], cwd=tmp_path)
     assert all(run.returncode == 1 for run in runs), [run.stderr for run in runs]
+    verdicts = [json.loads(run.stdout)["soak"]["violation"] for run in runs]
+    assert json.loads(runs[0].stdout)["scenarios"][-1]["verdict"] == "failed"
     assert verdicts[0]["seed"] == 11
     found = (verdicts[0]["invariant"], verdicts[0]["step"])
-    # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out.
-    assert found == ("restart-leaks-nothing", 3), verdicts[0]
+    # Seed 11 kills and restarts it at step 3: it kept no token, so its old registration locks it out. The
+    # invariant is checked once the restart bound (5 s + 2 s x 50) has passed: after step 4's wait.
+    assert found == ("restart-leaks-nothing", 4), verdicts[0]
     assert (verdicts[1]["invariant"], verdicts[1]["step"]) == found
     # The reproducer is a scenario file: its actions are the run's steps at their seconds, its expect the invariant;
     # vmotion-sim run plays it against the same command and exits 0 when the same invariant breaks.
     doc = json.loads(Path(tmp_path / verdicts[0]["reproducer"]).read_text())
     assert doc["format"] == "vmotion-incident-scenario" and doc["expect"] == ["invariant:restart-leaks-nothing"]
-    assert [a["do"] for a in doc["actions"]][-2:] == ["kill", "restart"] and doc["speed"] == SPEED
+    assert [a["do"] for a in doc["actions"]][-3:] == ["kill", "restart", "vmotion"] and doc["speed"] == NAIVE_SPEED
     replayed = _soak("--json", verdicts[0]["reproducer"], *naive, cwd=tmp_path, command="run")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     verdict = json.loads(replayed.stdout)
@@ -144,12 +243,12 @@ def test_a_naive_shell_handler_gets_a_violation_that_its_seed_reproduces(_speed_
 def test_a_naive_handler_that_never_unregisters_fails_the_sigterm_invariant(_speed_tools: None, tmp_path: Path) -> None:
     reproducer = tmp_path / "calm.json"
     reproducer.write_text(json.dumps({
-        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": SPEED,
+        "format": "vmotion-soak-reproducer", "version": 1, "seed": None, "run": None, "speed": NAIVE_SPEED,
         "handler": str(Path(__file__).with_name("naive_handler.sh")), "steps": [{"do": "wait", "wait": 5.0}],
     }))
-    done = _soak("--replay", str(reproducer), "--json", "--report", "out", cwd=tmp_path)
+    done = _soak("--replay", str(reproducer), "--json", "--report", "out", "--shrink-trials", "0", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    verdict = json.loads(done.stdout)
+    verdict = json.loads(done.stdout)["soak"]["violation"]
     assert (verdict["invariant"], verdict["step"]) == ("sigterm-clean", 2), verdict
 
 
@@ -165,19 +264,22 @@ def test_a_scenario_file_with_a_terminate_tells_a_handler_that_exits_registered_
         "settings": {"host_timeout": 120}, "actions": [{"at": 10, "do": "terminate"}], "duration": 10.5,
         "expect": ["invariant:sigterm-clean"], "command": naive, "speed": SPEED, "begin": "registered",
     }))
-    reproduced = _soak("--json", str(scenario), cwd=tmp_path, command="run")  # the file's own command and speed
-    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
-    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
     bundled = ["--", "{python}", "-m", "handler", "--name", "{name}", "--quiesce", "{quiesce}", "--unquiesce",
                "{unquiesce}", "--state-file", "{state_file}"]
-    held = _soak("--json", str(scenario), *bundled, cwd=tmp_path, command="run")
+    # the file's own command and speed; and the bundled handler's command
+    reproduced, held = _at_once([["--json", str(scenario)], ["--json", str(scenario), *bundled]], tmp_path, "run")
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+    assert "invariant:sigterm-clean" in json.loads(reproduced.stdout)["observed"]
     assert held.returncode == 5, held.stdout + held.stderr
     assert json.loads(held.stdout)["observed"] == []
 
 
 @pytest.mark.parametrize("content", ["[" * 100_000, '{"format": "vmotion-soak-reproducer"}', "[]"])
-def test_a_replay_file_that_is_not_a_reproducer_is_bad_usage_in_one_line(tmp_path: Path, content: str) -> None:
+def test_a_replay_file_that_is_not_a_reproducer_is_bad_usage_in_one_line(
+    tmp_path: Path, content: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "bad.json").write_text(content)
-    done = _soak("--replay", "bad.json", cwd=tmp_path)
-    assert done.returncode == 2 and "bad.json is not a soak reproducer" in done.stderr, done.stderr
-    assert len(done.stderr.splitlines()) == 1
+    monkeypatch.chdir(tmp_path)
+    code, err = _soak_here(capsys, "--replay", "bad.json")
+    assert code == 2 and "bad.json is not a soak reproducer" in err, err
+    assert len(err.splitlines()) == 1

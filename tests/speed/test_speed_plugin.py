@@ -13,13 +13,15 @@ from simulator.harness import HandlerLauncher, SimulatedVM, wait_until
 from simulator.speed import EXIT_UNAVAILABLE, SpeedUnavailable
 
 
-@pytest.mark.vmotion_speed(20)
+# x10, not x20: the probe reports its finish through a process of its own, and 1 s on the clock must hold that
+# report's wall time on a loaded machine (at x20 it is 50 ms, and a loaded 2-core machine has missed it).
+@pytest.mark.vmotion_speed(10)
 def test_the_fixtures_run_the_bundled_handler_through_a_120_s_timeout_at_speed(
     _speed_tools: None, vmotion_sim: SimulatedVM, vmotion_handler: HandlerLauncher
 ) -> None:
     sim = vmotion_sim.simulator
     assert sim.status()["effective_timeout"] == 120
-    vmotion_handler.behave("quiesce", seconds=30)  # 30 s on the simulator's clock: 1.5 s of wall time
+    vmotion_handler.behave("quiesce", seconds=30)  # 30 s on the simulator's clock: 3 s of wall time
     handler = vmotion_handler()
     assert wait_until(lambda: sim.status()["registrations"], 30), handler.log()
     op = sim.vmotion()

@@ -174,7 +174,7 @@ def hook_env(handler: HandlerUnderTest, hook: str, datatable: List[List[str]]) -
     run = handler.journal().probes(hook, "started").last()
     if run is None:
         fail(f"the {hook} command never ran")
-    env: Dict[str, str] = run["env"]
+    env: Dict[str, str] = run.env
     for variable, value in datatable[1:]:
         want = _env_value(handler, value.strip())
         assert env.get(variable) == want, f"{variable}={env.get(variable)!r}, expected {want!r} (env: {env})"
@@ -218,11 +218,11 @@ def unquiesce_after_end(handler: HandlerUnderTest) -> None:
         delivered = journal.notes(JournalEvent.DELIVERED, event="end", operation_id=handler.operation_id).first()
         if delivered is None:
             fail("the handler never fetched the end event")
-        run = journal.probes("unquiesce", "started").since(delivered["time"]).first()
+        run = journal.probes("unquiesce", "started").since(delivered.time).first()
         if run is None:
             fail(f"the handler did not run its unquiesce command after the end event; the application stays "
                  f"quiesced; handler log: {handler.log_tail()}")
-        handler.timing(end_to_unquiesce_s=run["time"] - delivered["time"])
+        handler.timing(end_to_unquiesce_s=run.time - delivered.time)
 
     handler.eventually(check)
 
@@ -233,7 +233,7 @@ def unquiesce_after_quiesce(handler: HandlerUnderTest) -> None:
         started = handler.journal().probes("quiesce", "started").first()
         if started is None:
             fail("the quiesce command never ran")
-        if not handler.journal().probes("unquiesce", "started").since(started["time"]):
+        if not handler.journal().probes("unquiesce", "started").since(started.time):
             fail("the handler stopped without running its unquiesce command; the application stays quiesced")
 
     handler.eventually(check)
@@ -265,12 +265,12 @@ def quiesce_stopped(handler: HandlerUnderTest) -> None:
     if started is None:
         fail("the handler never ran its quiesce command")
     ended = journal.probe_ends("quiesce").first()
-    if ended is not None and ended["time"] <= op["deadline"]:
+    if ended is not None and ended.time <= op["deadline"]:
         return
-    pid = started.get("pid")
+    pid = started.details.get("pid")
     if ended is None and pid is not None and not process_alive(int(pid)):
         return  # killed outright (SIGKILL) before now: no record, but gone
-    late = f"{ended['time'] - op['deadline']:.1f} s after" if ended is not None else "still running"
+    late = f"{ended.time - op['deadline']:.1f} s after" if ended is not None else "still running"
     fail(f"the quiesce command was {late} the {op['notification_timeout']} s timeout: the handler does not "
          "stop a quiesce at the deadline")
 
@@ -279,8 +279,9 @@ def quiesce_stopped(handler: HandlerUnderTest) -> None:
 def quiesce_gone(handler: HandlerUnderTest) -> None:
     def check() -> None:
         for run in handler.journal().probes("quiesce", "started"):
-            if "pid" in run and process_alive(int(run["pid"])):
-                fail(f"the quiesce command (pid {run['pid']}) is still running: the handler orphaned it")
+            pid = run.details.get("pid")
+            if pid is not None and process_alive(int(pid)):
+                fail(f"the quiesce command (pid {pid}) is still running: the handler orphaned it")
 
     handler.eventually(check)
 
@@ -313,7 +314,7 @@ def logged(handler: HandlerUnderTest, text: str) -> None:
 
 @then(parsers.parse("at second {second:g} the handler's check-for-event calls returned, in order:"))
 def calls_at_second(handler: HandlerUnderTest, second: float, datatable: List[List[str]]) -> None:
-    calls = handler.journal().rpcs("check-for-event").where(lambda e: e["time"] - handler.origin == second)
+    calls = handler.journal().rpcs("check-for-event").where(lambda e: e.time - handler.origin == second)
     assert calls.event_types() == [row[0] for row in datatable[1:]]
 
 
@@ -328,4 +329,4 @@ def fetched_in_order(handler: HandlerUnderTest, datatable: List[List[str]]) -> N
 def start_gave(handler: HandlerUnderTest, seconds: int) -> None:
     start = handler.journal().rpcs("check-for-event").where(lambda e: event_type(e) == "start").first()
     assert start is not None, "no start event was fetched"
-    assert json.loads(start["stdout"])["notificationTimeoutInSec"] == seconds
+    assert json.loads(start.stdout)["notificationTimeoutInSec"] == seconds

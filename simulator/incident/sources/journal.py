@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Dict, Iterable, List
 
 from simulator.incident.observations import Observation, observe_rpc
 from simulator.incident.sources.lines import SourceError, Warnings
+from simulator.journal_entry import Entry, JournalEntry, ModelEntry, ProbeEntry, RpcEntry
+from simulator.model.journal_events import JournalEvent
 from simulator.untrusted_json import json_value
 
 NAME = "journal"
@@ -17,7 +19,8 @@ def looks_like(data: bytes) -> bool:
     return head.startswith(b"[") and (b'"seq"' in head or b'"kind"' in head or head.rstrip() in (b"[", b"[]"))
 
 
-def entries(data: bytes) -> List[Dict[str, Any]]:
+def entries(data: bytes, warnings: Warnings) -> List[Entry]:
+    """The journal's entries; one that is not an entry is skipped, and ``warnings`` counts it."""
     try:
         doc = json_value(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -26,49 +29,47 @@ def entries(data: bytes) -> List[Dict[str, Any]]:
         raise SourceError("the journal is truncated or damaged (not a complete JSON list)") from None
     if not isinstance(doc, list):
         raise SourceError("a journal is a JSON list")
-    return [e for e in doc if isinstance(e, dict)]
+    out: List[Entry] = []
+    for number, e in enumerate(doc, start=1):
+        try:
+            out.append(JournalEntry.from_dict(e))
+        except ValueError:
+            warnings.skip(number)
+    return out
 
 
 def parse(data: bytes, warnings: Warnings) -> List[Observation]:
-    return observe_journal(entries(data), warnings)
+    return observe_journal(entries(data, warnings))
 
 
-def observe_journal(journal: List[Dict[str, Any]], warnings: Warnings) -> List[Observation]:
+def observe_journal(journal: Iterable[Entry]) -> List[Observation]:
     """Also how a scenario's own run is read back: its simulator's journal."""
     obs: List[Observation] = []
     started: Dict[str, float] = {}
-    for number, e in enumerate(journal, start=1):
-        t = e.get("time")
-        if not isinstance(t, (int, float)):
-            warnings.skip(number)
-            continue
-        kind = e.get("kind")
-        if kind == "rpc" and all(isinstance(e.get(k), str) for k in ("request", "stdout", "stderr")):
-            obs += observe_rpc(t, e["request"], e["stdout"], e["stderr"], int(e.get("exit_code", 0)))
-        elif kind == "probe":
-            name, phase = str(e.get("name")), e.get("phase")
-            if phase == "started":
-                started[name] = t
-            elif phase in ("finished", "terminated") and name in started:
-                begun = started.pop(name)
-                code = e.get("exit_code")
+    for e in journal:
+        t = e.time
+        if isinstance(e, RpcEntry):
+            obs += observe_rpc(t, e.request, e.stdout, e.stderr, e.exit_code)
+        elif isinstance(e, ProbeEntry):
+            if e.phase == "started":
+                started[e.name] = t
+            elif e.phase in ("finished", "terminated") and e.name in started:
+                begun = started.pop(e.name)
                 obs.append(Observation(begun, "hook", details={
-                    "hook": name, "seconds": t - begun, "exit_code": code if isinstance(code, int) else None,
-                    "killed": phase == "terminated"}))
-        elif kind == "model":
-            what = e.get("what")
-            op = e.get("operation_id")
-            if what == "rebooted":
+                    "hook": e.name, "seconds": t - begun, "exit_code": e.exit_code,
+                    "killed": e.phase == "terminated"}))
+        elif isinstance(e, ModelEntry):
+            what, op = e.what, e.operation_id
+            if what == JournalEvent.REBOOTED:
                 obs.append(Observation(t, "reboot"))
-            elif what == "forced":
+            elif what == JournalEvent.FORCED:
                 obs.append(Observation(t, "forced", op))
-            elif what == "vmotion-requested":
-                obs.append(Observation(t, "vmotion", op, details={"timeout": e.get("timeout")}))
-            elif what == "configured":
-                obs.append(Observation(t, "config", details={k: v for k, v in e.items()
-                                                             if k not in ("time", "kind", "what", "seq")}))
-            elif what == "migration-ended":
-                obs.append(Observation(t, "migration-ended", op, details={"op_status": e.get("op_status")}))
+            elif what == JournalEvent.VMOTION_REQUESTED:
+                obs.append(Observation(t, "vmotion", op, details={"timeout": e.details.get("timeout")}))
+            elif what == JournalEvent.CONFIGURED:
+                obs.append(Observation(t, "config", details=dict(e.details)))
+            elif what == JournalEvent.MIGRATION_ENDED:
+                obs.append(Observation(t, "migration-ended", op, details={"op_status": e.details.get("op_status")}))
     for name, begun in started.items():  # still running at the end of the journal
         obs.append(Observation(begun, "hook", details={"hook": name, "seconds": None, "exit_code": None,
                                                        "running": True}))

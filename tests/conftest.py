@@ -1,0 +1,39 @@
+"""Under pytest-xdist, the tests that share one expensive set-up run on one worker, so it is made once.
+
+A session or module fixture is made once per *worker*: were the packaging tests spread over two workers, each
+would build the wheel and its venv and run the full check. pyproject's ``--dist loadgroup`` should keep an
+``xdist_group`` on one worker, but pytest-xdist 3.8 names the group by rewriting ``item._nodeid``, which
+pytest 9.2 no longer reads, so the marker groups nothing. The scheduler below groups by path instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pytest
+
+# Where a set-up shared by several tests lives (a path prefix of their node ids) -> the group that runs them.
+SHARED_SET_UPS = {
+    "tests/packaging/": "packaging",  # the wheel in a fresh venv, the full check, the naive handler's checks
+    "tests/benchmarks/test_quick_mode.py::": "benchmarks quick mode",  # one `python -m benchmarks --quick`
+    "tests/conformance/test_baseline_gate.py::": "baseline gate",  # one saved baseline, two gated runs
+    "tests/conformance/test_conformance.py::": "conformance checks",  # the real handlers' checks, run at once
+}
+
+
+def group_of(nodeid: str) -> Optional[str]:
+    return next((group for prefix, group in SHARED_SET_UPS.items() if nodeid.startswith(prefix)), None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedSetUpScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        """loadgroup, with the groups of ``SHARED_SET_UPS``; xdist puts the largest groups first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or str(super()._split_scope(nodeid))
+
+    return SharedSetUpScheduling(config, log)
