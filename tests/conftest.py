@@ -18,6 +18,8 @@ SHARED_SET_UPS = {
     "tests/benchmarks/test_quick_mode.py::": "benchmarks quick mode",  # one `python -m benchmarks --quick`
     "tests/conformance/test_baseline_gate.py::": "baseline gate",  # one saved baseline, two gated runs
     "tests/conformance/test_conformance.py::": "conformance checks",  # the real handlers' checks, run at once
+    "tests/incident/test_incidents.py::": "incident real-time runs",  # five real-time runs, started at once
+    "tests/incident/test_compare.py::": "compare recordings",  # four sessions against four servers, at once
 }
 
 
