@@ -130,12 +130,11 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         return True
 
     def server_bind(self) -> None:
-        # Created 0600 from the first instant: the socket carries guest tokens.
-        old = os.umask(0o177)
-        try:
-            super().server_bind()
-        finally:
-            os.umask(old)
+        # 0600 before anyone can connect (the socket carries guest tokens): socketserver calls listen() only
+        # after this, and a bound socket that is not listening refuses every connection. Not by the umask: it
+        # belongs to the whole process, and two servers binding at once in threads could leave it at 0177.
+        super().server_bind()
+        os.chmod(self.socket.getsockname(), 0o600)
 
 
 class AlreadyServing(Exception):

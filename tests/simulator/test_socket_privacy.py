@@ -121,3 +121,37 @@ def test_the_client_refuses_a_socket_served_by_another_user(squatter: Path) -> N
         SimulatorClient(squatter).call(LIST)
     done = _sim(_env(), "--socket", str(squatter), "call", LIST)
     assert done.returncode != 0 and f"uid {NOBODY}" in done.stderr
+
+
+def test_servers_started_at_once_in_threads_leave_the_process_umask_alone(tmp_path: Path) -> None:
+    # The socket must be 0600 before anyone can connect. Setting the umask around bind() did that, but the umask
+    # belongs to the whole process: two servers binding at once could leave it at 0177 for good, and every
+    # directory the process made from then on was unusable (seen as a worker's later tests failing at random).
+    import threading
+
+    from simulator import ManualClock, Simulator
+    from simulator.transport.server import SimulatorServer
+
+    before = os.umask(0o022)
+    servers: list[SimulatorServer] = []
+    lock = threading.Lock()
+
+    def serve(n: int) -> None:
+        server = SimulatorServer(Simulator(ManualClock()), tmp_path / f"s{n}.sock")
+        with lock:
+            servers.append(server)
+
+    try:
+        for _ in range(5):
+            threads = [threading.Thread(target=serve, args=(n,)) for n in range(40)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert os.umask(0o022) == 0o022
+            assert all(stat.S_IMODE(s.path.stat().st_mode) == 0o600 for s in servers)
+            for s in servers:
+                s.close()
+            servers.clear()
+    finally:
+        os.umask(before)
