@@ -18,6 +18,9 @@ SHARED_SET_UPS = {
     "tests/benchmarks/test_quick_mode.py::": "benchmarks quick mode",  # one `python -m benchmarks --quick`
     "tests/conformance/test_baseline_gate.py::": "baseline gate",  # one saved baseline, two gated runs
     "tests/conformance/test_conformance.py::": "conformance checks",  # the real handlers' checks, run at once
+    # the one never-acking soak that both tests read (the session fixture never_acks_soak)
+    "tests/speed/test_soak.py::test_a_handler_that_never_acks_is_caught": "never-acks soak",
+    "tests/speed/test_soak.py::test_the_soak_writes_junit_and_an_html_report": "never-acks soak",
     "tests/incident/test_incidents.py::": "incident real-time runs",  # five real-time runs, started at once
     "tests/incident/test_compare.py::": "compare recordings",  # four sessions against four servers, at once
 }

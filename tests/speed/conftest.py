@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import pytest
 
@@ -44,25 +41,6 @@ def static_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if built.returncode != 0:
         pytest.skip(f"gcc -static failed (no static libc?): {built.stderr.strip()[-200:]}")
     return directory / "tick"
-
-
-def once_per_session(factory: pytest.TempPathFactory, name: str,
-                     make: Callable[[Path], Dict[str, Any]]) -> Tuple[Path, Dict[str, Any]]:
-    """``make(directory)`` run once in the whole test session, even across pytest-xdist workers (their
-    temporary directories share a parent, and a lock there says who makes it): (the directory, what it returned).
-
-    For one expensive run whose outputs several tests each read a different part of."""
-    root = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    directory = root / name
-    made = directory / "made.json"
-    with (root / f"{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not made.exists():
-            directory.mkdir(exist_ok=True)
-            made.write_text(json.dumps(make(directory)))
-    return directory, json.loads(made.read_text())
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from simulator.cli import main
 from simulator.processes import stop_process
 from simulator.soak.runner import SoakRun, timeout_for
 from simulator.soak.steps import KINDS, draw_steps, run_seed
-from tests.speed.conftest import once_per_session
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = [sys.executable, str(REPO / "tests" / "conformance" / "broken_handler.py")]
@@ -116,8 +115,10 @@ def _never_acks_soak(directory: Path) -> Dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def never_acks_soak(_speed_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Dict[str, Any]]:
-    """(the directory it ran in, its exit status and output), the soak run once for the tests that read it."""
-    return once_per_session(tmp_path_factory, "never-acks-soak", _never_acks_soak)
+    """(the directory it ran in, its exit status and output), the soak run once for the tests that read it
+    (under pytest-xdist they share a worker: tests/conftest.py's SHARED_SET_UPS)."""
+    directory = tmp_path_factory.mktemp("never-acks-soak")
+    return directory, _never_acks_soak(directory)
 
 
 def test_a_handler_that_never_acks_is_caught_and_its_reproducer_fails_the_same_way(
