@@ -115,13 +115,21 @@ class CheckResults:
         return list(dict.fromkeys(w for s in self.scenarios for w in s.warnings))
 
     def as_dict(self) -> Dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "harness_version": self.version,
-            "handler_command": self.handler_command,
-            "knobs": dict(self.knobs),
-            "summary": {"passed": len(self.scenarios) - len(self.failed), "failed": len(self.failed),
-                        "warnings": self.warnings},
-            "scenarios": [s.as_dict() for s in self.scenarios],
-        }
+        return results_dict([s.as_dict() for s in self.scenarios], self.knobs, self.handler_command, self.version)
+
+
+def results_dict(scenarios: List[Dict[str, Any]], knobs: Mapping[str, Any], handler_command: Optional[str],
+                 version: str) -> Dict[str, Any]:
+    """The check's JSON object from its scenarios' JSON forms: also for a caller that keeps those and drops the
+    journals (a long soak)."""
+    failed = sum(1 for s in scenarios if s["verdict"] == "failed")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "harness_version": version,
+        "handler_command": handler_command,
+        "knobs": dict(knobs),
+        "summary": {"passed": len(scenarios) - failed, "failed": failed,
+                    "warnings": list(dict.fromkeys(w for s in scenarios for w in s["warnings"]))},
+        "scenarios": scenarios,
+    }

@@ -147,19 +147,20 @@ def _print_results(args: argparse.Namespace, template: str, summaries: List[Dict
                    violation: Optional[Dict[str, Any]]) -> None:
     """check --json's object, each run a scenario, and what only a soak has: its seed, its settings and the
     violation with its reproducer (null when every run held)."""
-    from simulator.report import CheckResults
+    from simulator.report.results import harness_version, results_dict
+
+    out = results_dict(summaries, {}, _handler_command(args, template), harness_version())
+    out["soak"] = {"seed": args.seed, "runs": len(summaries), "steps": args.steps,
+                   "speed": None if args.virtual else args.speed, "virtual": bool(args.virtual),
+                   "violation": violation}
+    print(json.dumps(out, indent=2))
+
+
+def _handler_command(args: argparse.Namespace, template: str) -> Optional[str]:
+    """The command the results name: None for the bundled handler (as a process or its core on virtual time)."""
     from simulator.soak.runner import SOAK_HANDLER_CMD
 
-    results = CheckResults(scenarios=[], handler_command=None if template == SOAK_HANDLER_CMD else template)
-    out = results.as_dict()
-    failed = sum(1 for s in summaries if s["verdict"] == "failed")
-    warnings = list(dict.fromkeys(w for s in summaries for w in s["warnings"]))
-    out.update(summary={"passed": len(summaries) - failed, "failed": failed, "warnings": warnings},
-               scenarios=summaries,
-               soak={"seed": args.seed, "runs": len(summaries), "steps": args.steps,
-                     "speed": None if args.virtual else args.speed, "virtual": bool(args.virtual),
-                     "violation": violation})
-    print(json.dumps(out, indent=2))
+    return None if template == SOAK_HANDLER_CMD or args.virtual else template
 
 
 def _result(plan: Dict[str, Any], run: SoakRun, violation: Any) -> ScenarioResult:
@@ -174,10 +175,8 @@ def _result(plan: Dict[str, Any], run: SoakRun, violation: Any) -> ScenarioResul
 def _write_results(args: argparse.Namespace, template: str, played: List[ScenarioResult]) -> Optional[int]:
     """The runs played as JUnit XML and an HTML page (``check``'s forms); an exit code if they cannot be written."""
     from simulator.report import CheckResults, junit_xml, write_report
-    from simulator.soak.runner import SOAK_HANDLER_CMD
 
-    bundled = template == SOAK_HANDLER_CMD or args.virtual
-    results = CheckResults(scenarios=played, handler_command=None if bundled else template)
+    results = CheckResults(scenarios=played, handler_command=_handler_command(args, template))
     try:
         if args.junitxml is not None:
             args.junitxml.parent.mkdir(parents=True, exist_ok=True)
@@ -218,13 +217,15 @@ def _report(args: argparse.Namespace, template: str, plan: Dict[str, Any], run: 
     scenario.save(saved)
     verdict = {"seed": plan["seed"], "run": plan["run"], "steps": len(plan["steps"]),
                **violation.as_dict(), "reproducer": str(saved)}
-    shrunk = _shrink(args, scenario, saved) if args.shrink_trials else None
-    if shrunk is not None:
+    how = ""
+    if args.shrink_trials:
+        shrunk = _shrink(args, scenario, saved)
         verdict.update(shrunk)
-    how = "" if shrunk is None else (
-        f" (shrunk from {shrunk['shrunk']['actions'][0]} to {shrunk['shrunk']['actions'][1]} actions in "
-        f"{shrunk['shrunk']['trials']} replays; as played: {shrunk['played']})" if shrunk["shrunk"]["trials"] else
-        f" (not shrunk: {shrunk['shrunk']['why']})")
+        if "played" in shrunk:
+            (before, after), trials = shrunk["shrunk"]["actions"], shrunk["shrunk"]["trials"]
+            how = f" (shrunk from {before} to {after} actions in {trials} replays; as played: {shrunk['played']})"
+        else:
+            how = f" (not shrunk: {shrunk['shrunk']['why']})"
     print(f"seed {plan['seed']} run {plan['run']}: {violation.invariant} broken at step {violation.step} "
           f"({violation.detail}); reproducer: {saved}{how}", file=lines, flush=True)
     return verdict
