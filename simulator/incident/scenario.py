@@ -121,12 +121,11 @@ def from_dict(doc: Any) -> Scenario:
     settings = dict(doc.get("settings") or {})
     if set(settings) - SETTINGS:
         raise ScenarioError(f"settings: unknown {', '.join(sorted(set(settings) - SETTINGS))}")
-    if not isinstance(settings.get("seed", 0), int) or isinstance(settings.get("seed"), bool):
-        raise ScenarioError("settings seed: a whole number (the simulator's seed, which draws the operation ids)")
     for key, value in settings.items():
         if key == "seed":
-            continue
-        if not (key == "vm_timeout" and value is None):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ScenarioError("settings seed: a whole number (the simulator's seed: it draws the operation ids)")
+        elif not (key == "vm_timeout" and value is None):
             _number(value, f"settings {key}", -1.0 if key == "vm_timeout" else 0.0)
     handler = dict(doc.get("handler") or {})
     if set(handler) - HANDLER_SETTINGS:
