@@ -181,7 +181,13 @@ def _tree(record: ChildRecord) -> Set[int]:
 
 
 def _identities(pids: Set[int]) -> Dict[int, str]:
-    return {pid: started for pid in pids for started in [start_time(pid)] if started is not None}
+    """pid: start time, of those still running (a pid alone may be reused once its process is gone)."""
+    known: Dict[int, str] = {}
+    for pid in pids:
+        started = start_time(pid)
+        if started is not None:
+            known[pid] = started
+    return known
 
 
 def _still_running(known: Dict[int, str]) -> Set[int]:
