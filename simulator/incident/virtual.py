@@ -137,13 +137,12 @@ def run_virtual(scenario: Scenario) -> Incident:
             if life.terminating:
                 watch.terminated(code)
         except Crash:
-            pass
-        life.restart = False
+            pass  # a restart that crashed it has already asked for the next core
         while not life.restart and clock.now() < end:  # no core runs: time passes until a restart, or the end
             clock.move_to(min(end, clock.now() + 1.0))
         if not life.restart:
             break
-        life.alive, life.terminating = True, False
+        life.alive, life.terminating, life.restart = True, False, False
     sim.settle()
     return incident_of("virtual run", sim.journal(), T0, notes, watch)
 

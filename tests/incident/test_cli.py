@@ -118,8 +118,9 @@ def test_a_handler_command_that_cannot_start_is_a_one_line_error(tmp_path: Path)
 def test_on_virtual_time_the_bundled_core_is_killed_restarted_and_terminated(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Killed mid-quiesce it leaves the application quiesced; restarted on its state it recovers and unquiesces;
-    terminated it stops the quiesce, unquiesces and unregisters (the soak's sigterm-clean holds)."""
+    """Killed mid-quiesce it leaves the application quiesced; restarted on its state (after a kill, or while it
+    runs) it recovers and unquiesces; terminated it stops the quiesce, unquiesces and unregisters (the soak's
+    sigterm-clean holds)."""
     def observed(*actions: Dict[str, Any], expect: Any = ()) -> Any:
         changes = {"version": 2, "settings": {"host_timeout": 10, "migration_seconds": 3}, "duration": 40,
                    "hooks": {"quiesce": [{"seconds": 3}]}, "expect": list(expect),
@@ -130,5 +131,7 @@ def test_on_virtual_time_the_bundled_core_is_killed_restarted_and_terminated(
 
     assert "app-left-quiesced" in observed({"at": 6, "do": "kill"})
     assert observed({"at": 6, "do": "kill"}, {"at": 6, "do": "restart"}) == []
+    # a restart of a running handler replaces it, as on real time: the new core recovers and unquiesces
+    assert observed({"at": 6, "do": "restart"}) == []
     # the stop ends the quiesce early (quiesce-killed) and the migration after it is not watched (missed-end)
     assert observed({"at": 6, "do": "terminate"}, expect=["invariant:sigterm-clean"]) == ["missed-end", "quiesce-killed"]
