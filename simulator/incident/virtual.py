@@ -15,10 +15,11 @@ from typing import Any, Callable, Dict, List, Mapping
 from handler.core import CoreSettings, Handler
 from handler.state import MemoryStateStore
 from simulator import Clock, Knobs, ManualClock, Simulator, SimulatorError
-from simulator.harness.virtual import Crash, ScriptedHooks, VirtualTime
+from simulator.harness.core_life import CoreLife
+from simulator.harness.virtual import ScriptedHooks, VirtualTime
 from simulator.incident.invariant_watch import InvariantWatch
 from simulator.incident.reconstruct import Incident, reconstruct
-from simulator.incident.scenario import FAULTS, HANDLER_LIFE, Scenario, ScenarioError
+from simulator.incident.scenario import FAULTS, Scenario, ScenarioError
 from simulator.incident.sources.journal import observe_journal
 from simulator.journal_entry import Entry
 
@@ -76,26 +77,6 @@ def scripted_hooks(sim: Simulator, clock: ManualClock, scripts: Mapping[str, Lis
     return hooks
 
 
-class _Life:
-    """The bundled core's life on virtual time: ``kill`` crashes it where it stands (``Crash``, as SIGKILL: no
-    shutdown), ``restart`` starts a new core on the same state store (the state file survives a kill),
-    ``terminate`` asks it to stop (its SIGTERM path: shutdown, unregister)."""
-
-    def __init__(self) -> None:
-        self.alive = True
-        self.restart = False
-        self.terminating = False
-
-    def act(self, kind: str) -> None:
-        if kind == "terminate":
-            self.terminating = True
-            return
-        self.restart = kind == "restart"
-        if self.alive:  # raised inside the running core's sleep: it ends there, as a killed process does
-            self.alive = False
-            raise Crash(kind)
-
-
 def run_virtual(scenario: Scenario) -> Incident:
     clock = ManualClock(T0)
     sim = build_simulator(scenario, clock)
@@ -103,7 +84,6 @@ def run_virtual(scenario: Scenario) -> Incident:
     hooks = scripted_hooks(sim, clock, scenario.hooks)
     timeout = float(scenario.settings.get("host_timeout", 120))
     watch = InvariantWatch(sim, timeout, 1.0, scenario.hooks.get("quiesce", []))
-    life = _Life()
     end = T0 + scenario.duration
 
     def timed(action: Dict[str, Any]) -> Callable[[], None]:
@@ -111,8 +91,12 @@ def run_virtual(scenario: Scenario) -> Incident:
 
         def run() -> None:
             watch.before(action)
-            if action["do"] in HANDLER_LIFE:
-                life.act(action["do"])
+            if action["do"] == "kill":
+                life.kill()
+            elif action["do"] == "restart":
+                life.restart()
+            elif action["do"] == "terminate":
+                life.terminate()
             else:
                 act()
         return run
@@ -124,25 +108,22 @@ def run_virtual(scenario: Scenario) -> Incident:
     logger.propagate = False
     logger.addHandler(logging.NullHandler())
     store = MemoryStateStore()
-    while True:
+
+    def new_core(stop: Callable[[], bool]) -> Handler:
         try:
             settings = CoreSettings(app_name=APP_NAME, quiesce="quiesce", unquiesce="unquiesce", **scenario.handler)
-            handler = Handler(settings, transport=sim.call, clock=clock, hooks=hooks, state_store=store, logger=logger,
-                              stop_requested=lambda: life.terminating or clock.now() >= end)
+            return Handler(settings, transport=sim.call, clock=clock, hooks=hooks, state_store=store, logger=logger,
+                           stop_requested=lambda: stop() or clock.now() >= end)
         except (TypeError, ValueError) as bad:
             raise ScenarioError(f"handler: {bad}") from None
-        try:
-            code = handler.run()
-            life.alive = False
-            if life.terminating:
-                watch.terminated(code)
-        except Crash:
-            pass  # a restart that crashed it has already asked for the next core
-        while not life.restart and clock.now() < end:  # no core runs: time passes until a restart, or the end
+
+    life = CoreLife(new_core)
+    while life.start_due:
+        code = life.run_core()
+        if life.terminating:
+            watch.terminated(code)
+        while not life.start_due and clock.now() < end:  # no core runs: time passes until a restart, or the end
             clock.move_to(min(end, clock.now() + 1.0))
-        if not life.restart:
-            break
-        life.alive, life.terminating, life.restart = True, False, False
     sim.settle()
     return incident_of("virtual run", sim.journal(), T0, notes, watch)
 
