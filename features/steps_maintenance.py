@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import signal
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -21,13 +22,15 @@ from simulator.harness.vm import short_dir
 from simulator.model.journal_events import JournalEvent
 from simulator.vcenter.vcsim import VcsimEndpoint
 
-MIGRATION_S = 1.0
+# Short: no claim here depends on how long a move or a quiesce takes, only on their order and on the timeouts.
+MIGRATION_S = 0.2
+QUIESCE_S = 0.5
 
 
 @dataclass
 class Guest:
     vm: SimulatedVM
-    quiesce_s: float = 1.0
+    quiesce_s: float = QUIESCE_S
     policy: str = "ack-anyway"
     launcher: Optional[HandlerLauncher] = None
 
@@ -45,6 +48,10 @@ class Fleet:
     def close(self) -> None:
         if self.bridge is not None:
             self.bridge.stop()
+        # Every handler is told to stop first, so that they wind down (unquiesce, unregister) at the same time.
+        for guest in self.guests.values():
+            for process in guest.launcher.started if guest.launcher is not None else []:
+                process.send_signal(signal.SIGTERM)
         for guest in self.guests.values():
             if guest.launcher is not None:
                 guest.launcher.close()
