@@ -3,17 +3,19 @@ separate pyVmomi connection, and the bridge that gives the guest simulator vCent
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shlex
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from helper.cli import main as helper_main
+from helper.errors import ExitCode
 from simulator.harness.scenarios.under_test import HandlerUnderTest, fail
 from simulator.vcenter.bridge import VCenterBridge
 from simulator.vcenter.vcsim import VcsimEndpoint
@@ -59,15 +61,20 @@ def old_vcsim(vcsim_factory: Any, version: str) -> VcsimEndpoint:
 
 @when(parsers.parse('the administrator runs "vmotion-helper {arguments}"'), target_fixture="helper_run")
 def run_helper(vcenter: VcsimEndpoint, arguments: str) -> HelperRun:
+    """The command's ``main`` with the endpoint's environment, in this process: the console script is only
+    ``sys.exit(main())``, and tests/helper runs it as a process; here a process start would cost more than the
+    command does."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMWARE_")}
     env.update(vcenter.env())
-    done = subprocess.run(
-        [sys.executable, "-m", "helper", *shlex.split(arguments)],
-        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    if done.returncode == 70 or "Traceback" in done.stderr:
-        fail(f"vmotion-helper {arguments} crashed: {done.stderr.strip()}")
-    return HelperRun(done.returncode, done.stdout, done.stderr)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = helper_main(shlex.split(arguments), env)
+        except SystemExit as usage:  # argparse ends a bad command line this way
+            code = usage.code if isinstance(usage.code, int) else 2
+    if code == ExitCode.INTERNAL:
+        fail(f"vmotion-helper {arguments} crashed: {stderr.getvalue().strip()}")
+    return HelperRun(code, stdout.getvalue(), stderr.getvalue())
 
 
 @then("it succeeds")
