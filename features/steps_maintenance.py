@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from features.steps_vcenter import HelperRun, _readback
+from features.steps_vcenter import _readback
 from simulator import Simulator
 from simulator.cluster.maintenance import MaintenanceBridge
 from simulator.harness import BUNDLED_HANDLER_CMD, HandlerLauncher, Journal, SimulatedVM, wait_until
@@ -21,6 +21,7 @@ from simulator.harness.scenarios.under_test import fail
 from simulator.harness.vm import short_dir
 from simulator.model.journal_events import JournalEvent
 from simulator.vcenter.vcsim import VcsimEndpoint
+from tests.helper.conftest import Run
 
 # Short: no claim here depends on how long a move or a quiesce takes, only on their order and on the timeouts.
 MIGRATION_S = 0.2
@@ -188,7 +189,7 @@ def timeouts_from_vcenter(vcenter: VcsimEndpoint, fleet: Fleet) -> None:
 
 
 @then(parsers.parse('the check says the VM runs on a host of cluster "{cluster}" other than "{host}"'))
-def check_says_moved(vcenter: VcsimEndpoint, helper_run: HelperRun, cluster: str, host: str) -> None:
+def check_says_moved(vcenter: VcsimEndpoint, helper_run: Run, cluster: str, host: str) -> None:
     report = json.loads(helper_run.stdout)
     with _readback(vcenter) as vc:
         others = set(vc.cluster_hosts(cluster)) - {host}
