@@ -10,8 +10,8 @@ Feature: One vMotion across both sides
   Scenario: Configured in vCenter, acknowledged in the guest, moved in vCenter
     Given a vCenter simulator with its default inventory
     And the handler runs as a process on real time
-    And a migration takes 1 second
-    And the quiesce command takes 1 second
+    And a migration takes 0.2 seconds
+    And the quiesce command takes 0.5 seconds
     When the administrator runs "vmotion-helper cluster DC0_C0 --timeout 30"
     And the administrator runs "vmotion-helper vm DC0_C0_RP0_VM0 --enable --timeout 8"
     And the guest simulator takes its settings from vCenter for moving "DC0_C0_RP0_VM0" to another host of its cluster

@@ -5,7 +5,8 @@ Feature: Maintenance mode waits for the guests
   application's ack, or for its timeout. Here the vCenter simulator (vcsim -vmotion-bridge) holds each move
   until the bridge has run it through that VM's guest simulator, with the settings vCenter holds for the VM:
   the real handler, a process in each guest, quiesces and acks (or does not, and the timeout forces the
-  migration); then vCenter moves the VM. Short real timeouts (8 and 4 seconds), a 1-second migration.
+  migration); then vCenter moves the VM. Short real timeouts (8 and 4 seconds), a 0.5-second quiesce and a
+  0.2-second migration.
 
   @process
   Scenario: Every application acks in time, and every VM ends on another host

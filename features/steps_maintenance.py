@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import signal
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from features.steps_vcenter import HelperRun, _readback
+from features.steps_vcenter import _readback
 from simulator import Simulator
 from simulator.cluster.maintenance import MaintenanceBridge
 from simulator.harness import BUNDLED_HANDLER_CMD, HandlerLauncher, Journal, SimulatedVM, wait_until
@@ -20,14 +21,17 @@ from simulator.harness.scenarios.under_test import fail
 from simulator.harness.vm import short_dir
 from simulator.model.journal_events import JournalEvent
 from simulator.vcenter.vcsim import VcsimEndpoint
+from tests.helper.conftest import Run
 
-MIGRATION_S = 1.0
+# Short: no claim here depends on how long a move or a quiesce takes, only on their order and on the timeouts.
+MIGRATION_S = 0.2
+QUIESCE_S = 0.5
 
 
 @dataclass
 class Guest:
     vm: SimulatedVM
-    quiesce_s: float = 1.0
+    quiesce_s: float = QUIESCE_S
     policy: str = "ack-anyway"
     launcher: Optional[HandlerLauncher] = None
 
@@ -45,6 +49,10 @@ class Fleet:
     def close(self) -> None:
         if self.bridge is not None:
             self.bridge.stop()
+        # Every handler is told to stop first, so that they wind down (unquiesce, unregister) at the same time.
+        for guest in self.guests.values():
+            for process in guest.launcher.started if guest.launcher is not None else []:
+                process.send_signal(signal.SIGTERM)
         for guest in self.guests.values():
             if guest.launcher is not None:
                 guest.launcher.close()
@@ -181,7 +189,7 @@ def timeouts_from_vcenter(vcenter: VcsimEndpoint, fleet: Fleet) -> None:
 
 
 @then(parsers.parse('the check says the VM runs on a host of cluster "{cluster}" other than "{host}"'))
-def check_says_moved(vcenter: VcsimEndpoint, helper_run: HelperRun, cluster: str, host: str) -> None:
+def check_says_moved(vcenter: VcsimEndpoint, helper_run: Run, cluster: str, host: str) -> None:
     report = json.loads(helper_run.stdout)
     with _readback(vcenter) as vc:
         others = set(vc.cluster_hosts(cluster)) - {host}

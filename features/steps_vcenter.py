@@ -4,26 +4,18 @@ separate pyVmomi connection, and the bridge that gives the guest simulator vCent
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from helper.errors import ExitCode
 from simulator.harness.scenarios.under_test import HandlerUnderTest, fail
 from simulator.vcenter.bridge import VCenterBridge
 from simulator.vcenter.vcsim import VcsimEndpoint
-
-
-@dataclass(frozen=True)
-class HelperRun:
-    code: int
-    stdout: str
-    stderr: str
+from tests.helper.conftest import Run, call_helper
 
 
 def _bridge(endpoint: VcsimEndpoint) -> VCenterBridge:
@@ -58,34 +50,30 @@ def old_vcsim(vcsim_factory: Any, version: str) -> VcsimEndpoint:
 
 
 @when(parsers.parse('the administrator runs "vmotion-helper {arguments}"'), target_fixture="helper_run")
-def run_helper(vcenter: VcsimEndpoint, arguments: str) -> HelperRun:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VMWARE_")}
-    env.update(vcenter.env())
-    done = subprocess.run(
-        [sys.executable, "-m", "helper", *shlex.split(arguments)],
-        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
-    if done.returncode == 70 or "Traceback" in done.stderr:
-        fail(f"vmotion-helper {arguments} crashed: {done.stderr.strip()}")
-    return HelperRun(done.returncode, done.stdout, done.stderr)
+def run_helper(vcenter: VcsimEndpoint, arguments: str) -> Run:
+    """In this process: a process start would cost more than the command does, and tests/helper runs it as one."""
+    run = call_helper(vcenter, *shlex.split(arguments))
+    if run.code == ExitCode.INTERNAL:
+        fail(f"vmotion-helper {arguments} crashed: {run.stderr.strip()}")
+    return run
 
 
 @then("it succeeds")
-def succeeds(helper_run: HelperRun) -> None:
+def succeeds(helper_run: Run) -> None:
     run = helper_run
     if run.code != 0:
         fail(f"vmotion-helper failed with exit status {run.code}: {run.stderr.strip()}")
 
 
 @then(parsers.parse('it succeeds and says "{text}"'))
-def succeeds_saying(helper_run: HelperRun, text: str) -> None:
+def succeeds_saying(helper_run: Run, text: str) -> None:
     succeeds(helper_run)
     if text not in helper_run.stdout:
         fail(f"vmotion-helper did not say {text!r}; it printed: {helper_run.stdout.strip()!r}")
 
 
 @then(parsers.parse('it fails with exit status {code:d} and says "{text}"'))
-def fails_with(helper_run: HelperRun, code: int, text: str) -> None:
+def fails_with(helper_run: Run, code: int, text: str) -> None:
     run = helper_run
     assert run.code == code, run
     lines = run.stderr.splitlines()
@@ -132,7 +120,7 @@ def reconfigure_tasks(vcenter: VcsimEndpoint, count: int, vm: str) -> None:
             fail(f"vCenter ran {len(tasks)} ReconfigVM_Task on {vm}, expected {count}")
 
 
-def _check_report(run: HelperRun) -> Any:
+def _check_report(run: Run) -> Any:
     try:
         return json.loads(run.stdout)
     except ValueError:
@@ -140,14 +128,14 @@ def _check_report(run: HelperRun) -> Any:
 
 
 @then(parsers.parse("the check says notifications would work with an effective timeout of {seconds:d} seconds"))
-def check_works(helper_run: HelperRun, seconds: int) -> None:
+def check_works(helper_run: Run, seconds: int) -> None:
     report = _check_report(helper_run)
     assert helper_run.code == 0 and report["works"] is True, report
     assert report["effective_timeout"] == seconds
 
 
 @then(parsers.parse('the check says notifications would not work because of "{item}"'))
-def check_fails(helper_run: HelperRun, item: str) -> None:
+def check_fails(helper_run: Run, item: str) -> None:
     report = _check_report(helper_run)
     assert helper_run.code == 1 and report["works"] is False, report
     assert {v["item"]: v["status"] for v in report["verdicts"]}.get(item) == "fail", report["verdicts"]

@@ -1,8 +1,11 @@
-"""Run ``vmotion-helper`` as a user would (a subprocess with the endpoint's environment) and read back
-what it did through a separate pyVmomi connection (``readback.py``)."""
+"""Run ``vmotion-helper`` as a user would (a subprocess with the endpoint's environment), or its ``main`` in this
+process where what is tested is what a command does and prints, and read back what it did through a separate
+pyVmomi connection (``readback.py``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import subprocess
@@ -13,6 +16,7 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
+from helper.cli import main
 from simulator.vcenter.vcsim import VcsimEndpoint
 from tests.helper.readback import Readback
 
@@ -48,6 +52,19 @@ def run_helper(endpoint: Optional[VcsimEndpoint], *args: str, **env: str) -> Run
         stdin=subprocess.DEVNULL,
     )
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def call_helper(endpoint: Optional[VcsimEndpoint], *args: str, **env: str) -> Run:
+    """The command's ``main`` in this process, with the environment ``run_helper`` gives the process. The console
+    script is only ``sys.exit(main())``, and a process start (an interpreter, pyVmomi) costs more than most
+    commands do; what only a process shows (exit status, one-line errors, never a traceback) is run_helper's."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(list(args), helper_env(endpoint, **env))
+        except SystemExit as usage:  # argparse ends a bad command line this way
+            code = usage.code if isinstance(usage.code, int) else 2
+    return Run(code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_one_line_error(run: Run, code: int, *fragments: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from helper.errors import ExitCode
 from simulator.vcenter.vcsim import VcsimEndpoint
-from tests.helper.conftest import assert_one_line_error, closed_loopback_port, run_helper
+from tests.helper.conftest import assert_one_line_error, call_helper, closed_loopback_port, run_helper
 from tests.helper.readback import Readback
 
 pytestmark = pytest.mark.vcsim
@@ -149,13 +149,13 @@ def test_old_api_version_is_refused_and_nothing_is_sent(
     assert check.vm_fields(VM) == (False, -1)
     assert check.reconfigure_tasks(VM) == 0
 
-    run = run_helper(endpoint, "check", VM)
+    run = call_helper(endpoint, "check", VM)
     assert (
         run.code == ExitCode.CHECK_FAILED
         and f"[fail] api_version: the negotiated vSphere API version is {api}" in run.stdout
     )
     # The host option is not a VM field: it still works at an old API version.
-    assert run_helper(endpoint, "host", "DC0_C0_H0", "--timeout", "5").code == 0
+    assert call_helper(endpoint, "host", "DC0_C0_H0", "--timeout", "5").code == 0
     assert check.host_timeout("DC0_C0_H0") == 5
 
 

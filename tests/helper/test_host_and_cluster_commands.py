@@ -8,7 +8,7 @@ from typing import Callable
 import pytest
 
 from simulator.vcenter.vcsim import VcsimEndpoint
-from tests.helper.conftest import run_helper
+from tests.helper.conftest import call_helper
 from tests.helper.readback import Readback, long_type
 
 pytestmark = pytest.mark.vcsim
@@ -18,34 +18,34 @@ CLUSTER_HOSTS = ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"]
 
 def test_host_round_trip_including_zero(fresh_vcsim: VcsimEndpoint, readback: Callable[..., Readback]) -> None:
     check = readback(fresh_vcsim)
-    run = run_helper(fresh_vcsim, "host", HOST, "--timeout", "120")
+    run = call_helper(fresh_vcsim, "host", HOST, "--timeout", "120")
     assert run.code == 0, run
     assert check.host_timeout(HOST) == 120
     # The simulator accepts only an xsd:long, as ESXi does: the value came back typed as one.
     assert isinstance(check.host_timeout(HOST), long_type)
     assert "VmOpNotificationToApp.Timeout: 0 -> 120" in run.stdout
 
-    assert run_helper(fresh_vcsim, "host", HOST, "--timeout", "0").code == 0
+    assert call_helper(fresh_vcsim, "host", HOST, "--timeout", "0").code == 0
     assert check.host_timeout(HOST) == 0
     assert check.host_timeout("DC0_C0_H1") == 0 and check.host_timeout("DC0_H0") == 0
 
 
 def test_host_show_and_idempotent_set(fresh_vcsim: VcsimEndpoint, readback: Callable[..., Readback]) -> None:
     readback(fresh_vcsim).set_host(HOST, 300)
-    shown = json.loads(run_helper(fresh_vcsim, "host", HOST, "--json").stdout)
+    shown = json.loads(call_helper(fresh_vcsim, "host", HOST, "--json").stdout)
     assert shown["before"] == shown["after"] == 300 and shown["change"] is None
 
-    again = run_helper(fresh_vcsim, "host", HOST, "--timeout", "300", "--json")
+    again = call_helper(fresh_vcsim, "host", HOST, "--timeout", "300", "--json")
     assert again.code == 0, again
     assert json.loads(again.stdout)["changed"] is False
-    assert "no change needed" in run_helper(fresh_vcsim, "host", HOST, "--timeout", "300").stdout
+    assert "no change needed" in call_helper(fresh_vcsim, "host", HOST, "--timeout", "300").stdout
 
-    forced = json.loads(run_helper(fresh_vcsim, "host", HOST, "--timeout", "300", "--force", "--json").stdout)
+    forced = json.loads(call_helper(fresh_vcsim, "host", HOST, "--timeout", "300", "--force", "--json").stdout)
     assert forced["changed"] is True and forced["after"] == 300
 
 
 def test_host_dry_run(fresh_vcsim: VcsimEndpoint, readback: Callable[..., Readback]) -> None:
-    run = run_helper(fresh_vcsim, "host", HOST, "--timeout", "60", "--dry-run", "--json")
+    run = call_helper(fresh_vcsim, "host", HOST, "--timeout", "60", "--dry-run", "--json")
     assert run.code == 0, run
     report = json.loads(run.stdout)
     assert (report["before"], report["after"], report["change"], report["changed"]) == (0, 60, 60, False)
@@ -57,7 +57,7 @@ def test_cluster_sets_every_host_of_the_cluster_only(
 ) -> None:
     check = readback(fresh_vcsim)
     check.set_host("DC0_C0_H1", 75)  # already right: must not be counted as changed
-    run = run_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "75", "--json")
+    run = call_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "75", "--json")
     assert run.code == 0, run
     report = json.loads(run.stdout)
     assert [h["host"] for h in report["hosts"]] == CLUSTER_HOSTS
@@ -65,19 +65,19 @@ def test_cluster_sets_every_host_of_the_cluster_only(
     assert [check.host_timeout(h) for h in CLUSTER_HOSTS] == [75, 75, 75]
     assert check.host_timeout("DC0_H0") == 0  # the standalone host is not in the cluster
 
-    assert run_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "0").code == 0
+    assert call_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "0").code == 0
     assert [check.host_timeout(h) for h in CLUSTER_HOSTS] == [0, 0, 0]
 
 
 def test_cluster_show_idempotent_and_dry_run(fresh_vcsim: VcsimEndpoint, readback: Callable[..., Readback]) -> None:
     check = readback(fresh_vcsim)
-    shown = run_helper(fresh_vcsim, "cluster", "DC0_C0")
+    shown = call_helper(fresh_vcsim, "cluster", "DC0_C0")
     assert shown.code == 0 and all(f"{h}: 0" in shown.stdout for h in CLUSTER_HOSTS), shown
 
-    dry = json.loads(run_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90", "--dry-run", "--json").stdout)
+    dry = json.loads(call_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90", "--dry-run", "--json").stdout)
     assert [h["after"] for h in dry["hosts"]] == [90, 90, 90] and dry["changed"] is False
     assert [check.host_timeout(h) for h in CLUSTER_HOSTS] == [0, 0, 0]
 
-    assert run_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90").code == 0
-    again = json.loads(run_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90", "--json").stdout)
+    assert call_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90").code == 0
+    again = json.loads(call_helper(fresh_vcsim, "cluster", "DC0_C0", "--timeout", "90", "--json").stdout)
     assert again["changed"] is False and not any(h["changed"] for h in again["hosts"])

@@ -61,11 +61,16 @@ def test_inner(vcsim):
 """
 
 
+# A pytest session as a user's runs it, less Hypothesis's plugin (a dev tool of ours, not a user's): its end-of-run
+# summary imports all of Hypothesis, most of such a session's start-up.
+INNER_PYTEST = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+
+
 def run_inner(tmp_path: Path, env: dict[str, str], *args: str, how: str = "url", port: int = 0) -> Any:
     """Run a one-test pytest session that uses the `vcsim` fixture, in a subprocess with this environment."""
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(how=how, port=port))
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_inner.py", *args],
+        [*INNER_PYTEST, "test_inner.py", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -124,7 +129,7 @@ def test_fresh_vcsim_without_a_binary_tries_the_container_even_when_required(tmp
     (tmp_path / "test_fresh.py").write_text("def test_fresh(fresh_vcsim):\n    pass\n")
     for required, outcome in (("0", "1 skipped"), ("1", "1 error")):
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "test_fresh.py"],
+            [*INNER_PYTEST, "test_fresh.py"],
             cwd=tmp_path, env=nothing_available_env(VMOTION_REQUIRE_VCSIM=required),
             capture_output=True, text=True, timeout=120,
         )

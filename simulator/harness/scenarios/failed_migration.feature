@@ -26,7 +26,7 @@ Feature: A failed migration
   Scenario: A handler process unquiesces after a failed migration
     Given the handler runs as a process on real time
     And the hosts allow 8 seconds for notifications
-    And a migration takes 1 second
+    And a migration takes 0.2 seconds
     And the handler is running
     When a vMotion that will fail is requested
     And the operation has ended, waiting at most 15 seconds

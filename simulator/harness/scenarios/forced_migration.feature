@@ -38,7 +38,7 @@ Feature: A quiesce that outlasts the timeout
   Scenario: A handler process does not let a long quiesce run past a short real timeout
     Given the handler runs as a process on real time
     And the hosts allow 5 seconds for notifications
-    And a migration takes 1 second
+    And a migration takes 0.2 seconds
     And the quiesce command takes 60 seconds
     And the handler is running
     When a vMotion is requested
@@ -73,8 +73,8 @@ Feature: A quiesce that outlasts the timeout
   Scenario: A handler process whose quiesce command fails still resumes the application after the end
     Given the handler runs as a process on real time
     And the hosts allow 5 seconds for notifications
-    And a migration takes 1 second
-    And the quiesce command fails with exit status 3 after 1 second
+    And a migration takes 0.2 seconds
+    And the quiesce command fails with exit status 3 after 0.5 seconds
     And the handler is running
     When a vMotion is requested
     And the operation has ended, waiting at most 15 seconds

@@ -23,7 +23,7 @@ Feature: Several queued events are fetched one per call
   Scenario: A handler process drains the events queued while the guest RPC channel was down
     Given the handler runs as a process on real time
     And the hosts allow 30 seconds for notifications
-    And a migration takes 1 second
+    And a migration takes 0.2 seconds
     And the handler is running
     When the guest RPC channel goes down
     And the host timeout changes to 20 seconds

@@ -9,7 +9,7 @@ Feature: The handler is killed in the middle of an operation and restarted
   Scenario: Killed with SIGKILL while quiescing, then restarted
     Given the handler runs as a process on real time
     And the hosts allow 30 seconds for notifications
-    And a migration takes 1 second
+    And a migration takes 0.2 seconds
     And the quiesce command takes 3 seconds
     And the handler is running
     When a vMotion is requested
@@ -24,8 +24,8 @@ Feature: The handler is killed in the middle of an operation and restarted
   Scenario: Killed with SIGKILL while idle, then restarted, it still handles the next vMotion
     Given the handler runs as a process on real time
     And the hosts allow 30 seconds for notifications
-    And a migration takes 1 second
-    And the quiesce command takes 1 second
+    And a migration takes 0.2 seconds
+    And the quiesce command takes 0.5 seconds
     And the handler is running
     When the handler is killed with SIGKILL
     And the handler is started again

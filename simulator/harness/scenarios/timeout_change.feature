@@ -55,7 +55,7 @@ Feature: The timeout changes while the application is quiescing
     Given the handler runs as a process on real time
     And the hosts allow 30 seconds for notifications
     And the hypervisor moves the deadline of a waiting vMotion when the timeout changes
-    And a migration takes 1 second
+    And a migration takes 0.2 seconds
     And the quiesce command takes 20 seconds
     And the handler is running
     When a vMotion is requested

@@ -51,8 +51,8 @@ Feature: A vMotion acknowledged in time
   Scenario: A handler process quiesces, acks before the timeout and unquiesces after the end
     Given the handler runs as a process on real time
     And the hosts allow 8 seconds for notifications
-    And a migration takes 1 second
-    And the quiesce command takes 1 second
+    And a migration takes 0.2 seconds
+    And the quiesce command takes 0.5 seconds
     And the handler is running
     When a vMotion is requested
     And the operation has ended, waiting at most 15 seconds
