@@ -78,6 +78,9 @@ test)
     ensure_debian_packages
     ensure_venv "helper,test"
     export PATH="$venv/bin:$PATH"
+    # Let Python keep its bytecode (and pytest its rewritten tests): the suite starts hundreds of interpreters on
+    # our modules, and without a cache each one compiles them again.
+    unset PYTHONDONTWRITEBYTECODE
     stage "lint: ruff" ruff check .
     stage "types: mypy" mypy
     stage "Python 3.9 compatibility of the runtime packages: vermin" \
@@ -86,7 +89,10 @@ test)
     # The benchmarks' quick mode runs inside pytest tests/ (tests/benchmarks), which also checks what it writes.
     # Two workers (pytest-xdist); arguments given after "test" come later, so "-n 0" runs serially.
     stage "tests: pytest tests/" run_pytest tests -n 2 "$@"
-    stage "scenarios: pytest --gherkin" run_pytest --gherkin -n 2 "$@"
+    # The scenarios' two directories named: without them, each worker collects all of tests/ only to deselect
+    # it. Hypothesis has no test there; its plugin only costs each process a second.
+    stage "scenarios: pytest --gherkin" run_pytest --gherkin -n 2 -p no:hypothesispytest \
+        simulator/harness/scenarios features "$@"
     if [ ${#failed_stages[@]} -gt 0 ]; then
         summary=$(printf '%s; ' "${failed_stages[@]}")
         log "failed stages: ${summary%; }"

@@ -9,6 +9,7 @@ of a failing suite is reported as such, not hidden.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,12 +21,17 @@ from benchmarks.measure import Row
 FIGURE = "suite"
 REPO = Path(__file__).resolve().parent.parent
 BASE = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+# The two stages' selections as dev.sh gives them.
+TESTS = ["tests"]
+GHERKIN = ["--gherkin", "-p", "no:hypothesispytest", "simulator/harness/scenarios", "features"]
+# dev.sh lets Python keep its bytecode; so does the figure, whatever this shell says.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _pytest(args: Sequence[str]) -> Tuple[float, int, str]:
     """(wall seconds, exit status, last line of output)."""
     start = time.perf_counter()
-    done = subprocess.run([*BASE, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run([*BASE, *args], cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return wall, done.returncode, lines[-1] if lines else done.stderr.strip()[-200:]
@@ -72,12 +78,12 @@ def run(quick: bool, reps: int = 1) -> Tuple[List[Row], Optional[str]]:
     """The rows and, when ``--gherkin`` is not available, a note saying so."""
     if not gherkin_available():
         return [], "pytest --gherkin is not available (the option is unknown): skipped"
-    tests_floor, gherkin_floor = _floor(["tests"], reps), _floor(["--gherkin"], reps)
+    tests_floor, gherkin_floor = _floor(TESTS, reps), _floor(GHERKIN, reps)
     pair_floor = [x + y for x, y in zip(tests_floor, gherkin_floor)]
     rows: List[Row] = []
     for label, extra in (("serial", []), ("-n 2", ["-n", "2"])):
-        tests = _measure(["tests"], extra, reps)
-        gherkin = _measure(["--gherkin"], extra, reps)
+        tests = _measure(TESTS, extra, reps)
+        gherkin = _measure(GHERKIN, extra, reps)
         rows += [
             _row(f"pytest tests, {label}", tests, tests_floor),
             _row(f"pytest --gherkin, {label}", gherkin, gherkin_floor),
