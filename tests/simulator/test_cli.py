@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -18,6 +18,7 @@ from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.inprocess import SimulatorError
 from simulator.journal_entry import JournalEntry
+from simulator.readside import Status
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
 
 
@@ -50,7 +51,7 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
     return lines[0]
 
 
-AS_STARTED: Dict[Path, Dict[str, Any]] = {}  # served_unchanged's status when it started
+AS_STARTED: Dict[Path, Status] = {}  # served_unchanged's status when it started
 
 
 def assert_unchanged(served: SimulatedVM) -> None:
