@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
 
@@ -18,8 +18,8 @@ from simulator.harness.vm import SimulatedVM
 from simulator.harness.wait import wait_until
 from simulator.inprocess import SimulatorError
 from simulator.journal_entry import JournalEntry
-from simulator.readside import Status
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
+from tests.simulator.unchanged import assert_unchanged, serve_unchanged
 
 
 def sim_cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -35,12 +35,7 @@ def served(tmp_path: Path) -> Iterator[SimulatedVM]:
 
 @pytest.fixture(scope="module")
 def served_unchanged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedVM]:
-    """One served simulator for the tests that must leave it as it was (usage errors, refused requests, reads):
-    a process start each is most of their time. Each checks the simulator is still as it was started."""
-    proc = SimulatedVM.as_process(tmp_path_factory.mktemp("served"), "--clock", "manual", "--host-timeout", "120")
-    with proc:
-        AS_STARTED[proc.socket] = SimulatorClient(proc.socket).status()
-        yield proc
+    yield from serve_unchanged(tmp_path_factory.mktemp("served"), "--clock", "manual", "--host-timeout", "120")
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -49,14 +44,6 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
-
-
-AS_STARTED: Dict[Path, Status] = {}  # served_unchanged's status when it started
-
-
-def assert_unchanged(served: SimulatedVM) -> None:
-    """As ``served_unchanged`` started: nothing registered, requested, faulted, set, knobbed or advanced."""
-    assert SimulatorClient(served.socket).status() == AS_STARTED[served.socket]
 
 
 def test_no_simulator_exit_3(tmp_path: Path) -> None:
