@@ -1,4 +1,5 @@
-"""vmotion-handler as a real process against `vmotion-sim serve` (a real process) through the fake vmtoolsd.
+"""vmotion-handler as a real process against a simulated VM (served in-process: tests/handler/rig.py) through the
+fake vmtoolsd.
 
 Short real timeouts (a few seconds); every process started here is stopped by its pid.
 """
