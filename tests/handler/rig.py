@@ -25,8 +25,10 @@ echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATU
 """
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
     # Every 50 ms: a look is often the whole journal over the socket, and the narrowest window aimed at is 0.5 s.
+    # The timeout only bounds a failure: a restart, its hooks and its calls are a dozen process starts, which on
+    # 2 cores under a load of 12 took more than 10 s once.
     assert wait_until(condition, timeout, interval=0.05), f"timed out waiting for {what}"
 
 
