@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="one full vMotion cycle with the real handler, printed as a timeline")
     demo.add_argument("--timeout", type=whole_seconds, default=10, help="notification timeout for the demo (10 s)")
+    demo.add_argument("--migration-seconds", type=seconds, default=2.0, help="how long the migration runs (2)")
+    demo.add_argument("--app-seconds", type=seconds, default=1.0,
+                      help="how long the demo application's quiesce and unquiesce each take (1)")
+    demo.add_argument("--interval", type=positive_seconds, default=0.5,
+                      help="the handler's poll interval while no event is pending (0.5)")
     demo.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write the timeline as a page")
     # Subcommands that live in their own package set `subcommand` to their runner.
     add_evacuate(sub)
@@ -336,7 +341,8 @@ def _run(args: argparse.Namespace) -> int:
         from simulator.demo import DemoFailed, run_demo
 
         try:
-            return run_demo(timeout=args.timeout, html=args.html)
+            return run_demo(timeout=args.timeout, migration_seconds=args.migration_seconds, html=args.html,
+                            app_seconds=args.app_seconds, interval=args.interval)
         except DemoFailed as failed:
             raise SimulatorError(f"demo: {failed}") from None
     client = SimulatorClient(_socket_path(args))

@@ -1,7 +1,8 @@
 """The main job: one full vMotion cycle with the real handler, printed as a timeline.
 
 The simulator serves a VM on a private socket on the real clock; the bundled handler runs as a real process
-through the fake vmtoolsd, with a demo application whose quiesce and unquiesce take a second each.
+through the fake vmtoolsd, with a demo application whose quiesce and unquiesce take a second each (the
+durations are knobs: a test shows the same cycle in a fraction of the time).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from simulator.harness.wait import wait_until
 from simulator.inprocess import Simulator
 from simulator.timeline import redact, render
 
-# The demo application: says what it does, reports to the simulator's journal, takes a second.
+# The demo application: says what it does, reports to the simulator's journal, takes its time (argv[2] s).
 DEMO_APP = """\
 import os, time
 from simulator.transport.client import SimulatorClient
@@ -29,7 +30,7 @@ sim = SimulatorClient(os.environ["VMOTION_SIM_SOCKET"])
 env = {k: v for k, v in os.environ.items() if k.startswith("VMOTION_") and k != "VMOTION_SIM_SOCKET"}
 sim.record_probe(action, "begin", env)
 print(f"demo-app: {action} for operation {os.environ.get('VMOTION_OPERATION_ID')}", flush=True)
-time.sleep(1.0)
+time.sleep(float(sys.argv[2]))
 print(f"demo-app: {action} done", flush=True)
 sim.record_probe(action, "end", env)
 """
@@ -47,14 +48,16 @@ def _wait_for(what: str, predicate: Callable[[], object], seconds: float, handle
     raise DemoFailed(f"gave up waiting for {what} after {seconds:.0f} s")
 
 
-def run_demo(timeout: int = 10, migration_seconds: float = 2.0, html: Optional[Path] = None) -> int:
+def run_demo(timeout: int = 10, migration_seconds: float = 2.0, html: Optional[Path] = None,
+             app_seconds: float = 1.0, interval: float = 0.5) -> int:
     with tempfile.TemporaryDirectory(prefix="vmotion-demo-") as tmp:
         sim = Simulator(SystemClock(), host_timeout=timeout, migration_seconds=migration_seconds)
         with SimulatedVM.in_process(Path(tmp), sim) as vm:
             app = str(write_launcher(vm.bin_dir / "demo-app", DEMO_APP))
             command = shlex.join([
-                "{handler}", "--name", "demo-app", "--interval", "0.5",
-                "--quiesce", shlex.join([app, "quiesce"]), "--unquiesce", shlex.join([app, "unquiesce"]),
+                "{handler}", "--name", "demo-app", "--interval", f"{interval:g}",
+                "--quiesce", shlex.join([app, "quiesce", f"{app_seconds:g}"]),
+                "--unquiesce", shlex.join([app, "unquiesce", f"{app_seconds:g}"]),
                 "--vmtoolsd", "{vmtoolsd}", "--state-file", "{state_file}",
             ])
             launcher = HandlerLauncher(command, vm, name="demo-app")

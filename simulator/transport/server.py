@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import selectors
 import socket
 import socketserver
 import stat
@@ -88,7 +89,33 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         # Each open connection, with the monotonic time it went idle (None while a request is being handled).
         self._open: Dict[socket.socket, Optional[float]] = {}
         self._open_lock = threading.Lock()
+        # stop() wakes the loop through this pipe: socketserver's own loop sees a shutdown only at its next
+        # poll, which every close of an in-process server (thousands in the tests) would sit out.
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
         super().__init__(path, _Connection)
+
+    def serve_until_stopped(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                ready = selector.select()
+                if self._stop.is_set():
+                    break
+                if any(key.fileobj is self for key, _ in ready):
+                    self.handle_request()  # ready: its own select returns at once
+                self.service_actions()
+
+    def stop(self) -> None:
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+
+    def server_close(self) -> None:
+        super().server_close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def idle(self, conn: socket.socket) -> None:
         with self._open_lock:
@@ -208,7 +235,7 @@ class SimulatorServer:
         self._thread: Optional[threading.Thread] = None
 
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+        self._server.serve_until_stopped()
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(target=self.serve_forever, name="vmotion-sim", daemon=True)
@@ -217,7 +244,7 @@ class SimulatorServer:
 
     def close(self) -> None:
         if self._thread is not None:
-            self._server.shutdown()
+            self._server.stop()
             self._thread.join()
             self._thread = None
         self._server.server_close()

@@ -1,5 +1,9 @@
-"""The handler's end-to-end rig: ``vmotion-sim serve`` and ``vmotion-handler`` as processes, through the harness,
-with a shell hook that records each run. The ``rig`` fixture (conftest) gives each test its own."""
+"""The handler's end-to-end rig: ``vmotion-handler`` as a process, through the harness and the fake vmtoolsd, with a
+shell hook that records each run. The ``rig`` fixture (conftest) gives each test its own.
+
+The simulated VM is served from the test's own process on the real clock: the handler is what these tests are
+about, and a ``vmotion-sim serve`` started for each was a second interpreter for nothing (that command as a
+process has its own tests: tests/simulator/test_fake_vmtoolsd.py, the README's)."""
 
 from __future__ import annotations
 
@@ -21,13 +25,15 @@ echo "$VMOTION_HOOK $VMOTION_OPERATION_ID ${VMOTION_REASON:-} ${VMOTION_OP_STATU
 """
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(what: str, condition: Callable[[], object], timeout: float = 30.0) -> None:
     # Every 50 ms: a look is often the whole journal over the socket, and the narrowest window aimed at is 0.5 s.
+    # The timeout only bounds a failure: a restart, its hooks and its calls are a dozen process starts, which on
+    # 2 cores under a load of 12 took more than 10 s once.
     assert wait_until(condition, timeout, interval=0.05), f"timed out waiting for {what}"
 
 
 class Rig:
-    """``vmotion-sim serve`` and ``vmotion-handler`` as processes, through the harness (the one launcher)."""
+    """A simulated VM served in-process and ``vmotion-handler`` as a process, through the harness (the one launcher)."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -41,8 +47,8 @@ class Rig:
         self.launcher: Optional[HandlerLauncher] = None
 
     def serve(self, host_timeout: int, migration_seconds: float) -> None:
-        self.vm = SimulatedVM.as_process(self.tmp, "--host-timeout", str(host_timeout),
-                                         "--migration-seconds", str(migration_seconds), "--clock", "real").start()
+        self.vm = SimulatedVM.in_process(self.tmp, host_timeout=host_timeout,
+                                         migration_seconds=migration_seconds).start()
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
         command = shlex.join([

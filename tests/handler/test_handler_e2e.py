@@ -1,4 +1,5 @@
-"""vmotion-handler as a real process against `vmotion-sim serve` (a real process) through the fake vmtoolsd.
+"""vmotion-handler as a real process against a simulated VM (served in-process: tests/handler/rig.py) through the
+fake vmtoolsd.
 
 Short real timeouts (a few seconds); every process started here is stopped by its pid.
 """
@@ -80,7 +81,7 @@ def test_sigkill_then_restart_leaks_no_registration_and_unquiesces(rig: Rig) -> 
     second = rig.handler(quiesce_seconds=0.5)
     wait_for("unquiesce after the end", lambda: any(
         line[:3] == ["unquiesce", str(op_id), "end"] and line[-1] == "done" for line in rig.hook_lines()),
-        timeout=15)
+        timeout=30)
     assert len(rig.rpcs("register")) == 1  # the previous registration was reused
     assert rig.registrations() == 1
     op = rig.client.status()["operations"][0]

@@ -1,6 +1,6 @@
 """SIGKILL of a real handler process in the windows that lose something, and what the restart recovers.
 
-Each test reproduces one finding of the red-team pass against `vmotion-sim serve` and the fake vmtoolsd:
+Each test reproduces one finding of the red-team pass against a simulated VM and the fake vmtoolsd:
 the token on a command line (S1), a vmtoolsd reply lost with a killed handler (H4), an orphaned quiesce that
 finishes after the restart unquiesced (H3), a hook grandchild that escaped with setsid (H11).
 """

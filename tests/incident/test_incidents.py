@@ -4,7 +4,8 @@ simulator's journal, are imported back; the scenario made from them reproduces t
 time for the bundled handler, whose core runs in-process; on real time for the shell script).
 
 The first real-time run of each incident mostly waits on its own seconds, so they all run at once (a module
-fixture starts them for whichever test asks first); only the naive script's replay waits for its first run.
+fixture starts them for whichever test asks first); the naive script's replay starts as soon as its first run
+ends, alongside the others' tails.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ while :; do sleep 0.1 & wait $!; done
 NAIVE_SLOW_QUIESCE = scenario("naive slow quiesce", 1, [{"at": 0.2, "do": "vmotion"}], 1.5, 4.5)
 
 
+def naive_replay(first: Path) -> Scenario:
+    """The scenario made from the naive script's own log of its first run (left in ``first``)."""
+    return from_incident(load_incident([first / "state" / "handle_notifications.log"]), "naive")
+
+
+def replay_naive_after(run: Future[Incident], first: Path) -> Incident:
+    run.result()
+    return run_real_time(naive_replay(first), NAIVE.split())
+
+
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Tuple[Future[Incident], Path]]]:
     """Each incident's first run on real time, all started at once: {name: (its run, the directory it left)}."""
@@ -82,11 +93,13 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Tu
     # handler's last call, which would make the simulator force the migration if its clock still ran.
     commands["slow to stop"] = (scenario("slow to stop", 1, [{"at": 0, "do": "vmotion"}], 0, 0.3),
                                 f"sh {slow_to_stop} {{quiesce}} {{unquiesce}}")
-    pool = ThreadPoolExecutor(len(commands))
+    pool = ThreadPoolExecutor(len(commands) + 1)
     runs = {}
     for name, (source, command) in commands.items():
         kept = tmp_path_factory.mktemp("incident")
         runs[name] = (pool.submit(run_real_time, source, command.split(), keep=kept), kept)
+    run, first = runs["naive"]
+    runs["naive replayed"] = (pool.submit(replay_naive_after, run, first), first)
     yield runs
     # Under pytest-xdist another worker may have had some of these tests (and made its own runs): the runs no
     # test here asked for end on their own, while this worker goes on (the interpreter waits for them at exit).
@@ -122,9 +135,9 @@ def test_a_naive_handler_forced_migration_replays_from_its_poc_style_log(
     imported = load_incident([first / "state" / "handle_notifications.log"])
     assert imported.source_format == "poc"
     assert set(imported.outcome) == set(real.outcome)
-    replay = from_incident(imported, "naive")
+    replay = naive_replay(first)
     assert replay.settings["host_timeout"] == 1 and replay.hooks["quiesce"][0]["seconds"] >= 1.5
-    again = run_real_time(replay, NAIVE.split())
+    again = real_runs["naive replayed"][0].result()  # that scenario, run on real time as the fixture's last run
     assert set(again.outcome) == set(real.outcome), (replay.as_dict(), again.as_dict())
 
 

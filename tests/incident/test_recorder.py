@@ -1,5 +1,6 @@
-"""The recording wrapper in front of the fake vmtoolsd and a real `vmotion-sim serve`: calls pass through
-unchanged, and the recording holds each call with its tokens replaced by stable placeholders."""
+"""The recording wrapper in front of the fake vmtoolsd and a simulated VM (served from the test's process: the
+wrapper and the fake vmtoolsd are the processes under test): calls pass through unchanged, and the recording
+holds each call with its tokens replaced by stable placeholders."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
+from simulator.clock import ManualClock
 from simulator.harness.vm import SimulatedVM
 from simulator.incident.record_cli import install
+from simulator.inprocess import Simulator
 from tests.simulator import obs
 
 TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -22,11 +25,11 @@ TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[SimulatedVM]:
-    proc = SimulatedVM.as_process(tmp_path, "--clock", "manual").start()
+    vm = SimulatedVM.in_process(tmp_path, Simulator(ManualClock())).start()
     try:
-        yield proc
+        yield vm
     finally:
-        proc.close()
+        vm.close()
 
 
 def call(program: Path, *argv: str, env: Dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:

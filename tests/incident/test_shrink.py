@@ -61,12 +61,13 @@ def test_a_budget_of_runs_stops_the_shrinking_with_the_smallest_failing_scenario
 
 def test_vmotion_sim_shrink_against_a_known_broken_handler_keeps_its_failure(tmp_path: Path) -> None:
     source = tmp_path / "broken.json"
-    # Short (each trial is a real run of its duration), yet with a noise action for delta debugging to remove:
-    # the migration is forced at second 1 whether the timeout changes after it or not.
+    # Short (each trial is a real run of its duration), yet with a noise action for delta debugging to remove: a
+    # start fetched and never acked is a forced migration whether the timeout changes or not. 0.8 s leaves the
+    # handler (polling every 0.2 s, a process per call) time to fetch the start on a loaded machine.
     source.write_text(json.dumps(doc(
         settings={"host_timeout": 1, "migration_seconds": 0.3},
-        actions=[{"at": 0, "do": "vmotion"}, {"at": 1.1, "do": "set", "host_timeout": 2}],
-        duration=1.2, expect=["forced-migration"])))
+        actions=[{"at": 0, "do": "vmotion"}, {"at": 0.7, "do": "set", "host_timeout": 2}],
+        duration=0.8, expect=["forced-migration"])))
     command = [sys.executable, str(BROKEN), "--flaw", "never-acks", "--quiesce", "{quiesce}", "--unquiesce",
                "{unquiesce}"]
     done = subprocess.run([sys.executable, "-m", "simulator", "shrink", "--json", str(source), "--", *command],

@@ -19,6 +19,7 @@ from simulator.harness.wait import wait_until
 from simulator.inprocess import SimulatorError
 from simulator.journal_entry import JournalEntry
 from simulator.transport.client import SimulatorClient, SimulatorUnreachable
+from tests.simulator.unchanged import assert_unchanged, serve_unchanged
 
 
 def sim_cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -30,6 +31,11 @@ def served(tmp_path: Path) -> Iterator[SimulatedVM]:
     proc = SimulatedVM.as_process(tmp_path, "--clock", "manual", "--host-timeout", "120")
     with proc:
         yield proc
+
+
+@pytest.fixture(scope="module")
+def served_unchanged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedVM]:
+    yield from serve_unchanged(tmp_path_factory.mktemp("served"), "--clock", "manual", "--host-timeout", "120")
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -60,8 +66,11 @@ USAGE_ERRORS = [
 
 
 @pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
-def test_usage_errors_exit_2_and_say_what_is_wrong(served: SimulatedVM, argv: List[str], message: str) -> None:
-    assert one_line_error(sim_cli("--socket", str(served.socket), *argv), 2).startswith(message)
+def test_usage_errors_exit_2_and_say_what_is_wrong(
+    served_unchanged: SimulatedVM, argv: List[str], message: str
+) -> None:
+    assert one_line_error(sim_cli("--socket", str(served_unchanged.socket), *argv), 2).startswith(message)
+    assert_unchanged(served_unchanged)
 
 
 def test_refusals_exit_1(served: SimulatedVM) -> None:
@@ -71,9 +80,10 @@ def test_refusals_exit_1(served: SimulatedVM) -> None:
     assert "still in flight" in one_line_error(sim_cli("--socket", sock, "vmotion"), 1)
 
 
-def test_serving_twice_on_one_socket_is_refused(served: SimulatedVM) -> None:
-    line = one_line_error(sim_cli("--socket", str(served.socket), "serve"), 1)
+def test_serving_twice_on_one_socket_is_refused(served_unchanged: SimulatedVM) -> None:
+    line = one_line_error(sim_cli("--socket", str(served_unchanged.socket), "serve"), 1)
     assert "already serves" in line
+    assert_unchanged(served_unchanged)
 
 
 def test_a_cycle_driven_from_the_command_line(served: SimulatedVM) -> None:
@@ -137,9 +147,9 @@ def test_vm_timeout_minus_one_unsets_it(served: SimulatedVM) -> None:
     ],
 )
 def test_a_malformed_control_request_gets_a_reply_saying_why(
-    served: SimulatedVM, op: str, args: dict[str, object], why: str
+    served_unchanged: SimulatedVM, op: str, args: dict[str, object], why: str
 ) -> None:
-    client = SimulatorClient(served.socket)
+    client = SimulatorClient(served_unchanged.socket)
     with pytest.raises(SimulatorError) as refused:
         client.request(op, **args)
     assert not isinstance(refused.value, SimulatorUnreachable)  # an answer, not a dropped connection
@@ -147,6 +157,7 @@ def test_a_malformed_control_request_gets_a_reply_saying_why(
     status = client.status()  # and nothing was changed by it
     assert (status["faults"]["latency"], status["knobs"]["max_apps"], status["config"]["enabled"]) == (0.0, 1, True)
     assert client.call("vm-operation-notification.list").exit_code == 0
+    assert_unchanged(served_unchanged)
 
 
 def test_a_client_that_leaves_before_its_reply_costs_no_traceback(served: SimulatedVM) -> None:
@@ -175,8 +186,8 @@ def test_socket_is_accepted_before_and_after_every_verb() -> None:
         assert (before.socket, after.socket, neither.socket) == ("/s/before", "/s/after", None), verb
 
 
-def test_socket_after_the_verb_reaches_that_simulator(served: SimulatedVM) -> None:
-    done = sim_cli("status", "--json", "--socket", str(served.socket))
+def test_socket_after_the_verb_reaches_that_simulator(served_unchanged: SimulatedVM) -> None:
+    done = sim_cli("status", "--json", "--socket", str(served_unchanged.socket))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["effective_timeout"] == 120
 
@@ -195,8 +206,9 @@ def test_a_manual_clock_start_time_is_bounded(tmp_path: Path) -> None:
     [["advance", "9" * 400], ["vmotion", "--migration-seconds", "1e300"], ["fault", "--latency", "1e300"],
      ["serve", "--idle-timeout", "0"], ["serve", "--max-connections", "0"]],
 )
-def test_unbounded_numbers_are_usage_errors(served: SimulatedVM, argv: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served.socket), *argv],
+def test_unbounded_numbers_are_usage_errors(served_unchanged: SimulatedVM, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "simulator", "--socket", str(served_unchanged.socket), *argv],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
-    assert SimulatorClient(served.socket).ping()
+    assert SimulatorClient(served_unchanged.socket).ping()
+    assert_unchanged(served_unchanged)

@@ -16,6 +16,7 @@ from simulator.harness.journal import Journal
 from simulator.harness.vm import SimulatedVM
 from simulator.transport.client import SimulatorClient
 from tests.simulator import obs
+from tests.simulator.unchanged import assert_unchanged, serve_unchanged
 from tests.spaced_venv import spaced_venv_python
 
 START_TIME = 1666994660  # the observed start event's eventGenTimeInSec
@@ -28,14 +29,21 @@ def served(tmp_path: Path) -> Iterator[SimulatedVM]:
         yield proc
 
 
+@pytest.fixture(scope="module")
+def served_unchanged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedVM]:
+    """For the calls that change nothing in the simulator (each test checks that it did not)."""
+    yield from serve_unchanged(tmp_path_factory.mktemp("served"), "--clock", "manual", "--start-time", str(START_TIME))
+
+
 def run(proc: SimulatedVM, *argv: str, program: str = "vmtoolsd") -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ, PATH=f"{proc.bin_dir}{os.pathsep}{os.environ['PATH']}")
     env.pop("VMOTION_SIM_SOCKET", None)
     return subprocess.run([program, *argv], capture_output=True, env=env, timeout=30)
 
 
-def test_the_socket_is_private(served: SimulatedVM) -> None:
-    assert served.socket.stat().st_mode & 0o777 == 0o600
+def test_the_socket_is_private(served_unchanged: SimulatedVM) -> None:
+    assert served_unchanged.socket.stat().st_mode & 0o777 == 0o600
+    assert_unchanged(served_unchanged)
 
 
 def test_a_full_cycle_byte_for_byte(served: SimulatedVM) -> None:
@@ -65,26 +73,29 @@ def test_a_full_cycle_byte_for_byte(served: SimulatedVM) -> None:
     assert (unreg.stdout, unreg.stderr, unreg.returncode) == ((obs.OK + "\n").encode(), b"", 0)
 
 
-def test_cmdfile_strips_trailing_whitespace_like_g_strchomp(served: SimulatedVM, tmp_path: Path) -> None:
+def test_cmdfile_strips_trailing_whitespace_like_g_strchomp(served_unchanged: SimulatedVM, tmp_path: Path) -> None:
     cmdfile = tmp_path / "cmd.txt"
     cmdfile.write_text("vm-operation-notification.list \r\n\n")
-    result = run(served, "--cmdfile", str(cmdfile))
+    result = run(served_unchanged, "--cmdfile", str(cmdfile))
     assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
+    assert_unchanged(served_unchanged)
 
 
-def test_an_unreadable_cmdfile(served: SimulatedVM, tmp_path: Path) -> None:
+def test_an_unreadable_cmdfile(served_unchanged: SimulatedVM, tmp_path: Path) -> None:
     missing = tmp_path / "missing.txt"
-    result = run(served, "--cmdfile", str(missing))
+    result = run(served_unchanged, "--cmdfile", str(missing))
     assert (result.stdout, result.stderr, result.returncode) == (
         b"",
         f"Unable to read command from file {missing}.\n".encode(),
         1,
     )
+    assert_unchanged(served_unchanged)
 
 
-def test_failures_go_to_stderr_with_exit_1(served: SimulatedVM) -> None:
-    result = run(served, "--cmd", "vm-operation-notification.nonsense {}")
+def test_failures_go_to_stderr_with_exit_1(served_unchanged: SimulatedVM) -> None:
+    result = run(served_unchanged, "--cmd", "vm-operation-notification.nonsense {}")
     assert (result.stdout, result.stderr, result.returncode) == (b"", b"Unknown command\n", 1)
+    assert_unchanged(served_unchanged)
 
 
 def test_error_envelope_on_stderr(served: SimulatedVM) -> None:
@@ -94,9 +105,10 @@ def test_error_envelope_on_stderr(served: SimulatedVM) -> None:
     assert result.stderr.startswith(b'{"version":"1.0.0", "result": false, "errorMessage": "vm-operation-notification')
 
 
-def test_vmware_rpctool_behaves_the_same(served: SimulatedVM) -> None:
-    result = run(served, "vm-operation-notification.list", program="vmware-rpctool")
+def test_vmware_rpctool_behaves_the_same(served_unchanged: SimulatedVM) -> None:
+    result = run(served_unchanged, "vm-operation-notification.list", program="vmware-rpctool")
     assert (result.stdout, result.returncode) == (b'{"version":"1.0.0", "result": true, "info": [] }\n', 0)
+    assert_unchanged(served_unchanged)
 
 
 def test_unicode_survives_the_round_trip(served: SimulatedVM) -> None:
@@ -117,17 +129,20 @@ def test_no_simulator_means_no_hypervisor(served: SimulatedVM) -> None:
     )
 
 
-def test_the_socket_can_be_chosen_at_call_time(served: SimulatedVM, tmp_path: Path) -> None:
+def test_the_socket_can_be_chosen_at_call_time(served_unchanged: SimulatedVM, tmp_path: Path) -> None:
     env = dict(os.environ, VMOTION_SIM_SOCKET=str(tmp_path / "elsewhere.sock"))
     result = subprocess.run(
-        [str(served.bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"], capture_output=True, env=env
+        [str(served_unchanged.bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"], capture_output=True,
+        env=env,
     )
     assert result.returncode == 1 and b"Unable to send command" in result.stderr
+    assert_unchanged(served_unchanged)
 
 
-def test_the_shim_runs_under_isolated_mode(served: SimulatedVM) -> None:
-    first_line = (served.bin_dir / "vmtoolsd").read_text().splitlines()[0]
+def test_the_shim_runs_under_isolated_mode(served_unchanged: SimulatedVM) -> None:
+    first_line = (served_unchanged.bin_dir / "vmtoolsd").read_text().splitlines()[0]
     assert first_line == f"#!{sys.executable} -IS"
+    assert_unchanged(served_unchanged)
 
 
 def argv_variants() -> List[List[str]]:
@@ -135,21 +150,25 @@ def argv_variants() -> List[List[str]]:
 
 
 @pytest.mark.parametrize("argv", argv_variants())
-def test_cmd_spellings(served: SimulatedVM, argv: List[str]) -> None:
-    assert run(served, *argv).returncode == 0
+def test_cmd_spellings(served_unchanged: SimulatedVM, argv: List[str]) -> None:
+    assert run(served_unchanged, *argv).returncode == 0
+    assert_unchanged(served_unchanged)
 
 
-def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: SimulatedVM, tmp_path: Path) -> None:
+def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(
+    served_unchanged: SimulatedVM, tmp_path: Path
+) -> None:
     # A "#!" line ends at the first blank, so such an interpreter needs another launcher.
     python = spaced_venv_python(tmp_path)
     bin_dir = tmp_path / "bin with space"
-    subprocess.run([str(python), "-m", "simulator", "--socket", str(served.socket), "shim", str(bin_dir)],
+    subprocess.run([str(python), "-m", "simulator", "--socket", str(served_unchanged.socket), "shim", str(bin_dir)],
                    check=True, capture_output=True, timeout=30)
     result = subprocess.run([str(bin_dir / "vmtoolsd"), "--cmd", "vm-operation-notification.list"],
                             capture_output=True, timeout=30)
     assert (result.stdout, result.stderr, result.returncode) == (
         b'{"version":"1.0.0", "result": true, "info": [] }\n', b"", 0
     )
+    assert_unchanged(served_unchanged)
 
 
 @pytest.mark.parametrize(
@@ -163,10 +182,14 @@ def test_the_shim_works_for_an_interpreter_whose_path_has_a_space(served: Simula
     ],
     ids=["no arguments", "--cmd without a value", "--cmdfile without a value", "an unknown option"],
 )
-def test_usage_errors_exit_1_as_the_readme_says(served: SimulatedVM, argv: List[str], message: str) -> None:
-    done = run(served, *argv)
+def test_usage_errors_exit_1_as_the_readme_says(
+    served_unchanged: SimulatedVM, argv: List[str], message: str
+) -> None:
+    before = SimulatorClient(served_unchanged.socket).journal()
+    done = run(served_unchanged, *argv)
     assert (done.returncode, done.stdout, done.stderr.decode()) == (1, b"", message + "\n")
-    assert SimulatorClient(served.socket).journal() == []  # nothing reached the simulator
+    assert SimulatorClient(served_unchanged.socket).journal() == before  # nothing reached the simulator
+    assert_unchanged(served_unchanged)
 
 
 # ---------------------------------------------------------------- under load (issue 10, C3)
@@ -219,10 +242,11 @@ def test_a_command_that_is_not_utf8_passes_through_byte_for_byte(
     assert b'"appName": "caf\\udce9"' in listed.stdout
 
 
-def test_a_command_too_long_for_the_simulator_is_refused_plainly(served: SimulatedVM, tmp_path: Path) -> None:
+def test_a_command_too_long_for_the_simulator_is_refused_plainly(served_unchanged: SimulatedVM, tmp_path: Path) -> None:
     cmdfile = tmp_path / "huge"
     cmdfile.write_bytes(b'vm-operation-notification.register {"appName": "' + b"a" * 10_000_000 + b'"}')
-    result = run(served, "--cmdfile", str(cmdfile))
+    result = run(served_unchanged, "--cmdfile", str(cmdfile))
     assert result.returncode == 1 and result.stdout == b""
     assert b"too long" in result.stderr and b"Unable to send" not in result.stderr
-    assert run(served, "--cmd", "vm-operation-notification.list").returncode == 0
+    assert run(served_unchanged, "--cmd", "vm-operation-notification.list").returncode == 0
+    assert_unchanged(served_unchanged)

@@ -115,13 +115,15 @@ def test_the_test_your_own_handler_commands_run_as_written(tmp_path: Path) -> No
 def test_the_demo_hook_commands_run_as_written(tmp_path: Path) -> None:
     """In an empty directory (the hook ships with the package: no clone needed), with the fake vmtoolsd on PATH
     (the README's guest has the real one) and, since the default state file is under /var/lib, a state file of
-    the test's own given through the environment."""
+    the test's own given through the environment. Quicker than a user's run, not otherwise: the hook's steps
+    (DEMO_HOOK_STEP), the handler's polls (VMOTION_HANDLER_INTERVAL) and the migration are short."""
     write_hook, line = shell_block_after("(unquiesce), and reads the event from its environment:")
     assert line == "vmotion-handler --name demo --quiesce ./demo-hook.sh --unquiesce ./demo-hook.sh"
-    served = SimulatedVM.as_process(tmp_path, "--host-timeout", "10", "--migration-seconds", "1").start()
+    served = SimulatedVM.as_process(tmp_path, "--host-timeout", "10", "--migration-seconds", "0.1").start()
     env = env_with_programs(tmp_path / "commands", {})
     env.update(PATH=f"{served.bin_dir}{os.pathsep}{env['PATH']}", DEMO_HOOK_LOG=str(tmp_path / "hooks.log"),
-               VMOTION_HANDLER_STATE_FILE=str(tmp_path / "state" / "state.json"))
+               VMOTION_HANDLER_STATE_FILE=str(tmp_path / "state" / "state.json"), DEMO_HOOK_STEP="0.05",
+               VMOTION_HANDLER_INTERVAL="0.1")
     project = tmp_path / "project"
     project.mkdir()
     subprocess.run(["bash", "-c", write_hook], cwd=project, env=env, check=True, timeout=60)
