@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from simulator.incident import recorder
+from simulator.transport.shim import atomic_write
 
 EXIT_USAGE = 2
 MODULE = "_vmotion_recorder"
@@ -50,10 +51,7 @@ def install(directory: Path, real: Optional[str], recording: Optional[str]) -> D
         launcher = target / "vmtoolsd"
         text = _POSIX_LAUNCHER.format(python=sys.executable, directory=str(target), module=MODULE, real=real,
                                       recording=recording)
-    tmp = launcher.with_name(f".{launcher.name}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    os.replace(tmp, launcher)
+    atomic_write(launcher, text, 0o755)
     return {"launcher": launcher, "module": module}
 
 

@@ -7,6 +7,7 @@ comparisons of the knob values call vmotion-sim's main in this process, the defa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -33,11 +34,9 @@ def wait_for(condition: Callable[[], object]) -> None:
     assert wait_until(condition, 10), "timed out"
 
 
-def session(sim: SimulatedVM, tmp_path: Path) -> Path:
+def session(sim: SimulatedVM, wrapper: Path) -> None:
     """A short session through the wrapper: register, poll, a vMotion acked in time, its end, a late ack of a
     second one, an unknown verb, a refused register, unregister. Real time, 1 s timeouts."""
-    recording = tmp_path / "recording.jsonl"
-    wrapper = install(tmp_path / "wrap", str(sim.bin_dir / "vmtoolsd"), str(recording))["launcher"]
     control = SimulatorClient(sim.socket)
 
     def call(rpc: str) -> str:
@@ -61,26 +60,35 @@ def session(sim: SimulatedVM, tmp_path: Path) -> Path:
     call(PREFIX + "frobnicate {}")
     call(REGISTER_DEMO)
     call(PREFIX + f'unregister {{"uniqueToken": "{token}"}}')
-    return recording
 
 
 KNOBS = (None, "error_envelope=text-stderr", "ack_after_timeout=ack_received", "unknown_verb_reply=disabled")
 
 
-def served_session(directory: Path, knob: Optional[str]) -> Path:
-    """A session against ``vmotion-sim serve`` with a 1-s timeout and ``knob`` (NAME=VALUE) if given."""
-    vm = SimulatedVM.as_process(directory, "--host-timeout", "1", *(("--knob", knob) if knob else ())).start()
-    try:
-        return session(vm, directory)
-    finally:
-        vm.close()
+def recorded(vm: SimulatedVM, wrapper: Path, recording: Path) -> Path:
+    session(vm, wrapper)
+    return recording
 
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[Optional[str], Future[Path]]]:
-    """{knob: its session's recording}, all four recorded at once."""
-    with ThreadPoolExecutor(len(KNOBS)) as pool:
-        yield {knob: pool.submit(served_session, tmp_path_factory.mktemp("compare"), knob) for knob in KNOBS}
+    """{knob: its session's recording}: four sessions against ``vmotion-sim serve`` with a 1-s timeout and the
+    knob (NAME=VALUE) if given, recorded at once. Every executable is written before any session starts: a
+    process forked by one thread while another writes a script holds it open for writing, and exec of the
+    script then fails (ETXTBSY)."""
+    with contextlib.ExitStack() as stack:
+        sessions = []
+        for knob in KNOBS:
+            directory = tmp_path_factory.mktemp("compare")
+            vm = SimulatedVM.as_process(directory, "--host-timeout", "1", *(("--knob", knob) if knob else ()))
+            stack.callback(vm.close)
+            recording = directory / "recording.jsonl"
+            wrapper = install(directory / "wrap", str(vm.bin_dir / "vmtoolsd"), str(recording))["launcher"]
+            sessions.append((knob, vm, wrapper, recording))
+        for _, vm, _, _ in sessions:
+            vm.start()
+        with ThreadPoolExecutor(len(KNOBS)) as pool:
+            yield {knob: pool.submit(recorded, vm, wrapper, recording) for knob, vm, wrapper, recording in sessions}
 
 
 def compare(recording: Path) -> subprocess.CompletedProcess[str]:
