@@ -106,6 +106,9 @@ def _shell_handler_vmotion(vm: SpedUpVM, quiesce_s: float) -> Tuple[Path, int, D
     return log, op, done
 
 
+# x10, as for the bundled handler: the ack reaches the simulator a vmtoolsd start after the script logs it, and 2 s on
+# the clock (100 ms of wall time at x20) has been missed under load (-n 4 on a loaded 2-core machine).
+@pytest.mark.vmotion_speed(10)
 def test_a_shell_script_handler_acks_a_production_vmotion_at_speed(sped_up_vm: SpedUpVM) -> None:
     vm = sped_up_vm
     log, op, done = _shell_handler_vmotion(vm, quiesce_s=5)
@@ -114,7 +117,7 @@ def test_a_shell_script_handler_acks_a_production_vmotion_at_speed(sped_up_vm: S
     said_start, said_ack = events[f"start {op}"], events[f"ack {op}"]
     # `date` in the script and the simulator read the same clock: the ack reaches the simulator just after
     # the script wrote "ack" (a vmtoolsd start later), never before it; and `sleep 5` took 5 s on its clock
-    # (plus the start of `sleep` and `date`, each a few milliseconds of wall time, so 20 times that here).
+    # (plus the start of `sleep` and `date`, each a few milliseconds of wall time, so 10 times that here).
     assert -SKEW_TOLERANCE <= _ack_time(vm, op) - said_ack < 2 * POLL_INTERVAL
     assert 5.0 <= said_ack - said_start < 5.0 + POLL_INTERVAL
 
