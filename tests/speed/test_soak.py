@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -22,7 +23,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.processes import stop_process
-from simulator.soak.runner import SoakRun, timeout_for
+from simulator.soak.runner import SOAK_HANDLER_CMD, SoakRun, timeout_for
 from simulator.soak.steps import KINDS, draw_steps, run_seed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +46,11 @@ NAIVE_SEED = 2074
 # The bundled handler polls every second, 25 ms of wall time at x40: one vMotion with a fast quiesce is acked
 # ~100 s before the deadline.
 JOBS_SPEED = 40.0
+# The bundled handler as the soak starts it, with two settings of its own for the speed. A vmtoolsd call it counts as
+# hung after 10 s is 0.25 s of wall time at x40: under -n 4 a register came later than that, its retry was refused
+# (one app per VM) and the operation forced. A poll every 4 s, not every second: two handlers starting a vmtoolsd
+# each 25 ms of wall time loaded the machine that their acks then waited on.
+JOBS_HANDLER = [*shlex.split(SOAK_HANDLER_CMD), "--interval", "4", "--rpc-timeout", "120"]
 
 
 def _seeds() -> List[int]:
@@ -217,7 +223,7 @@ def test_jobs_play_runs_at_once_and_report_them_in_order(_speed_tools: None, tmp
     """Two handler processes on two simulated VMs at once (a virtual run is test_soak_virtual_...): the clean cycle
     (--steps 0) is all it takes to show they do not get in each other's way."""
     done = _soak("--seed", "5", "--runs", "2", "--steps", "0", "--jobs", "2", "--speed", f"{JOBS_SPEED:g}", "--json",
-                 cwd=tmp_path)
+                 "--", *JOBS_HANDLER, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads(done.stdout)
     assert [(s["name"], s["verdict"]) for s in results["scenarios"]] == [
