@@ -19,6 +19,9 @@ from simulator.speed import unavailable, write_clock_probe
 REPO = Path(__file__).resolve().parents[2]
 SPEED = 20.0
 HOST_TIMEOUT = 120
+# How long a migration runs is no part of what these tests check (the timeout is): 2 s, so that an operation ends
+# soon after its migration starts (the default 15 s is 1.5 s of wall time at x10).
+MIGRATION_SECONDS = 2.0
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +120,8 @@ def sped_up_vm(request: pytest.FixtureRequest, _speed_tools: None, short_dir: Pa
     """At ``SPEED``, or at the speed of the test's ``vmotion_speed`` marker (as for the plugin's ``vmotion_sim``)."""
     marker = request.node.get_closest_marker("vmotion_speed")
     speed = float(marker.args[0]) if marker else SPEED
-    sim = SimulatedVM.as_process(short_dir, "--speed", f"{speed:g}", "--host-timeout", str(HOST_TIMEOUT)).start()
+    sim = SimulatedVM.as_process(short_dir, "--speed", f"{speed:g}", "--host-timeout", str(HOST_TIMEOUT),
+                                 "--migration-seconds", f"{MIGRATION_SECONDS:g}").start()
     vm = SpedUpVM(sim, short_dir)
     try:
         yield vm
