@@ -40,7 +40,6 @@ def check(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Comple
 # The module's checks of real handlers, each by `vmotion-sim check` as a user runs it. Each mostly waits on its
 # scenarios' real timeouts, so the `checks` fixture runs them all at once; every test reads its own.
 CHECKS: Dict[str, Tuple[List[str], Dict[str, str]]] = {
-    "xdist": (["--json", "-k", "while_idle"], {"PYTEST_ADDOPTS": "-n 2"}),
     "bundled": (["-k", ACKED_SCENARIO, "--", *shlex.split(BUNDLED)], {}),
     "acks early": (["-k", ACKED_SCENARIO, "--", *broken("acks-before-quiesce-ends")], {}),
     "keeps no state": (["--json", "-k", "restarted", "--", *broken("keeps-no-state")], {}),
@@ -90,24 +89,6 @@ def test_gherkin_reports_a_handler_that_never_acks_on_screen_and_in_the_verdicts
     [verdict] = json.loads(report.read_text())
     assert verdict["passed"] is False
     assert "it never acked" in verdict["reason"] and "forced" in verdict["reason"]
-
-
-def test_check_reports_every_verdict_when_pytest_runs_under_xdist(
-    checks: Dict[str, subprocess.CompletedProcess[str]],
-) -> None:
-    """PYTEST_ADDOPTS="-n 2" makes the run parallel: the verdicts come from the workers, not from the controller."""
-    done = checks["xdist"]
-    assert done.returncode == 0, done.stdout + done.stderr
-    scenarios = json.loads(done.stdout)["scenarios"]
-    assert sorted(v["name"].split(": ", 1)[1] for v in scenarios) == [
-        "Killed with SIGKILL while idle, then restarted, it still handles the next vMotion",
-        "SIGTERM while idle",
-    ]
-    # xdist lost no timing, and no journal: each scenario's operations come from its own.
-    assert all(v["verdict"] == "passed" and v["timings"]["total_s"] > 0 for v in scenarios), scenarios
-    operations = {v["name"].split(": ", 1)[1]: len(v["operations"]) for v in scenarios}
-    assert operations == {"Killed with SIGKILL while idle, then restarted, it still handles the next vMotion": 1,
-                          "SIGTERM while idle": 0}
 
 
 def test_check_of_the_bundled_handler_by_its_own_command_line_prints_a_table(
