@@ -1,7 +1,7 @@
 """Figures: production timeouts at speed (``vmotion-sim serve --speed 20`` and ``vmotion-sim exec``).
 
 The bundled handler runs as a process, unmodified, with its production defaults (poll every 1 s, 2 s safety
-margin), on the simulator's clock through libfaketime, against a 120-second notification timeout (40 s in the
+margin), on the simulator's clock through libfaketime, against a 120-second notification timeout (20 s in the
 quick mode):
 - forced migration: the quiesce outlasts the timeout and ``--on-quiesce-failure no-ack`` sends no ack, so the
   simulator forces the migration at 120 s; the cycle ends when the unquiesce hook reports;
@@ -38,7 +38,7 @@ from simulator.speed import write_clock_probe
 FIGURE = "speed"
 SPEED = 20.0
 TIMEOUT = 120
-QUICK_TIMEOUT = 40  # the quick mode only keeps the code working: the same cycles, a third of the wait
+QUICK_TIMEOUT = 20  # the quick mode only keeps the code working: the same cycles, a sixth of the wait
 POLL_INTERVAL = 1.0
 SOAK_SEED = 2026
 REPO = Path(__file__).resolve().parent.parent
