@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import sys
 import time
 import traceback
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
 from benchmarks import (
     evacuation,
@@ -59,16 +58,6 @@ FIGURES: Dict[str, Callable[[bool], List[Row]]] = {
 FULL_ONLY = {suite.FIGURE}  # too slow for the quick mode; runs in full mode or when named with --only
 
 
-def _figure(name: str, quick: bool) -> Tuple[List[Row], Optional[str]]:
-    """The figure's rows, or why it failed: one broken figure must not hide the others' numbers."""
-    sys.stderr.write(f"benchmarks: {name} ...\n")  # one write: figures of the quick mode start at once
-    try:
-        return FIGURES[name](quick), None
-    except Exception as exc:
-        traceback.print_exc(file=sys.stderr)
-        return [], f"{type(exc).__name__}: {exc}"
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"benchmarks: error: {message}\n")
@@ -93,14 +82,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _SKIPPED.clear()
     if args.quick and not args.only:
         _SKIPPED[suite.FIGURE] = "not in the quick mode (run the full mode or --only suite)"
-    # The full mode runs one figure at a time, so that none disturbs another's numbers. The quick mode only keeps
-    # the code working: its figures run at once (most of them wait on processes and clocks).
-    with concurrent.futures.ThreadPoolExecutor(len(names) if args.quick else 1) as pool:
-        outcomes = list(pool.map(lambda name: _figure(name, args.quick), names))
-    for name, (figure_rows, error) in zip(names, outcomes):
-        rows += figure_rows
-        if error is not None:
-            errors[name] = error
+    for name in names:
+        print(f"benchmarks: {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows += FIGURES[name](args.quick)
+        except Exception as exc:  # one broken figure must not hide the others' numbers
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stderr)
     seconds = time.perf_counter() - started
     info = machine.describe()
     print(f"{mode} run, {seconds:.1f} s; {info['nproc']} CPUs ({info['cpu_model']}), Python {info['python']}\n")
