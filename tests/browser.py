@@ -61,6 +61,13 @@ def screenshot(page: Path, out: Path, width: int = 1000, height: int = 900) -> P
     return out
 
 
+def rendered_dom_and_screenshot(page: Path, out: Path, width: int = 1000, height: int = 900) -> str:
+    """``rendered_dom`` and ``screenshot`` from one start of Chromium (a start costs seconds of CPU)."""
+    dom = run_chromium("--dump-dom", f"--screenshot={out}", f"--window-size={width},{height}", page.resolve().as_uri())
+    assert out.exists(), "chromium wrote no screenshot"
+    return dom
+
+
 def png_pixels(data: bytes) -> Tuple[int, int, List[bytes]]:
     """(width, height, rows of RGB bytes) of an 8-bit truecolour PNG, the kind Chromium writes."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

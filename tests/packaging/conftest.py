@@ -80,7 +80,8 @@ def full_check_started(venv: Path, tmp_path_factory: pytest.TempPathFactory
     out = project / "out"
     out.mkdir()
     # Every scenario, on four workers: they mostly wait on real (short) timeouts (about 7 s of CPU in 25 s when
-    # serial), so the run takes little more than its longest scenario.
+    # serial), so the run takes little more than its longest scenario. That it runs under xdist is itself
+    # checked (test_check_reports_every_verdict_when_pytest_runs_under_xdist).
     with (out / "results.json").open("wb") as stdout, (project / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen([str(venv / "bin" / "vmotion-sim"), "check", "--json", "--junitxml",
                                     "out/junit.xml", "--report", "out/report"], cwd=project,

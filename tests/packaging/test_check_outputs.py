@@ -16,11 +16,12 @@ import junitparser
 import pytest
 import yaml
 
-from tests.browser import distinct_colours, rendered_dom, screenshot
+from tests.browser import distinct_colours, rendered_dom, rendered_dom_and_screenshot
 from tests.packaging.conftest import REPO, run, user_env
 
 # A naive handler, as people write them: vmtoolsd --cmd (its token on the command line), replies picked apart
 # with sed, and the operationId passed through awk, whose numbers are doubles: the ack names an id 2^53 cannot hold.
+# It polls once a second: each poll forks, and the run waits out an 8-s timeout three times at once.
 NAIVE_BASH_HANDLER = r"""#!/usr/bin/env bash
 name=$1 quiesce=$2 unquiesce=$3
 rpc() { vmtoolsd --cmd "vm-operation-notification.$1 $2"; }
@@ -38,7 +39,7 @@ while :; do
     *'"eventType": "end"'*)
         "$unquiesce" ;;
     esac
-    sleep 0.2
+    sleep 1
 done
 """
 ACKED = "acks_before_the_timeout"  # -k: the scenario whose quiesce takes 1 s of an 8 s timeout
@@ -59,12 +60,12 @@ def naive_project(directory: Path) -> Path:
     return directory
 
 
-def action_steps() -> List[Tuple[str, Dict[str, str]]]:
+def action_steps(given: Dict[str, str]) -> List[Tuple[str, Dict[str, str]]]:
     """The composite action's shell steps (not the install: the wheel is installed), each with its environment
-    as GitHub fills it in from ``ACTION_INPUTS``."""
+    as GitHub fills it in from the inputs ``given``."""
     action = yaml.safe_load((REPO / "action.yml").read_text())
     inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
-    inputs.update(ACTION_INPUTS)
+    inputs.update(given)
     steps = [s for s in action["runs"]["steps"] if "run" in s and s["name"] != "Install the harness"]
     assert steps, "the action has no step that runs the check"
     return [(step["run"], {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: inputs[m.group(1)], v)
@@ -85,7 +86,8 @@ def run_a_way(way: str, venv: Path, project: Path) -> List[subprocess.CompletedP
         return [run([str(venv / "bin" / "vmotion-sim"), "check", "-k", ACKED, "--json", "--junitxml", "out/junit.xml",
                      "--report", "out/report", "--", *shlex.split(HANDLER_COMMAND)], project, env)]
     if way == "github action":  # the steps in order, each in its own shell, as GitHub runs them
-        return [run(["bash", "-e", "-c", script], project, {**env, **step_env}) for script, step_env in action_steps()]
+        return [run(["bash", "-e", "-c", script], project, {**env, **step_env})
+                for script, step_env in action_steps(ACTION_INPUTS)]
     job = gitlab_job()  # its script lines, in order, in one shell, with the handler command it names
     script = "\n".join(line for line in job["script"] if not line.startswith("pip install"))
     variables = {k: str(v) for k, v in job.get("variables", {}).items()}
@@ -138,12 +140,12 @@ def test_a_naive_bash_handler_fails_with_its_mistake_named_in_every_output(naive
 def test_the_report_of_a_full_check_renders_in_a_real_browser(full_check: Path) -> None:
     page = full_check / "report" / "index.html"
     results = json.loads((full_check / "results.json").read_text())
-    dom = rendered_dom(page)
+    dom = rendered_dom_and_screenshot(page, full_check / "shot.png")
     for scenario in results["scenarios"]:
         assert scenario["name"] in dom.replace("&amp;", "&")
     assert dom.count('data-verdict="passed"') == len(results["scenarios"])
     assert dom.count('<svg') == len(results["scenarios"]) and dom.count('class="timeline"') == len(results["scenarios"])
-    assert distinct_colours(screenshot(page, full_check / "shot.png")) > 10
+    assert distinct_colours(full_check / "shot.png") > 10
 
 
 def test_the_junit_file_of_a_full_check_is_read_by_a_junit_library(full_check: Path) -> None:
@@ -172,3 +174,20 @@ def test_the_gitlab_job_in_the_readme_runs_as_written(naive_runs: Runs) -> None:
     for artifact in job["artifacts"]["reports"]["junit"], *job["artifacts"]["paths"]:
         assert (project / artifact).exists(), artifact
     assert os.path.getsize(project / job["artifacts"]["reports"]["junit"]) > 0
+
+
+def test_the_github_action_passes_each_input_to_the_check(tmp_path: Path) -> None:
+    """Each input becomes the option it names; a stand-in ``vmotion-sim`` records its arguments (the test above
+    runs the real one)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "vmotion-sim").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > argv.txt\n')
+    (tmp_path / "bin" / "vmotion-sim").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    for script, step_env in action_steps({**ACTION_INPUTS, "baseline": "base line.json"}):
+        done = run(["bash", "-e", "-c", script], tmp_path, {**env, **step_env})
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "argv.txt").read_text().splitlines() == [
+        "check", "--junitxml", "ci-out/junit.xml", "--report", "ci-out/report", "--json",
+        "--knob", "error_envelope=json-stderr", "--knob", "ack_after_timeout=error", "-k", ACKED,
+        "--baseline", "base line.json", "--", *shlex.split(HANDLER_COMMAND),
+    ]

@@ -17,6 +17,9 @@ from tests.packaging.conftest import make_their_packages, run, user_env
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE_SCENARIOS = 10
 CYCLE_TIMINGS = {"start_to_ack_s", "quiesce_s", "ack_after_quiesce_s", "end_to_unquiesce_s"}
+# Two scenarios that stop the handler while idle, and how many vMotions each one's journal holds.
+IDLE_SCENARIOS = {"Killed with SIGKILL while idle, then restarted, it still handles the next vMotion": 1,
+                  "SIGTERM while idle": 0}
 THEIR_TEST = '''
 import pytest
 
@@ -68,6 +71,16 @@ def test_vmotion_sim_check_passes_the_bundled_handler_on_every_scenario(full_che
     assert timings["total_s"] >= timings["start_to_ack_s"] + 1.0 + timings["end_to_unquiesce_s"]
     [op] = acked["operations"]
     assert op["forced"] is False and 0 < op["margin_s"] < 8 - timings["quiesce_s"]
+
+
+def test_check_reports_every_verdict_when_pytest_runs_under_xdist(full_check: Path) -> None:
+    """The full check runs with PYTEST_ADDOPTS="-n 4": the verdicts come from the workers, not from the controller.
+    (It was a check of its own, of two scenarios, in tests/conformance: those scenarios ran twice.)"""
+    scenarios = json.loads((full_check / "results.json").read_text())["scenarios"]
+    # xdist lost no timing, and no journal: each scenario's operations come from its own.
+    assert all(v["verdict"] == "passed" and v["timings"]["total_s"] > 0 for v in scenarios), scenarios
+    operations = {v["name"].split(": ", 1)[1]: len(v["operations"]) for v in scenarios}
+    assert {name: operations.get(name) for name in IDLE_SCENARIOS} == IDLE_SCENARIOS
 
 
 def test_the_fixtures_run_our_handler_not_the_one_in_the_current_directory(venv: Path, their_project: Path) -> None:
