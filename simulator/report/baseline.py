@@ -19,8 +19,9 @@ FORMAT_VERSION = 1
 DEFAULT_TOLERANCE_PCT = 20.0
 LABELS = {"start_to_ack_s": "start to ack", "quiesce_s": "quiesce", "end_to_unquiesce_s": "end to unquiesce",
           "margin_s": "deadline margin"}
-# Differences below this are noise of a process on real time, whatever the percentage says.
-ABSOLUTE_FLOOR_S = 0.05
+# Differences below this are noise of processes on real time, whatever the percentage says: a hook process starts
+# 0.05 s late in one run and 0.15 s in the next on a loaded CI machine (end to unquiesce 0.07 s, then 0.15 s: +114 %).
+ABSOLUTE_FLOOR_S = 0.25
 
 
 class BaselineError(Exception):

@@ -13,12 +13,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-SCENARIO = "acks_before_the_timeout"  # quiesce 1 s of an 8 s timeout: room to get slower without being forced
+SCENARIO = "acks_before_the_timeout"  # quiesce 0.5 s of an 8 s timeout: room to get slower without being forced
 SLOWER = '#!/bin/sh\nsleep "$QUIESCE_DELAY_S"\nexec "$@"\n'
 SLOWER_BY_S = 2.0
-# End to unquiesce is one poll of the handler's 0.2 s after the end, at most: 0.05 s in one run and 0.25 s in the
-# next is the same handler. At 60 % an unchanged handler failed about one run in four (seen here: 0.15 s vs 0.07 s).
-UNCHANGED_TOLERANCE = "500"
 
 
 def bundled(quiesce: str = "{quiesce}") -> List[str]:
@@ -54,7 +51,7 @@ def baseline(saved: subprocess.CompletedProcess[str], gate: Path) -> Path:
     assert saved.returncode == 0, saved.stdout + saved.stderr
     data = json.loads((gate / "baseline.json").read_text())
     [(name, timings)] = data["scenarios"].items()
-    assert name.startswith("A vMotion acknowledged in time: ") and timings["start_to_ack_s"] >= 1.0
+    assert name.startswith("A vMotion acknowledged in time: ") and timings["start_to_ack_s"] >= 0.5
     return gate / "baseline.json"
 
 
@@ -64,7 +61,7 @@ def gated(baseline: Path, gate: Path) -> Dict[str, subprocess.CompletedProcess[s
     runs = {
         "slower": (["--json", "--baseline", str(baseline), "--", *bundled(f"{gate / 'slower-quiesce'} {{quiesce}}")],
                    SLOWER_BY_S),
-        "unchanged": (["--json", "--baseline", str(baseline), "--tolerance", UNCHANGED_TOLERANCE, "--", *bundled()],
+        "unchanged": (["--json", "--baseline", str(baseline), "--", *bundled()],
                       0.0),
     }
     with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
