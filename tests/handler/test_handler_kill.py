@@ -89,6 +89,21 @@ def test_a_register_reply_that_outlives_the_killed_handler_is_adopted_not_leaked
     assert rig.registrations() == 0
 
 
+def test_a_register_that_answers_after_the_call_limit_is_adopted_not_leaked(rig: Rig) -> None:
+    """A register past --rpc-timeout may still register: killed, its reply (the token's only copy) would be lost
+    and every later register refused until the VM reboots. It is waited for once more, and its reply taken."""
+    rig.serve(host_timeout=8, migration_seconds=0.3)
+    _slow_next_call(rig, 1.0)
+    handler = rig.handler(0.2, "--rpc-timeout", "0.6")
+    wait_for("registration", lambda: rig.registrations() == 1 and rig.state.exists())
+    op_id = rig.client.vmotion()
+    wait_for("the ack", lambda: rig.client.operation(op_id)["acked"])
+    assert len(rig.rpcs("register")) == 1  # the late reply was taken: no second register hit the one-app limit
+    handler.send_signal(signal.SIGTERM)
+    assert handler.wait(timeout=10) == 0
+    assert rig.registrations() == 0
+
+
 def test_a_start_fetched_by_the_call_in_flight_when_the_handler_was_killed_is_acted_on(rig: Rig) -> None:
     rig.serve(host_timeout=8, migration_seconds=0.3)
     first = rig.handler()
