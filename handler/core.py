@@ -52,7 +52,7 @@ from handler.state import (
     quiesce_time_left,
     replanned_deadline,
 )
-from handler.transport import RecoveredCall, RpcOutcome, Transport
+from handler.transport import Transport
 
 ACK_ANYWAY = "ack-anyway"
 NO_ACK = "no-ack"
@@ -309,10 +309,8 @@ class Handler:
             try:
                 try:
                     outcome = self.transport(request)
-                except TransportError as exc:
-                    if not (verb == "register" and exc.kind == "hang"):
-                        raise
-                    outcome = self._late_register_reply(exc)
+                except TransportError:
+                    raise
                 except Exception as exc:  # an in-process transport may raise anything
                     raise TransportError("os-error", repr(exc)) from exc
                 # Redacted here, not only by the daemon's log set-up: an embedding program's logging has no filter.
@@ -338,17 +336,6 @@ class Handler:
                 continue
             self._backoff = self.settings.backoff_initial
             return obj
-
-    def _late_register_reply(self, hang: TransportError) -> RpcOutcome:
-        """A register past the call limit may still register, and its reply holds the token's only copy (a
-        registration whose token is lost lasts until the VM reboots): the transport left it running; wait for
-        it once more and take its reply. Still nothing: it was killed, and the hang stands."""
-        recover = getattr(self.transport, "recover", None)
-        call: Optional[RecoveredCall] = recover() if recover is not None else None
-        if call is None or call.verb != "register" or call.outcome is None:
-            raise hang
-        self.log.warning("register answered after the %g-s call limit: its reply is taken", self.settings.rpc_timeout)
-        return call.outcome
 
     # ----------------------------------------------------------------------------------- registration
 

@@ -43,7 +43,7 @@ class Outcome(NamedTuple):
 
 
 class RecoveredCall(NamedTuple):
-    """The last call of a previous run (or a register of this one past the call limit), as its vmtoolsd left it."""
+    """The last call of a previous run, as its vmtoolsd left it."""
 
     verb: str
     outcome: Optional[Outcome]  # None: it was in flight and left no reply
@@ -84,7 +84,8 @@ class VmtoolsdTransport:
     those files (the state file's path, in its 0700 directory); None uses a private temporary directory
     and keeps nothing for a next run (a dry run must not take the real daemon's replies).
 
-    ``timeout`` bounds one call: a hung vmtoolsd is killed and reported as ``TransportError('hang')``.
+    ``timeout`` bounds one call (twice over for a register): a hung vmtoolsd is killed and reported as
+    ``TransportError('hang')``.
     """
 
     def __init__(self, path: str, timeout: float = 10.0, spool: Optional[str] = None) -> None:
@@ -98,11 +99,9 @@ class VmtoolsdTransport:
         self._out = f"{spool}.rpc-out"
         self._err = f"{spool}.rpc-err"
         self._record = RecordFile(f"{spool}.rpc-call")
-        self._late: Optional[subprocess.Popen[bytes]] = None  # a register left running past the call limit
 
     def __call__(self, rpc: str) -> Outcome:
         verb = verb_of(rpc)
-        self._kill_late()  # not collected with recover(): the next call reuses its files
         try:
             # Recorded before it starts: a run killed between the spawn and the second record still
             # leaves the files the child writes to, and knows which call it was.
@@ -124,51 +123,33 @@ class VmtoolsdTransport:
             os.close(out)
             os.close(err)
         self._record.write(ChildRecord(kind=verb, pid=proc.pid, started=start_time(proc.pid)))
+        # A register is waited for once more: past the limit it may still register, and its reply holds the
+        # token's only copy (killed, a registration whose token is lost lasts until the VM reboots).
+        limit = 2 * self.timeout if verb == "register" else self.timeout
         try:
-            exit_code = proc.wait(timeout=self.timeout)
+            exit_code = proc.wait(timeout=limit)
         except subprocess.TimeoutExpired as exc:
-            if verb == "register":
-                # Not killed: it may still register, and its reply holds the token's only copy (a registration
-                # whose token is lost lasts until the VM reboots). recover() waits for it once more.
-                self._late = proc
-            else:
-                proc.kill()
-                proc.wait()
-                self._unlink_cmd()
-            raise TransportError("hang", f"vmtoolsd did not answer within {self.timeout:g} s") from exc
-        self._unlink_cmd()
+            proc.kill()
+            proc.wait()
+            raise TransportError("hang", f"vmtoolsd did not answer within {limit:g} s") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self._cmd)
         # Not fsync'd: the reply only has to outlive this process; a crash of the machine reboots the VM,
         # which ends every registration and operation with it.
         return Outcome(stdout=_read(self._out), stderr=_read(self._err), exit_code=exit_code)
 
-    def _kill_late(self) -> None:
-        late, self._late = self._late, None
-        if late is not None:
-            late.kill()
-            late.wait()
-
-    def _unlink_cmd(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self._cmd)
-
     def recover(self) -> Optional[RecoveredCall]:
-        """The last call, of this run (a register past the call limit) or of a previous one killed mid-call:
-        waits for its vmtoolsd if that is still running (up to the call timeout, then kills it), and returns
-        what it printed. None if no call was recorded."""
-        late, self._late = self._late, None
-        if late is not None:
-            try:
-                late.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                late.kill()
-                late.wait()
+        """The previous run's last call: waits for its vmtoolsd if that is still running (up to the call
+        timeout, then kills it), and returns what it printed. None if no call was recorded."""
         record = self._record.read()
         if record is None:
             return None
         if record.alive() and not wait_gone(record, self.timeout):
             stop_tree(record, grace=0.0)
         stdout, stderr = _read(self._out), _read(self._err)
-        self._unlink_cmd()
+        with contextlib.suppress(OSError):
+            os.unlink(self._cmd)
         if not stdout.strip() and not stderr.strip():
             return RecoveredCall(record.kind, None)
         # vmtoolsd prints a reply with RPC status "1" on stdout (exit 0), any other on stderr (exit 1).
@@ -176,7 +157,6 @@ class VmtoolsdTransport:
 
     def close(self) -> None:
         """Forget the last call (a clean stop has nothing for the next run to recover)."""
-        self._kill_late()
         for path in (self._cmd, self._out, self._err):
             with contextlib.suppress(OSError):
                 os.unlink(path)
